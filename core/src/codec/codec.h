@@ -1,0 +1,388 @@
+/*
+ * codec.h - MQTT 3.1 / 3.1.1 / 5.0 packets as structs, and the pure
+ * functions that turn them into bytes and back.
+ *
+ * No I/O here.  Decoding is zero-copy: every lmq_slice in a decoded packet
+ * points into the bytes that were decoded and lives as long as they do.
+ * Encoding never allocates: ask lmq_encode_size() for the size, then
+ * lmq_encode() writes into the caller's buffer.
+ *
+ * Internal to the library (hidden symbols); the session layer and the tests
+ * use it.
+ */
+#ifndef LMQ_CODEC_H
+#define LMQ_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lunamq.h"
+
+/* Control packet types, the high nibble of the first byte [MQTT-2.1.2]. */
+enum lmq_ptype {
+    LMQ_CONNECT = 1,
+    LMQ_CONNACK = 2,
+    LMQ_PUBLISH = 3,
+    LMQ_PUBACK = 4,
+    LMQ_PUBREC = 5,
+    LMQ_PUBREL = 6,
+    LMQ_PUBCOMP = 7,
+    LMQ_SUBSCRIBE = 8,
+    LMQ_SUBACK = 9,
+    LMQ_UNSUBSCRIBE = 10,
+    LMQ_UNSUBACK = 11,
+    LMQ_PINGREQ = 12,
+    LMQ_PINGRESP = 13,
+    LMQ_DISCONNECT = 14,
+    LMQ_AUTH = 15           /* MQTT 5 only */
+};
+
+/* A borrowed run of bytes.  p == NULL means "absent" (an empty but present
+ * string has p != NULL and n == 0). */
+typedef struct lmq_slice {
+    const uint8_t *p;
+    uint32_t n;
+} lmq_slice;
+
+/* A (key, value) pair: an MQTT 5 User Property. */
+typedef struct lmq_strpair {
+    lmq_slice key;
+    lmq_slice val;
+} lmq_strpair;
+
+/* ------------------------------------------------------------- properties */
+
+/* MQTT 5 property identifiers [MQTT-2.2.2.2]. */
+enum lmq_prop_id {
+    LMQ_PROP_PAYLOAD_FORMAT = 0x01,
+    LMQ_PROP_MESSAGE_EXPIRY = 0x02,
+    LMQ_PROP_CONTENT_TYPE = 0x03,
+    LMQ_PROP_RESPONSE_TOPIC = 0x08,
+    LMQ_PROP_CORRELATION_DATA = 0x09,
+    LMQ_PROP_SUBSCRIPTION_ID = 0x0B,
+    LMQ_PROP_SESSION_EXPIRY = 0x11,
+    LMQ_PROP_ASSIGNED_CLIENT_ID = 0x12,
+    LMQ_PROP_SERVER_KEEP_ALIVE = 0x13,
+    LMQ_PROP_AUTH_METHOD = 0x15,
+    LMQ_PROP_AUTH_DATA = 0x16,
+    LMQ_PROP_REQUEST_PROBLEM_INFO = 0x17,
+    LMQ_PROP_WILL_DELAY = 0x18,
+    LMQ_PROP_REQUEST_RESPONSE_INFO = 0x19,
+    LMQ_PROP_RESPONSE_INFO = 0x1A,
+    LMQ_PROP_SERVER_REFERENCE = 0x1C,
+    LMQ_PROP_REASON_STRING = 0x1F,
+    LMQ_PROP_RECEIVE_MAXIMUM = 0x21,
+    LMQ_PROP_TOPIC_ALIAS_MAXIMUM = 0x22,
+    LMQ_PROP_TOPIC_ALIAS = 0x23,
+    LMQ_PROP_MAXIMUM_QOS = 0x24,
+    LMQ_PROP_RETAIN_AVAILABLE = 0x25,
+    LMQ_PROP_USER = 0x26,
+    LMQ_PROP_MAXIMUM_PACKET_SIZE = 0x27,
+    LMQ_PROP_WILDCARD_SUB_AVAILABLE = 0x28,
+    LMQ_PROP_SUB_ID_AVAILABLE = 0x29,
+    LMQ_PROP_SHARED_SUB_AVAILABLE = 0x2A
+};
+
+/* How a property's value is encoded. */
+enum lmq_prop_kind {
+    LMQ_PK_BYTE = 1,
+    LMQ_PK_U16,
+    LMQ_PK_U32,
+    LMQ_PK_VARINT,
+    LMQ_PK_UTF8,
+    LMQ_PK_BINARY,
+    LMQ_PK_PAIR
+};
+
+/* Where a property may appear: bit (1 << packet type); the will properties
+ * in CONNECT's payload use bit 0 (packet type 0 is reserved, so it is free). */
+#define LMQ_IN_WILL 0x0001u
+#define LMQ_IN(t) (1u << (t))
+
+typedef struct lmq_prop_info {
+    uint8_t id;
+    uint8_t kind;     /* enum lmq_prop_kind */
+    uint8_t index;    /* bit number in lmq_props.present */
+    uint8_t repeat;   /* 1 if it may appear more than once */
+    uint16_t where;   /* LMQ_IN(...) | LMQ_IN_WILL */
+    const char *name;
+} lmq_prop_info;
+
+/* The table entry for a property id, or NULL for an unknown id. */
+const lmq_prop_info *lmq_prop_lookup(uint8_t id);
+
+/*
+ * The properties of one packet (or of a will).
+ *
+ * Scalars and single slices are fields; `present` has bit (1 << index) set
+ * for each property that is there (index from lmq_prop_info; see
+ * LMQ_HAS()).  Repeatable properties:
+ *   - User Property: decoding sets n_user and leaves `user` NULL, the pairs
+ *     are read from `raw` with lmq_props_next(); encoding writes `user[0..
+ *     n_user)` when `user` is set, else the user properties found in `raw`
+ *     (so a decoded packet re-encodes as it was).
+ *   - Subscription Identifier: sub_id holds the first, n_sub_id the count;
+ *     all of them are read from `raw`.  Encoding writes sub_ids[0..n_sub_id)
+ *     when set, else sub_id alone if present, else those found in `raw`.
+ * raw is the whole property block as decoded (after the length).
+ */
+typedef struct lmq_props {
+    uint32_t present;
+
+    uint8_t payload_format;
+    uint8_t request_problem_info;
+    uint8_t request_response_info;
+    uint8_t maximum_qos;
+    uint8_t retain_available;
+    uint8_t wildcard_sub_available;
+    uint8_t sub_id_available;
+    uint8_t shared_sub_available;
+
+    uint16_t server_keep_alive;
+    uint16_t receive_maximum;
+    uint16_t topic_alias_maximum;
+    uint16_t topic_alias;
+
+    uint32_t message_expiry;
+    uint32_t session_expiry;
+    uint32_t will_delay;
+    uint32_t maximum_packet_size;
+    uint32_t sub_id;
+
+    lmq_slice content_type;
+    lmq_slice response_topic;
+    lmq_slice correlation_data;
+    lmq_slice assigned_client_id;
+    lmq_slice auth_method;
+    lmq_slice auth_data;
+    lmq_slice response_info;
+    lmq_slice server_reference;
+    lmq_slice reason_string;
+
+    uint32_t n_user;
+    const lmq_strpair *user;
+    uint32_t n_sub_id;
+    const uint32_t *sub_ids;
+
+    lmq_slice raw;
+} lmq_props;
+
+/* Is property `id` present?  (Looks the id up; for hot paths test the bit.) */
+int lmq_props_has(const lmq_props *props, uint8_t id);
+
+/* Set the presence bit for `id` after filling its field (encode side). */
+void lmq_props_set(lmq_props *props, uint8_t id);
+
+/*
+ * Walk the raw property block: *pos starts at 0.  Returns 1 and fills
+ * *id plus the value (*num for integer kinds, *a for strings/binary, *a and
+ * *b for a pair) and advances *pos; 0 at the end.  Only valid on a block the
+ * decoder accepted.
+ */
+int lmq_props_next(const lmq_props *props, uint32_t *pos, uint8_t *id,
+                   uint32_t *num, lmq_slice *a, lmq_slice *b);
+
+/* ----------------------------------------------------------------- packets */
+
+typedef struct lmq_connect {
+    uint8_t level;            /* 3, 4 or 5 */
+    uint8_t clean;            /* clean session (3.x) / clean start (5) */
+    uint16_t keepalive;
+    lmq_slice client_id;      /* may be empty (p set, n 0) */
+    lmq_slice username;       /* p NULL: no username flag */
+    lmq_slice password;       /* p NULL: no password flag */
+    uint8_t will;             /* will flag */
+    uint8_t will_qos;
+    uint8_t will_retain;
+    lmq_slice will_topic;
+    lmq_slice will_payload;
+    lmq_props props;
+    lmq_props will_props;
+} lmq_connect;
+
+typedef struct lmq_connack {
+    uint8_t session_present;
+    uint8_t reason;           /* 3.x: return code 0..5; 5: reason code */
+    lmq_props props;
+} lmq_connack;
+
+typedef struct lmq_publish {
+    uint8_t qos;
+    uint8_t retain;
+    uint8_t dup;
+    uint16_t packet_id;       /* 0 for QoS 0 */
+    lmq_slice topic;          /* may be empty in v5 when a topic alias is set */
+    lmq_slice payload;
+    lmq_props props;
+} lmq_publish;
+
+/* PUBACK, PUBREC, PUBREL, PUBCOMP. */
+typedef struct lmq_ack {
+    uint16_t packet_id;
+    uint8_t reason;           /* 0 when absent (v5 short form, or 3.x) */
+    lmq_props props;
+} lmq_ack;
+
+/* One SUBSCRIBE entry.  options: bits 0-1 QoS, 2 no local, 3 retain as
+ * published, 4-5 retain handling [MQTT-3.8.3.1]; 3.x uses only the QoS. */
+typedef struct lmq_sub_entry {
+    lmq_slice filter;
+    uint8_t options;
+} lmq_sub_entry;
+
+/*
+ * SUBSCRIBE and UNSUBSCRIBE.  Decoding sets count and `list` (the payload
+ * bytes; walk it with lmq_subs_next()) and leaves `entries` NULL.
+ * Encoding writes entries[0..count) (UNSUBSCRIBE ignores options).
+ */
+typedef struct lmq_subscribe {
+    uint16_t packet_id;
+    uint32_t count;
+    const lmq_sub_entry *entries;
+    lmq_slice list;
+    lmq_props props;
+} lmq_subscribe;
+
+/* Walk a decoded SUBSCRIBE/UNSUBSCRIBE list: *pos starts at 0; returns 1 and
+ * fills *e (options 0 for UNSUBSCRIBE), 0 at the end. */
+int lmq_subs_next(const lmq_subscribe *s, uint8_t type, uint32_t *pos,
+                  lmq_sub_entry *e);
+
+/* SUBACK and UNSUBACK: one reason code (3.x: return code) per filter.
+ * A 3.1.1 UNSUBACK has none (reasons.n == 0). */
+typedef struct lmq_suback {
+    uint16_t packet_id;
+    lmq_slice reasons;
+    lmq_props props;
+} lmq_suback;
+
+/* DISCONNECT and AUTH. */
+typedef struct lmq_disconnect {
+    uint8_t reason;
+    lmq_props props;
+} lmq_disconnect;
+
+typedef struct lmq_packet {
+    uint8_t type;             /* enum lmq_ptype */
+    uint8_t flags;            /* low nibble of the first byte, as decoded */
+    union {
+        lmq_connect connect;
+        lmq_connack connack;
+        lmq_publish publish;
+        lmq_ack ack;
+        lmq_subscribe subscribe;      /* also UNSUBSCRIBE */
+        lmq_suback suback;            /* also UNSUBACK */
+        lmq_disconnect disconnect;    /* also AUTH */
+    } u;
+} lmq_packet;
+
+/* ---------------------------------------------------------------- decoding */
+
+/* Who sent the bytes being decoded.  A client decodes LMQ_FROM_SERVER and
+ * rejects the packet types only a client sends (LMQ_EMAL_DIRECTION);
+ * LMQ_FROM_CLIENT is for tests, fuzzers and the scripted fake broker. */
+enum lmq_direction {
+    LMQ_FROM_SERVER = 0,
+    LMQ_FROM_CLIENT = 1
+};
+
+/*
+ * Read the fixed header at the start of buf[0..len).
+ *   > 0  the header is complete: *type_flags is the first byte, *remaining
+ *        the remaining length; the return value is the header's size (2..5)
+ *   0    need more bytes
+ *   < 0  LMQ_EMAL_VARINT or LMQ_EMAL_VARINT_LONG
+ */
+int lmq_decode_header(const uint8_t *buf, size_t len, uint8_t *type_flags,
+                      uint32_t *remaining);
+
+/*
+ * Decode one whole packet buf[0..len) (fixed header included, len exactly
+ * the packet's size) spoken at protocol `level` (3, 4, 5; ignored for
+ * CONNECT, which carries its own).  Slices in *out point into buf.
+ * 0 on success, else the LMQ_EMAL_* code of the first rule broken.
+ */
+int lmq_decode(const uint8_t *buf, size_t len, uint8_t level, int direction,
+               lmq_packet *out);
+
+/*
+ * An incremental decoder: bytes go in in chunks of any size (one at a time
+ * works), whole packets come out.  It owns a buffer that grows to the
+ * largest packet seen (bounded by max_packet); the transport may read
+ * straight into it with lmq_decoder_space()/lmq_decoder_commit().
+ */
+typedef struct lmq_decoder {
+    uint8_t *buf;
+    size_t cap;
+    size_t start;             /* first byte not yet consumed */
+    size_t end;               /* one past the last byte received */
+    uint32_t max_packet;      /* 0: the protocol limit (268435455 + 5) */
+    uint8_t level;
+    uint8_t direction;
+    int error;                /* sticky: after an error, next() repeats it */
+} lmq_decoder;
+
+void lmq_decoder_init(lmq_decoder *d, uint8_t level, int direction,
+                      uint32_t max_packet);
+void lmq_decoder_free(lmq_decoder *d);
+
+/* Copy n bytes in.  0, or LMQ_ENOMEM. */
+int lmq_decoder_feed(lmq_decoder *d, const uint8_t *bytes, size_t n);
+
+/* Room for at least `want` bytes at the end of the buffer: *out points to
+ * it; returns the room available (>= want) or LMQ_ENOMEM.  After writing k
+ * bytes there, call lmq_decoder_commit(d, k). */
+int lmq_decoder_space(lmq_decoder *d, size_t want, uint8_t **out);
+void lmq_decoder_commit(lmq_decoder *d, size_t n);
+
+/*
+ * The next whole packet:
+ *   1   *out holds it; its slices stay valid until the next call to
+ *       next/feed/space on this decoder
+ *   0   need more bytes
+ *   < 0 an LMQ_EMAL_* code; the stream is broken and stays so
+ * A remaining length over max_packet fails with LMQ_EMAL_TOO_LARGE as soon
+ * as the fixed header is read, before the body is buffered.
+ */
+int lmq_decoder_next(lmq_decoder *d, lmq_packet *out);
+
+/* ---------------------------------------------------------------- encoding */
+
+/*
+ * Bytes needed to encode pkt at `level` (fixed header included), or a
+ * negative LMQ_E* code when pkt cannot be encoded (bad QoS, a property not
+ * allowed in this packet, a string over 65535 bytes, a packet over the
+ * protocol's 268435455-byte limit, ...).  The encoder checks what it
+ * writes as the decoder checks what it reads, so it never produces a
+ * packet that lmq_decode() would reject.
+ */
+int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level);
+
+/* Encode pkt into buf[0..cap).  Returns the bytes written, LMQ_EBUFSIZE if
+ * cap is too small, or the same errors as lmq_encode_size(). */
+int64_t lmq_encode(const lmq_packet *pkt, uint8_t level, uint8_t *buf,
+                   size_t cap);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Variable byte integer: bytes needed (1..4) for v <= 268435455, else 0. */
+int lmq_varint_size(uint32_t v);
+/* Write v at p (room for 4 bytes); returns the bytes written. */
+int lmq_varint_put(uint8_t *p, uint32_t v);
+/* Read one from p[0..len): bytes used (1..4), 0 need more, or
+ * LMQ_EMAL_VARINT / LMQ_EMAL_VARINT_LONG. */
+int lmq_varint_get(const uint8_t *p, size_t len, uint32_t *v);
+
+/*
+ * Check a UTF-8 string as MQTT requires [MQTT-1.5.4-1] [MQTT-1.5.4-2]:
+ * well-formed (no overlong forms, no surrogates U+D800..U+DFFF, nothing
+ * above U+10FFFF) and no U+0000.  A BOM (U+FEFF) is allowed and kept
+ * [MQTT-1.5.4-3].  0, LMQ_EUTF8 or LMQ_EUTF8_NUL.
+ */
+int lmq_utf8_check(const uint8_t *s, size_t n);
+
+/* The reason code (0x81 malformed, 0x82 protocol error, 0x94, 0x95) a v5
+ * client sends in DISCONNECT for an error from lmq_decode, or 0. */
+int lmq_error_reason(int code);
+
+#endif /* LMQ_CODEC_H */
