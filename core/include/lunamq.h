@@ -17,7 +17,9 @@
 #ifndef LUNAMQ_H
 #define LUNAMQ_H
 
-#ifndef LMQ_CDEF
+#ifdef LMQ_CDEF
+#define LMQ_API
+#else
 #include <stdint.h>
 
 #if defined(LMQ_BUILDING) && defined(__GNUC__)
@@ -100,7 +102,29 @@ enum lmq_error {
     LMQ_EMAL_PROP_ID = -61,
     LMQ_EMAL_PROP_PACKET = -62,
     LMQ_EMAL_PROP_TWICE = -63,
-    LMQ_EMAL_PROP_VALUE = -64
+    LMQ_EMAL_PROP_VALUE = -64,
+
+    /* the client: connections and the server's behaviour */
+    LMQ_ECLOSED = -100,
+    LMQ_ETIMEOUT = -101,
+    LMQ_EKEEPALIVE = -102,
+    LMQ_ERESOLVE = -103,
+    LMQ_ECONNECT = -104,
+    LMQ_EIO = -105,
+    LMQ_EREFUSED = -106,
+    LMQ_EPROTOCOL = -107,
+    LMQ_EUNKNOWN_ID = -108,
+    LMQ_EALIAS = -109,
+    LMQ_EQUEUE_FULL = -110,
+    LMQ_EDROPPED = -111,
+    LMQ_EQOS_NOT_SUPPORTED = -112,
+    LMQ_ERETAIN_NOT_SUPPORTED = -113,
+    LMQ_ESERVER_MAX_SIZE = -114,
+    LMQ_ERECEIVE_MAX = -115,
+    LMQ_ENOT_CONNECTED = -116,
+    LMQ_ESESSION_LOST = -117,
+    LMQ_EDISCONNECTED = -118,
+    LMQ_EREJECTED = -119
 };
 
 /* Static text naming an error code ("unknown error" for a value not in the

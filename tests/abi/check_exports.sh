@@ -5,7 +5,8 @@ set -euo pipefail
 lib=$1 header=$2
 
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRV]$/ {print $3}' | sed 's/@.*//' | sort -u)
-declared=$(grep -oE '^LMQ_API[^(]*\blmq_[a-z0-9_]+\(' "$header" | grep -oE 'lmq_[a-z0-9_]+' | sort -u)
+# the name right before the first '(' of each LMQ_API declaration
+declared=$(grep -oE '^LMQ_API[^(]*\(' "$header" | grep -oE 'lmq_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 
 status=0
 leaked=$(comm -23 <(echo "$exported") <(echo "$declared"))

@@ -31,7 +31,9 @@ check(ffi.string(C.lmq_strerror(C.LMQ_EINVAL)) == "invalid argument", "lmq_strer
 
 -- Every LMQ_E* in the header names a code the library knows.
 local n = 0
-for name in slurp(header_path):gmatch("%f[%w_](LMQ_E[%w_]+)%s*=") do
+local errors = slurp(header_path):match("enum lmq_error%s*(%b{})")
+check(errors ~= nil, "enum lmq_error is in the header")
+for name in (errors or ""):gmatch("%f[%w_](LMQ_E[%w_]+)%s*=") do
   n = n + 1
   local code = C[name]
   local errname = C.lmq_errname(code)

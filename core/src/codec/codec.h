@@ -167,6 +167,13 @@ typedef struct lmq_props {
     lmq_slice raw;
 } lmq_props;
 
+/* The table entry with lmq_props.present bit `index`, or NULL past the end.
+ * Entries are in identifier order. */
+const lmq_prop_info *lmq_prop_at(unsigned index);
+
+/* The value of an integer-kind property's field (0 for other ids). */
+uint32_t lmq_props_num(const lmq_props *pr, uint8_t id);
+
 /* Is property `id` present?  (Looks the id up; for hot paths test the bit.) */
 int lmq_props_has(const lmq_props *props, uint8_t id);
 
@@ -233,7 +240,9 @@ typedef struct lmq_sub_entry {
 /*
  * SUBSCRIBE and UNSUBSCRIBE.  Decoding sets count and `list` (the payload
  * bytes; walk it with lmq_subs_next()) and leaves `entries` NULL.
- * Encoding writes entries[0..count) (UNSUBSCRIBE ignores options).
+ * Encoding writes entries[0..count) (UNSUBSCRIBE ignores options); when
+ * entries is NULL it writes the `count` entries found in `list` (so a
+ * decoded packet re-encodes as it was).
  */
 typedef struct lmq_subscribe {
     uint16_t packet_id;
@@ -326,7 +335,8 @@ void lmq_decoder_init(lmq_decoder *d, uint8_t level, int direction,
                       uint32_t max_packet);
 void lmq_decoder_free(lmq_decoder *d);
 
-/* Copy n bytes in.  0, or LMQ_ENOMEM. */
+/* Copy n bytes in.  0, or LMQ_ENOMEM.  Once next() has failed, feed and
+ * space keep no more bytes and return that sticky error. */
 int lmq_decoder_feed(lmq_decoder *d, const uint8_t *bytes, size_t n);
 
 /* Room for at least `want` bytes at the end of the buffer: *out points to
@@ -359,7 +369,9 @@ int lmq_decoder_next(lmq_decoder *d, lmq_packet *out);
 int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level);
 
 /* Encode pkt into buf[0..cap).  Returns the bytes written, LMQ_EBUFSIZE if
- * cap is too small, or the same errors as lmq_encode_size(). */
+ * cap is too small, or the same errors as lmq_encode_size().
+ * (Both: a CONNECT is written at the level it carries, as lmq_decode reads
+ * it; at levels 3 and 4 properties are left out.) */
 int64_t lmq_encode(const lmq_packet *pkt, uint8_t level, uint8_t *buf,
                    size_t cap);
 
@@ -384,5 +396,10 @@ int lmq_utf8_check(const uint8_t *s, size_t n);
 /* The reason code (0x81 malformed, 0x82 protocol error, 0x94, 0x95) a v5
  * client sends in DISCONNECT for an error from lmq_decode, or 0. */
 int lmq_error_reason(int code);
+
+/* 1 if `reason` is an MQTT 5 reason code defined for packet type
+ * `packet_type` (spec section 2.4, Table 2-6), else 0.  reasons.c holds the
+ * one table behind this and lmq_reason_name(). */
+int lmq_reason_valid(uint8_t packet_type, uint8_t reason);
 
 #endif /* LMQ_CODEC_H */

@@ -169,3 +169,34 @@ void lmq_props_set(lmq_props *props, uint8_t id)
     if (info)
         props->present |= 1u << info->index;
 }
+
+const lmq_prop_info *lmq_prop_at(unsigned index)
+{
+    if (index >= sizeof lmq_props_table / sizeof lmq_props_table[0])
+        return NULL;
+    return &lmq_props_table[index];
+}
+
+uint32_t lmq_props_num(const lmq_props *pr, uint8_t id)
+{
+    switch (id) {
+    case LMQ_PROP_PAYLOAD_FORMAT: return pr->payload_format;
+    case LMQ_PROP_MESSAGE_EXPIRY: return pr->message_expiry;
+    case LMQ_PROP_SUBSCRIPTION_ID: return pr->sub_id;
+    case LMQ_PROP_SESSION_EXPIRY: return pr->session_expiry;
+    case LMQ_PROP_SERVER_KEEP_ALIVE: return pr->server_keep_alive;
+    case LMQ_PROP_REQUEST_PROBLEM_INFO: return pr->request_problem_info;
+    case LMQ_PROP_WILL_DELAY: return pr->will_delay;
+    case LMQ_PROP_REQUEST_RESPONSE_INFO: return pr->request_response_info;
+    case LMQ_PROP_RECEIVE_MAXIMUM: return pr->receive_maximum;
+    case LMQ_PROP_TOPIC_ALIAS_MAXIMUM: return pr->topic_alias_maximum;
+    case LMQ_PROP_TOPIC_ALIAS: return pr->topic_alias;
+    case LMQ_PROP_MAXIMUM_QOS: return pr->maximum_qos;
+    case LMQ_PROP_RETAIN_AVAILABLE: return pr->retain_available;
+    case LMQ_PROP_MAXIMUM_PACKET_SIZE: return pr->maximum_packet_size;
+    case LMQ_PROP_WILDCARD_SUB_AVAILABLE: return pr->wildcard_sub_available;
+    case LMQ_PROP_SUB_ID_AVAILABLE: return pr->sub_id_available;
+    case LMQ_PROP_SHARED_SUB_AVAILABLE: return pr->shared_sub_available;
+    default: return 0;
+    }
+}
