@@ -124,7 +124,18 @@ enum lmq_error {
     LMQ_ENOT_CONNECTED = -116,
     LMQ_ESESSION_LOST = -117,
     LMQ_EDISCONNECTED = -118,
-    LMQ_EREJECTED = -119
+    LMQ_EREJECTED = -119,
+
+    /* secure and web transports, connection URLs */
+    LMQ_ETLS = -130,          /* TLS failed (the text carries wolfSSL's reason) */
+    LMQ_ETLS_UNKNOWN_CA = -131, /* server certificate not signed by a trusted CA */
+    LMQ_ETLS_HOSTNAME = -132, /* server certificate does not name the host */
+    LMQ_ETLS_EXPIRED = -133,  /* a certificate expired or is not yet valid */
+    LMQ_ETLS_CONFIG = -134,   /* TLS settings unusable (CA, cert, key, ciphers) */
+    LMQ_EHANDSHAKE_TIMEOUT = -135, /* TLS or WebSocket handshake timed out */
+    LMQ_EWS_UPGRADE = -136,   /* the HTTP upgrade to WebSocket was refused */
+    LMQ_EWS = -137,           /* WebSocket protocol error or close */
+    LMQ_EURL = -138           /* malformed connection URL */
 };
 
 /* Static text naming an error code ("unknown error" for a value not in the
@@ -176,6 +187,319 @@ LMQ_API int lmq_topic_validate_filter(const char *filter, int32_t len);
  */
 LMQ_API int lmq_topic_matches(const char *filter, int32_t flen,
                               const char *topic, int32_t tlen);
+
+/* ------------------------------------------------------------- properties */
+
+/*
+ * A list of MQTT 5 properties to send (CONNECT, will, PUBLISH, SUBSCRIBE,
+ * UNSUBSCRIBE, DISCONNECT, AUTH).  Build it, pass it to a call (which
+ * copies what it needs), reuse or free it.  Property ids are the MQTT 5
+ * identifiers (0x01 Payload Format Indicator .. 0x2A Shared Subscription
+ * Available); a property not allowed in the packet it is used for is
+ * refused by that call with LMQ_EINVAL.  Ignored at protocol levels 3 and 4.
+ */
+typedef struct lmq_proplist lmq_proplist;
+
+LMQ_API lmq_proplist *lmq_proplist_new(void);
+LMQ_API void lmq_proplist_free(lmq_proplist *pl);        /* NULL is a no-op */
+LMQ_API void lmq_proplist_clear(lmq_proplist *pl);
+/* Integer-valued property (byte, two-byte, four-byte, varint kinds). */
+LMQ_API int lmq_proplist_add_int(lmq_proplist *pl, int id, int64_t value);
+/* String or binary property (UTF-8 ones are checked). */
+LMQ_API int lmq_proplist_add_str(lmq_proplist *pl, int id, const char *s, int32_t len);
+/* A User Property (0x26); may be added many times, order is kept. */
+LMQ_API int lmq_proplist_add_user(lmq_proplist *pl, const char *key, int32_t klen,
+                                  const char *val, int32_t vlen);
+
+/* ------------------------------------------------------------------ client */
+
+typedef struct lmq_client lmq_client;
+
+/* Option keys for lmq_client_set_int / lmq_client_set_str.  Append only. */
+enum lmq_option {
+    /* where to connect */
+    LMQ_OPT_HOST = 1,               /* str, default "localhost" */
+    LMQ_OPT_PORT = 2,               /* int, default 1883 */
+    LMQ_OPT_UNIX_PATH = 3,          /* str: connect to a Unix socket instead */
+    LMQ_OPT_BIND_ADDRESS = 4,       /* str: local address to bind before connecting */
+    LMQ_OPT_TCP_NODELAY = 5,        /* int 0/1, default 1 */
+    LMQ_OPT_CONNECT_TIMEOUT_MS = 6, /* int, default 10000: TCP + CONNACK */
+
+    /* CONNECT */
+    LMQ_OPT_PROTOCOL = 20,          /* int 3, 4 or 5 (enum lmq_protocol), default 5 */
+    LMQ_OPT_CLIENT_ID = 21,         /* str; empty: the server assigns one (v5) */
+    LMQ_OPT_USERNAME = 22,          /* str */
+    LMQ_OPT_PASSWORD = 23,          /* str (binary allowed); never logged */
+    LMQ_OPT_KEEPALIVE = 24,         /* int seconds, default 60, 0 disables */
+    LMQ_OPT_CLEAN_START = 25,       /* int 0/1, default 1 (3.x: clean session) */
+    LMQ_OPT_SESSION_EXPIRY = 26,    /* int seconds (v5), default 0 */
+    LMQ_OPT_RECEIVE_MAXIMUM = 27,   /* int 1..65535 (v5), default 65535 */
+    LMQ_OPT_MAXIMUM_PACKET_SIZE = 28,   /* int bytes, default 0 = no limit */
+    LMQ_OPT_TOPIC_ALIAS_MAXIMUM = 29,   /* int (v5): aliases we accept, default 0 */
+    LMQ_OPT_REQUEST_RESPONSE_INFO = 30, /* int 0/1 (v5) */
+    LMQ_OPT_REQUEST_PROBLEM_INFO = 31,  /* int 0/1 (v5), default 1 */
+    LMQ_OPT_AUTH_METHOD = 32,       /* str (v5): enhanced authentication */
+    LMQ_OPT_AUTH_DATA = 33,         /* str, binary (v5); never logged */
+
+    /* the will */
+    LMQ_OPT_WILL_TOPIC = 40,        /* str; setting it enables the will */
+    LMQ_OPT_WILL_PAYLOAD = 41,      /* str, binary */
+    LMQ_OPT_WILL_QOS = 42,          /* int 0..2 */
+    LMQ_OPT_WILL_RETAIN = 43,       /* int 0/1 */
+
+    /* behaviour */
+    LMQ_OPT_RECONNECT = 60,         /* int 0/1, default 1: reconnect when lost */
+    LMQ_OPT_RECONNECT_MIN_MS = 61,  /* int, default 500 */
+    LMQ_OPT_RECONNECT_MAX_MS = 62,  /* int, default 30000 */
+    LMQ_OPT_RECONNECT_FIRST = 63,   /* int 0/1, default 0: retry a failed first connect */
+    LMQ_OPT_OFFLINE_MAX_MSGS = 64,  /* int, default 10000: messages queued while offline */
+    LMQ_OPT_OFFLINE_MAX_BYTES = 65, /* int, default 16 MiB */
+    LMQ_OPT_OFFLINE_POLICY = 66,    /* int enum lmq_queue_policy, default LMQ_QUEUE_REFUSE */
+    LMQ_OPT_MANUAL_ACK = 67,        /* int 0/1: the application acks QoS 1/2 messages */
+    LMQ_OPT_AUTO_RESUBSCRIBE = 68,  /* int 0/1, default 1 */
+    LMQ_OPT_TOPIC_ALIAS_OUT = 69,   /* int 0/1, default 1: assign outgoing aliases */
+    LMQ_OPT_FOLLOW_REDIRECT = 70,   /* int 0/1, default 0: follow Server Reference */
+    LMQ_OPT_LOG_LEVEL = 71,         /* int enum lmq_log_level, default LMQ_LOG_WARNING */
+
+    /* connection URL: mqtt:// mqtts:// ws:// wss:// unix:///path, with
+     * user:password@, host, :port and /path (see lmq_client_set_url) */
+    LMQ_OPT_URL = 80,               /* str (write only) */
+
+    /* TLS (wolfSSL).  Secure by default: the server's chain is verified
+     * (against the CA options, else the system store) and its name
+     * checked (DNS or IP SAN), TLS 1.2 minimum, on every (re)connect. */
+    LMQ_OPT_TLS = 81,               /* int 0/1, default 0 (mqtts:// and wss:// set it) */
+    LMQ_OPT_TLS_CA_FILE = 82,       /* str: PEM file of trusted CAs */
+    LMQ_OPT_TLS_CA_PATH = 83,       /* str: directory of trusted CA files */
+    LMQ_OPT_TLS_CERT_FILE = 84,     /* str: client certificate (PEM or DER) */
+    LMQ_OPT_TLS_KEY_FILE = 85,      /* str: client key (PEM or DER) */
+    LMQ_OPT_TLS_KEY_PASSWORD = 86,  /* str: passphrase of an encrypted key; never logged */
+    LMQ_OPT_TLS_ALPN = 87,          /* str: comma-separated ALPN list ("mqtt", "x-amzn-mqtt-ca") */
+    LMQ_OPT_TLS_CIPHERS = 88,       /* str: cipher list (OpenSSL names, ':'-separated) */
+    LMQ_OPT_TLS_PSK_IDENTITY = 89,  /* str: PSK identity (PSK instead of certificates) */
+    LMQ_OPT_TLS_PSK = 90,           /* str: the PSK in hex, as mosquitto takes it; never logged */
+    LMQ_OPT_TLS_INSECURE = 91,      /* int 0/1: skip the host name check (chain still
+                                       verified), a warning on each connect */
+    LMQ_OPT_TLS_NO_VERIFY = 92,     /* int 0/1: skip ALL certificate verification
+                                       (testing only), a warning on each connect */
+    LMQ_OPT_TLS_SERVER_NAME = 93,   /* str: name for SNI and the check (default: the host) */
+    LMQ_OPT_TLS_MIN_VERSION = 94,   /* int 12 or 13 (TLS 1.2 / 1.3), default 12 */
+
+    /* MQTT over WebSocket (ws:// and wss://) */
+    LMQ_OPT_WEBSOCKET = 100,        /* int 0/1, default 0 */
+    LMQ_OPT_WS_PATH = 101,          /* str, default "/mqtt" */
+    LMQ_OPT_WS_HEADERS = 102        /* str: extra "Name: value" lines, '\n'-separated */
+};
+
+/* What a full offline queue does with a new message. */
+enum lmq_queue_policy {
+    LMQ_QUEUE_REFUSE = 0,           /* publish fails with LMQ_EQUEUE_FULL */
+    LMQ_QUEUE_DROP_OLDEST = 1       /* the oldest is dropped (its completion says LMQ_EDROPPED) */
+};
+
+enum lmq_log_level {
+    LMQ_LOG_ERROR = 1,
+    LMQ_LOG_WARNING = 2,
+    LMQ_LOG_INFO = 3,
+    LMQ_LOG_DEBUG = 4
+};
+
+/* Which property list lmq_client_set_props sets. */
+enum lmq_props_target {
+    LMQ_PROPS_CONNECT = 1,
+    LMQ_PROPS_WILL = 2
+};
+
+/* A new client, not connected.  Free with lmq_client_free. */
+LMQ_API lmq_client *lmq_client_new(void);
+/* Closes the connection (no DISCONNECT: call lmq_client_disconnect first for
+ * a clean one), frees everything.  NULL is a no-op. */
+LMQ_API void lmq_client_free(lmq_client *c);
+
+LMQ_API int lmq_client_set_int(lmq_client *c, int option, int64_t value);
+/* The string is copied. */
+LMQ_API int lmq_client_set_str(lmq_client *c, int option, const char *s, int32_t len);
+/* The list is copied; NULL clears. */
+LMQ_API int lmq_client_set_props(lmq_client *c, int target, const lmq_proplist *pl);
+
+/*
+ * Set where and how to connect from one string (the same as
+ * lmq_client_set_str(c, LMQ_OPT_URL, ...)):
+ *   mqtt://[user[:password]@]host[:port]       TCP, port 1883
+ *   mqtts://...                                TLS, port 8883
+ *   ws://...[/path]   wss://...[/path]         WebSocket (over TLS), 80 / 443,
+ *                                              path default "/mqtt"
+ *   unix:///path/to/socket                     Unix domain socket
+ * user and password may be %-escaped; an IPv6 host goes in brackets.
+ * LMQ_EURL (with the reason in lmq_client_errmsg) when malformed, and then
+ * nothing is changed.  The string is not kept.
+ */
+LMQ_API int lmq_client_set_url(lmq_client *c, const char *url, int32_t len);
+
+/* The last detailed error message of this client ("" if none).  Borrowed:
+ * valid until the next call on the client. */
+LMQ_API const char *lmq_client_errmsg(const lmq_client *c);
+
+/* One SUBSCRIBE entry: the filter and its options (bits 0-1 QoS, 2 no local,
+ * 3 retain as published, 4-5 retain handling, as on the wire). */
+typedef struct lmq_subscription {
+    const char *filter;
+    int32_t filter_len;             /* < 0: NUL-terminated */
+    int32_t options;
+} lmq_subscription;
+
+/*
+ * Publish.  Returns a message id (> 0) that the LMQ_EV_PUBLISHED event
+ * carries when the message is complete (QoS 0: written to the socket; QoS 1:
+ * PUBACK; QoS 2: PUBCOMP) or failed; or a negative LMQ_E* code when the
+ * arguments are refused (nothing is sent then).  topic and payload are
+ * copied.  While offline the message waits in the bounded offline queue.
+ */
+LMQ_API int lmq_client_publish(lmq_client *c, const char *topic, int32_t topic_len,
+                               const void *payload, int32_t payload_len,
+                               int32_t qos, int32_t retain, const lmq_proplist *props);
+
+/* Subscribe to n filters in one SUBSCRIBE.  Returns a message id carried
+ * by the LMQ_EV_SUBSCRIBED event (with one reason code per filter). */
+LMQ_API int lmq_client_subscribe(lmq_client *c, const lmq_subscription *subs, int32_t n,
+                                 const lmq_proplist *props);
+/* Unsubscribe from n filters (filter_len < 0: NUL-terminated). */
+LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
+                                   const int32_t *filter_lens, int32_t n,
+                                   const lmq_proplist *props);
+/* Acknowledge a QoS 1/2 message received with LMQ_OPT_MANUAL_ACK, by the
+ * ack_id its LMQ_EV_MESSAGE event carried; reason (v5) 0 or >= 0x80. */
+LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason);
+/* Send AUTH (v5 enhanced authentication, or re-authentication). */
+LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *props);
+/* Send DISCONNECT with a reason code and close; no reconnect follows. */
+LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_proplist *props);
+
+/* ------------------------------------------------------------------ events */
+
+enum lmq_event_type {
+    LMQ_EV_CONNECTED = 1,       /* CONNACK success: session_present, props */
+    LMQ_EV_CONNECT_FAILED = 2,  /* error (+ reason when the server refused) */
+    LMQ_EV_DISCONNECTED = 3,    /* error, reason (server DISCONNECT), props */
+    LMQ_EV_MESSAGE = 4,         /* topic, payload, qos, retain, dup, props, ack_id */
+    LMQ_EV_PUBLISHED = 5,       /* msg_id, error (0 ok), reason, props */
+    LMQ_EV_SUBSCRIBED = 6,      /* msg_id, reasons[n_reasons], props */
+    LMQ_EV_UNSUBSCRIBED = 7,    /* msg_id, reasons[n_reasons] (v5), props */
+    LMQ_EV_AUTH = 8,            /* reason, props (auth method / data) */
+    LMQ_EV_LOG = 9,             /* level in `reason`, text */
+    LMQ_EV_FD_CHANGED = 10,     /* the socket changed (external driver) */
+    LMQ_EV_ERROR = 11           /* error + text: something went wrong, the client carries on */
+};
+
+/*
+ * One event.  Every pointer is borrowed from the client and stays valid
+ * until the next lmq_client_events() call on it (or lmq_client_free).
+ * Fields that do not apply to a type are 0 / NULL.
+ */
+typedef struct lmq_event {
+    int32_t type;               /* enum lmq_event_type */
+    int32_t error;              /* 0 or an LMQ_E* code */
+    int32_t reason;             /* MQTT reason / return code; log level for LMQ_EV_LOG */
+    int32_t msg_id;             /* publish / subscribe / unsubscribe id */
+    int32_t qos;
+    int32_t retain;
+    int32_t dup;
+    int32_t session_present;
+    int32_t ack_id;             /* manual ack handle for LMQ_EV_MESSAGE, else 0 */
+    int32_t topic_len;
+    const char *topic;
+    int32_t payload_len;
+    const void *payload;
+    int32_t n_reasons;
+    const uint8_t *reasons;     /* SUBACK / UNSUBACK reason codes */
+    int32_t props_len;
+    const uint8_t *props;       /* the raw MQTT 5 property block: read it with
+                                   lmq_event_prop_int / _str / _user */
+    const char *text;           /* detail for errors and logs, NUL-terminated */
+} lmq_event;
+
+/* Pull up to max events into out[]; returns how many (0: none pending).
+ * Pointers in earlier events become invalid. */
+LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max);
+
+/* An integer property of an event (first occurrence, or the index-th for the
+ * repeatable Subscription Identifier): 1 found, 0 absent. */
+LMQ_API int lmq_event_prop_int(const lmq_event *ev, int id, int32_t index, int64_t *value);
+/* A string / binary property: 1 found (pointer borrowed like the event), 0 absent. */
+LMQ_API int lmq_event_prop_str(const lmq_event *ev, int id, const char **s, int32_t *len);
+/* The index-th User Property: 1 found, 0 past the end. */
+LMQ_API int lmq_event_prop_user(const lmq_event *ev, int32_t index, const char **key,
+                                int32_t *klen, const char **val, int32_t *vlen);
+
+/* For C users: once set, every event goes to fn as it happens instead of
+ * the pull queue; NULL goes back to pulling.  `fin`,
+ * when set, is called with userdata when the callback is replaced or the
+ * client freed.  Not for LuaJIT or Python: pull instead. */
+typedef void (*lmq_event_fn)(lmq_client *c, const lmq_event *ev, void *userdata);
+typedef void (*lmq_finalizer_fn)(void *userdata);
+LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userdata,
+                                    lmq_finalizer_fn fin);
+
+/* ----------------------------------------------------------------- driving */
+
+/*
+ * External driver: drive a client from any loop (poll, epoll, asyncio, libuv)
+ * without callbacks.  After lmq_client_connect() and after every call below,
+ * ask for the fd, what it waits for and the time left to its next deadline,
+ * and (re)arm the loop with them; the fd changes on reconnect (an
+ * LMQ_EV_FD_CHANGED event says so).  Then pull events.
+ */
+enum lmq_want {
+    LMQ_WANT_READ = 1,
+    LMQ_WANT_WRITE = 2
+};
+
+/* Start connecting (non-blocking: resolution, TCP connect, CONNECT).  The
+ * outcome is an LMQ_EV_CONNECTED or LMQ_EV_CONNECT_FAILED event. */
+LMQ_API int lmq_client_connect(lmq_client *c);
+/* The socket to watch, or -1 when there is none (waiting to reconnect). */
+LMQ_API int lmq_client_fd(const lmq_client *c);
+/* LMQ_WANT_READ | LMQ_WANT_WRITE bits for the fd. */
+LMQ_API int lmq_client_want(const lmq_client *c);
+/* Milliseconds until lmq_client_on_timeout() must be called; -1: no deadline. */
+LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c);
+/* The fd is readable / writable / the deadline passed.  0, or a negative
+ * LMQ_E* code for a failure the call itself hit (events say the rest). */
+LMQ_API int lmq_client_on_readable(lmq_client *c);
+LMQ_API int lmq_client_on_writable(lmq_client *c);
+LMQ_API int lmq_client_on_timeout(lmq_client *c);
+
+/*
+ * libev driver: a loop of the library's own, or the caller's struct ev_loop *
+ * (passed as void * so this header needs no libev types).  Many clients may
+ * share one loop.
+ */
+typedef struct lmq_loop lmq_loop;
+
+LMQ_API lmq_loop *lmq_loop_new(void);
+LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop);
+/* Detaches nothing: free the clients on it first.  NULL is a no-op. */
+LMQ_API void lmq_loop_free(lmq_loop *loop);
+/* Drive c from this loop (before lmq_client_connect). */
+LMQ_API int lmq_client_attach(lmq_client *c, lmq_loop *loop);
+/* Run: flags 0 until lmq_loop_stop or nothing is left, 1 one iteration
+ * (blocking), 2 one iteration without blocking. */
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags);
+LMQ_API void lmq_loop_stop(lmq_loop *loop);
+
+/*
+ * Blocking conveniences for simple C programs (the client gets a private
+ * loop if it has none).
+ */
+/* Connect and wait for the outcome: 0 connected, or an LMQ_E* code. */
+LMQ_API int lmq_client_connect_wait(lmq_client *c, int32_t timeout_ms);
+/* Run the client's loop for up to timeout_ms (-1: until disconnected). */
+LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms);
+/* Run the client's loop in a background thread (paho's loop_start); while
+ * it runs, publish/subscribe/unsubscribe/disconnect may be called from any
+ * thread.  Events go to the callback. */
+LMQ_API int lmq_client_thread_start(lmq_client *c);
+LMQ_API int lmq_client_thread_stop(lmq_client *c);
 
 #ifndef LMQ_CDEF
 #ifdef __cplusplus

@@ -347,7 +347,8 @@ static void test_connack_3x_fields(void)
         lmq_packet p;
         CHECK_INT(decode_copy(level, S, v4_connack, sizeof v4_connack, &p), 0);
         CHECK_INT(p.type, LMQ_CONNACK);
-        CHECK_INT(p.u.connack.session_present, 1);
+        /* 3.1 has no session present flag: its first byte is unused */
+        CHECK_INT(p.u.connack.session_present, level == 4);
         CHECK_INT(p.u.connack.reason, 0);
         CHECK(p.u.connack.props.raw.p == NULL);
         /* return code 5 "not authorized" is the last one defined */
@@ -1002,6 +1003,13 @@ static void test_level_argument_out_of_range_is_rejected(void)
     REJECT(0, S, LMQ_EVERSION, 0xD0, 0);
 }
 
+/* Bytes always come from one side: LMQ_FROM_EITHER is the encoder's. */
+static void test_direction_either_is_refused(void)
+{
+    REJECT(4, LMQ_FROM_EITHER, LMQ_EINVAL, 0xD0, 0);
+    REJECT(4, 7, LMQ_EINVAL, 0xD0, 0);
+}
+
 /* CONNECT flags: [MQTT-3.1.2-3] reserved bit, [MQTT-3.1.2-11] will QoS and
  * [MQTT-3.1.2-13] will retain without the will flag, [MQTT-3.1.2-12] will
  * QoS 3, 3.1.1 [MQTT-3.1.2-22] password without user name. */
@@ -1163,6 +1171,127 @@ static void test_binary_properties_are_not_checked_as_utf8(void)
 static void test_response_topic_with_wildcard_is_rejected(void)
 {
     REJECT(5, S, LMQ_ETOPIC_WILDCARD, 0x30, 10, 0, 1, 't', 6, 0x08, 0, 3, 'a', '/', '+');
+}
+
+/* [MQTT-3.3.2-13] [MQTT-4.7.3-1] the Response Topic is a topic name, so
+ * it is at least one character long: in PUBLISH and in the will. */
+static void test_empty_response_topic_is_rejected(void)
+{
+    REJECT(5, S, LMQ_ETOPIC_EMPTY, 0x30, 7, 0, 1, 'a', 3, 0x08, 0, 0);
+    REJECT(5, C, LMQ_ETOPIC_EMPTY, 0x30, 7, 0, 1, 'a', 3, 0x08, 0, 0);
+    REJECT(5, C, LMQ_ETOPIC_EMPTY,
+           0x10, 23, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x06, 0, 0,
+           0, 0, 1, 'a', 3, 0x08, 0, 0, 0, 1, 'w', 0, 0);
+    /* one character is enough */
+    lmq_packet p;
+    CHECK_INT(DECODE(5, S, &p, 0x30, 8, 0, 1, 'a', 4, 0x08, 0, 1, 'r'), 0);
+    CHECK_SLICE(p.u.publish.props.response_topic, "r");
+}
+
+/* MQTT 3.1's CONNACK has no acknowledge flags: the first byte is reserved
+ * and unused.  It is ignored (the encoder writes 0 and refuses a session
+ * present flag at level 3), so no session is ever reported at level 3;
+ * 3.1.1 keeps [MQTT-3.2.2-1] and [MQTT-3.2.2-4]. */
+static void test_connack_31_first_byte_is_ignored(void)
+{
+    lmq_packet p;
+    CHECK_INT(DECODE(3, S, &p, 0x20, 2, 0x01, 0x00), 0);
+    CHECK_INT(p.u.connack.session_present, 0);
+    CHECK_INT(DECODE(3, S, &p, 0x20, 2, 0xFF, 0x00), 0);
+    CHECK_INT(p.u.connack.session_present, 0);
+    CHECK_INT(DECODE(3, S, &p, 0x20, 2, 0x01, 0x05), 0);
+    CHECK_INT(p.u.connack.session_present, 0);
+    CHECK_INT(p.u.connack.reason, 5);
+    REJECT(4, S, LMQ_EMAL_ACK_FLAGS, 0x20, 2, 0xFF, 0x00);
+    REJECT(4, S, LMQ_EMAL_SESSION, 0x20, 2, 0x01, 0x05);
+}
+
+/* [MQTT-3.1.3-11] the Will Topic is a topic name: not empty
+ * [MQTT-4.7.3-1], no wildcard [MQTT-3.3.2-2], at every level. */
+static void test_will_topic_must_be_a_topic_name(void)
+{
+    REJECT(4, C, LMQ_ETOPIC_EMPTY,
+           0x10, 18, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0, 60,
+           0, 1, 'c', 0, 0, 0, 1, 'x');
+    REJECT(4, C, LMQ_ETOPIC_WILDCARD,
+           0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0, 60,
+           0, 1, 'c', 0, 3, 'a', '/', '#', 0, 1, 'x');
+    REJECT(3, C, LMQ_ETOPIC_WILDCARD,
+           0x10, 21, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 0x06, 0, 60,
+           0, 1, 'c', 0, 1, '#', 0, 1, 'x');
+    REJECT(5, C, LMQ_ETOPIC_WILDCARD,
+           0x10, 23, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x06, 0, 60, 0,
+           0, 1, 'c', 0, 0, 3, 'a', '/', '+', 0, 1, 'x');
+    lmq_packet p;
+    CHECK_INT(DECODE(4, C, &p, 0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0, 60,
+                     0, 1, 'c', 0, 3, 'a', '/', 'b', 0, 1, 'x'), 0);
+    CHECK_SLICE(p.u.connect.will_topic, "a/b");
+}
+
+/* Table 3-13: AUTH Success (0x00) only comes from a server, and the short
+ * form (remaining length 0, section 3.15.2.1) means just that, so it gets
+ * the same check as a written 0x00. */
+static void test_auth_short_form_from_a_client_is_rejected(void)
+{
+    REJECT(5, C, LMQ_EMAL_REASON, 0xF0, 0);
+    REJECT(5, C, LMQ_EMAL_REASON, 0xF0, 2, 0x00, 0);
+    lmq_packet p;
+    CHECK_INT(DECODE(5, S, &p, 0xF0, 0), 0);
+    /* a DISCONNECT's 0x00 is either side's */
+    CHECK_INT(DECODE(5, C, &p, 0xE0, 0), 0);
+    CHECK_INT(DECODE(5, S, &p, 0xE0, 0), 0);
+}
+
+/* Authentication Data without an Authentication Method is a Protocol Error
+ * (3.1.2.11.10 in CONNECT, 3.2.2.3.18 in CONNACK, 3.15.2.2.3 in AUTH). */
+static void test_auth_data_without_auth_method_is_rejected(void)
+{
+    REJECT(5, S, LMQ_EMAL_PROP_VALUE, 0x20, 7, 0, 0, 4, 0x16, 0, 1, 'z');
+    REJECT(5, C, LMQ_EMAL_PROP_VALUE,
+           0x10, 18, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 0,
+           4, 0x16, 0, 1, 'z', 0, 1, 'a');
+    REJECT(5, C, LMQ_EMAL_PROP_VALUE, 0xF0, 6, 0x18, 4, 0x16, 0, 1, 'z');
+    REJECT(5, S, LMQ_EMAL_PROP_VALUE, 0xF0, 6, 0x18, 4, 0x16, 0, 1, 'z');
+    /* the method alone, or both, are fine */
+    lmq_packet p;
+    CHECK_INT(DECODE(5, S, &p, 0x20, 7, 0, 0, 4, 0x15, 0, 1, 'm'), 0);
+    CHECK_INT(DECODE(5, S, &p, 0x20, 11, 0, 0, 8, 0x15, 0, 1, 'm', 0x16, 0, 1, 'z'), 0);
+    CHECK_SLICE(p.u.connack.props.auth_data, "z");
+}
+
+/* MQTT 3.1 gave PUBREL, SUBSCRIBE and UNSUBSCRIBE a QoS 1 fixed header
+ * with a DUP flag a peer sets when it sends one again: 1010 is accepted
+ * beside 0010 at level 3.  3.1.1 and 5.0 allow only 0010 [MQTT-2.1.3-1]
+ * [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]. */
+static void test_31_pubrel_subscribe_unsubscribe_may_carry_dup(void)
+{
+    lmq_packet p;
+    CHECK_INT(DECODE(3, S, &p, 0x6A, 2, 0, 1), 0);
+    CHECK_INT(p.type, LMQ_PUBREL);
+    CHECK_INT(p.u.ack.packet_id, 1);
+    CHECK_INT(DECODE(3, C, &p, 0x6A, 2, 0, 1), 0);
+    CHECK_INT(DECODE(3, C, &p, 0x8A, 6, 0, 1, 0, 1, 'a', 0), 0);
+    CHECK_INT(p.u.subscribe.count, 1);
+    CHECK_INT(DECODE(3, C, &p, 0xAA, 5, 0, 1, 0, 1, 'a'), 0);
+    CHECK_INT(p.u.subscribe.count, 1);
+    for (uint8_t level = 4; level <= 5; level++) {
+        REJECT(level, S, LMQ_EMAL_FLAGS, 0x6A, 2, 0, 1);
+        REJECT(level, C, LMQ_EMAL_FLAGS, 0xAA, 5, 0, 1, 0, 1, 'a');
+    }
+    REJECT(4, C, LMQ_EMAL_FLAGS, 0x8A, 6, 0, 1, 0, 1, 'a', 0);
+    REJECT(5, C, LMQ_EMAL_FLAGS, 0x8A, 7, 0, 1, 0, 0, 1, 'a', 0);
+    /* only DUP is new: other nibbles stay wrong at 3.1 too */
+    REJECT(3, S, LMQ_EMAL_FLAGS, 0x68, 2, 0, 1);
+    REJECT(3, S, LMQ_EMAL_FLAGS, 0x6B, 2, 0, 1);
+    REJECT(3, S, LMQ_EMAL_FLAGS, 0x6E, 2, 0, 1);
+    REJECT(3, S, LMQ_EMAL_FLAGS, 0x48, 2, 0, 1);     /* PUBACK never had one */
+    /* the incremental decoder judges the first byte the same way */
+    lmq_decoder d;
+    lmq_decoder_init(&d, 3, S, 0);
+    CHECK_INT(lmq_decoder_feed(&d, BYTES(0x6A, 2, 0, 7)), 0);
+    CHECK_INT(lmq_decoder_next(&d, &p), 1);
+    CHECK_INT(p.u.ack.packet_id, 7);
+    lmq_decoder_free(&d);
 }
 
 /* ---------------------------------------------------- incremental decoder */
@@ -1543,6 +1672,7 @@ int main(void)
     RUN(test_connect_protocol_name_not_matching_level_is_rejected);
     RUN(test_connect_unknown_level_is_rejected);
     RUN(test_level_argument_out_of_range_is_rejected);
+    RUN(test_direction_either_is_refused);
     RUN(test_connect_bad_flags_are_rejected);
 
     RUN(test_unknown_property_id_is_rejected);
@@ -1555,6 +1685,12 @@ int main(void)
     RUN(test_property_strings_with_bad_utf8_are_rejected);
     RUN(test_binary_properties_are_not_checked_as_utf8);
     RUN(test_response_topic_with_wildcard_is_rejected);
+    RUN(test_empty_response_topic_is_rejected);
+    RUN(test_connack_31_first_byte_is_ignored);
+    RUN(test_will_topic_must_be_a_topic_name);
+    RUN(test_auth_short_form_from_a_client_is_rejected);
+    RUN(test_auth_data_without_auth_method_is_rejected);
+    RUN(test_31_pubrel_subscribe_unsubscribe_may_carry_dup);
 
     RUN(test_stream_one_byte_at_a_time_equals_whole);
     RUN(test_decoder_packet_matches_lmq_decode);

@@ -65,6 +65,24 @@ static void refuse_at(int line, const lmq_packet *pkt, uint8_t level, int code)
 }
 #define REFUSE(pkt, level, code) refuse_at(__LINE__, (pkt), (level), (code))
 
+/* Encoding pkt as sent by `dir`: the size and the bytes agree, and give
+ * `code` (< 0) or a packet (code 0). */
+static void as_at(int line, const lmq_packet *pkt, uint8_t level, int dir, int code)
+{
+    uint8_t buf[256];
+    int64_t size = lmq_encode_size_as(pkt, level, dir);
+    int64_t got = lmq_encode_as(pkt, level, dir, buf, sizeof buf);
+    int ok = code ? size == code && got == code : size > 0 && got == size;
+    if (!ok) {
+        fprintf(stderr, "line %d: from %d: size %lld, encode %lld, expected %d (%s)\n",
+                line, dir, (long long)size, (long long)got, code,
+                code ? lmq_errname(code) : "a packet");
+        check_failed_now = 1;
+    }
+}
+#define ENCODES_AS(pkt, level, dir) as_at(__LINE__, (pkt), (level), (dir), 0)
+#define REFUSE_AS(pkt, level, dir, code) as_at(__LINE__, (pkt), (level), (dir), (code))
+
 /* ------------------------------------------------------- CONNECT vectors */
 
 static void test_connect_311_with_will_username_and_password(void)
@@ -940,6 +958,135 @@ static void test_buffer_one_byte_short_is_refused_and_not_overrun(void)
     CHECK_INT(buf[n], 0xA5);
 }
 
+/* ------------------------------------------------------- sender rules */
+
+/* [MQTT-3.3.4-6] a client's PUBLISH carries no Subscription Identifier;
+ * a server's may (one per matching subscription). */
+static void test_client_publish_with_subscription_id_is_refused(void)
+{
+    lmq_packet p = publish_packet(0);
+    p.u.publish.props.sub_id = 7;
+    lmq_props_set(&p.u.publish.props, LMQ_PROP_SUBSCRIPTION_ID);
+    REFUSE_AS(&p, 5, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    ENCODES_AS(&p, 5, LMQ_FROM_SERVER);
+    ENCODES_AS(&p, 5, LMQ_FROM_EITHER);
+    /* the same through the array form */
+    static const uint32_t ids[] = { 1, 2 };
+    lmq_packet q = publish_packet(1);
+    q.u.publish.props.sub_ids = ids;
+    q.u.publish.props.n_sub_id = 2;
+    REFUSE_AS(&q, 5, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    ENCODES_AS(&q, 5, LMQ_FROM_SERVER);
+    /* at 3.x there are no properties to refuse */
+    ENCODES_AS(&p, 4, LMQ_FROM_CLIENT);
+}
+
+/* [MQTT-3.14.2-2] a server's DISCONNECT has no Session Expiry Interval. */
+static void test_server_disconnect_with_session_expiry_is_refused(void)
+{
+    lmq_packet d = { .type = LMQ_DISCONNECT };
+    d.u.disconnect.props.session_expiry = 5;
+    lmq_props_set(&d.u.disconnect.props, LMQ_PROP_SESSION_EXPIRY);
+    REFUSE_AS(&d, 5, LMQ_FROM_SERVER, LMQ_EINVAL);
+    ENCODES_AS(&d, 5, LMQ_FROM_CLIENT);
+}
+
+/* Tables 3-10 and 3-13 reserve some DISCONNECT and AUTH codes to one
+ * side; the encoder refuses them from the other, short form included. */
+static void test_one_sided_reason_codes_are_refused_from_the_other_side(void)
+{
+    lmq_packet d = { .type = LMQ_DISCONNECT };
+    d.u.disconnect.reason = 0x04;               /* with will: a client's */
+    REFUSE_AS(&d, 5, LMQ_FROM_SERVER, LMQ_EINVAL);
+    ENCODES_AS(&d, 5, LMQ_FROM_CLIENT);
+    d.u.disconnect.reason = 0x8E;               /* session taken over */
+    REFUSE_AS(&d, 5, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    ENCODES_AS(&d, 5, LMQ_FROM_SERVER);
+    d.u.disconnect.reason = 0x87;               /* not authorized: server */
+    REFUSE_AS(&d, 5, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    d.u.disconnect.reason = 0x00;
+    ENCODES_AS(&d, 5, LMQ_FROM_CLIENT);
+    ENCODES_AS(&d, 5, LMQ_FROM_SERVER);
+
+    lmq_packet a = { .type = LMQ_AUTH };        /* 0x00 Success: a server's */
+    REFUSE_AS(&a, 5, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    ENCODES_AS(&a, 5, LMQ_FROM_SERVER);
+    a.u.disconnect.reason = 0x19;               /* re-authenticate: a client's */
+    REFUSE_AS(&a, 5, LMQ_FROM_SERVER, LMQ_EINVAL);
+    ENCODES_AS(&a, 5, LMQ_FROM_CLIENT);
+    a.u.disconnect.reason = 0x18;
+    ENCODES_AS(&a, 5, LMQ_FROM_CLIENT);
+    ENCODES_AS(&a, 5, LMQ_FROM_SERVER);
+
+    /* 0x87 stays valid from a client in a PUBACK (Table 2-6) */
+    lmq_packet k = { .type = LMQ_PUBACK };
+    k.u.ack.packet_id = 1;
+    k.u.ack.reason = 0x87;
+    ENCODES_AS(&k, 5, LMQ_FROM_CLIENT);
+}
+
+/* The packet types only one side sends (section 3). */
+static void test_packet_types_of_the_other_side_are_refused(void)
+{
+    lmq_packet c = { .type = LMQ_CONNACK };
+    REFUSE_AS(&c, 4, LMQ_FROM_CLIENT, LMQ_EINVAL);
+    ENCODES_AS(&c, 4, LMQ_FROM_SERVER);
+    lmq_packet q = { .type = LMQ_PINGREQ };
+    REFUSE_AS(&q, 4, LMQ_FROM_SERVER, LMQ_EINVAL);
+    ENCODES_AS(&q, 4, LMQ_FROM_CLIENT);
+    lmq_packet k = { .type = LMQ_CONNECT };
+    k.u.connect.level = 4;
+    k.u.connect.client_id = S("c");
+    REFUSE_AS(&k, 4, LMQ_FROM_SERVER, LMQ_EINVAL);
+    ENCODES_AS(&k, 4, LMQ_FROM_CLIENT);
+}
+
+static void test_encode_as_refuses_an_unknown_direction(void)
+{
+    lmq_packet q = { .type = LMQ_PINGREQ };
+    uint8_t buf[8];
+    CHECK_INT(lmq_encode_size_as(&q, 4, 3), LMQ_EINVAL);
+    CHECK_INT(lmq_encode_size_as(&q, 4, -1), LMQ_EINVAL);
+    CHECK_INT(lmq_encode_as(&q, 4, 3, buf, sizeof buf), LMQ_EINVAL);
+    CHECK_INT(lmq_encode_as(NULL, 4, LMQ_FROM_CLIENT, buf, sizeof buf), LMQ_EINVAL);
+    CHECK_INT(lmq_encode_as(&q, 4, LMQ_FROM_CLIENT, buf, 1), LMQ_EBUFSIZE);
+}
+
+/* [MQTT-3.3.2-13] [MQTT-4.7.3-1] an empty Response Topic is refused, in
+ * PUBLISH and in the will, with the topic error the decoder reports. */
+static void test_empty_response_topic_is_refused(void)
+{
+    lmq_packet p = publish_packet(0);
+    p.u.publish.props.response_topic = S("");
+    lmq_props_set(&p.u.publish.props, LMQ_PROP_RESPONSE_TOPIC);
+    REFUSE(&p, 5, LMQ_ETOPIC_EMPTY);
+
+    lmq_packet w = { .type = LMQ_CONNECT };
+    w.u.connect.level = 5;
+    w.u.connect.client_id = S("c");
+    w.u.connect.will = 1;
+    w.u.connect.will_topic = S("w");
+    w.u.connect.will_props.response_topic = S("");
+    lmq_props_set(&w.u.connect.will_props, LMQ_PROP_RESPONSE_TOPIC);
+    REFUSE(&w, 5, LMQ_ETOPIC_EMPTY);
+    w.u.connect.will_props.response_topic = S("r");
+    CHECK(lmq_encode_size(&w, 5) > 0);
+    w.u.connect.will_topic = S("w/#");          /* [MQTT-3.1.3-11] a topic name */
+    REFUSE(&w, 5, LMQ_ETOPIC_WILDCARD);
+    w.u.connect.will_topic = S("");
+    REFUSE(&w, 5, LMQ_ETOPIC_EMPTY);
+}
+
+/* MQTT 3.1 resends may carry DUP on PUBREL (the decoder takes 0x6A at level
+ * 3), but lunamq itself always writes the 3.1.1 nibble 0010. */
+static void test_31_pubrel_is_written_without_dup(void)
+{
+    lmq_packet p = { .type = LMQ_PUBREL };
+    p.u.ack.packet_id = 1;
+    static const uint8_t want[] = { 0x62, 0x02, 0x00, 0x01 };
+    EXPECT(&p, 3, want);
+}
+
 int main(void)
 {
     RUN(test_connect_311_with_will_username_and_password);
@@ -980,5 +1127,12 @@ int main(void)
     RUN(test_password_without_username_is_refused_before_5);
     RUN(test_slice_with_length_but_no_bytes_is_refused);
     RUN(test_buffer_one_byte_short_is_refused_and_not_overrun);
+    RUN(test_client_publish_with_subscription_id_is_refused);
+    RUN(test_server_disconnect_with_session_expiry_is_refused);
+    RUN(test_one_sided_reason_codes_are_refused_from_the_other_side);
+    RUN(test_packet_types_of_the_other_side_are_refused);
+    RUN(test_encode_as_refuses_an_unknown_direction);
+    RUN(test_empty_response_topic_is_refused);
+    RUN(test_31_pubrel_is_written_without_dup);
     return check_done();
 }

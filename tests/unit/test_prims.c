@@ -138,6 +138,112 @@ static void test_props_presence_bits(void)
     CHECK(!lmq_props_has(&p, 0x7F));
 }
 
+/* The table's size is what the encoder's "known property" mask and the
+ * presence bits are derived from: every entry has the index of its place
+ * and lookup by id finds it. */
+static void test_prop_count_matches_the_table(void)
+{
+    unsigned n = lmq_prop_count();
+    CHECK_INT(n, 27);                               /* MQTT 5 Table 2-4 */
+    CHECK(lmq_prop_at(n) == NULL);
+    for (unsigned i = 0; i < n; i++) {
+        const lmq_prop_info *info = lmq_prop_at(i);
+        CHECK(info != NULL);
+        if (!info)
+            continue;
+        CHECK_INT(info->index, i);
+        CHECK(lmq_prop_lookup(info->id) == info);
+        if (i > 0)
+            CHECK(lmq_prop_at(i - 1)->id < info->id);   /* identifier order */
+    }
+}
+
+/* One range rule for both directions. */
+static void test_prop_value_ranges(void)
+{
+    /* every one-byte property is a 0/1 flag */
+    for (unsigned i = 0; lmq_prop_at(i); i++) {
+        const lmq_prop_info *info = lmq_prop_at(i);
+        if (info->kind != LMQ_PK_BYTE)
+            continue;
+        CHECK_INT(lmq_codec_check_prop_value(info->id, 0), 0);
+        CHECK_INT(lmq_codec_check_prop_value(info->id, 1), 0);
+        CHECK_INT(lmq_codec_check_prop_value(info->id, 2), LMQ_EMAL_PROP_VALUE);
+    }
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_RECEIVE_MAXIMUM, 0), LMQ_EMAL_PROP_VALUE);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_MAXIMUM_PACKET_SIZE, 0), LMQ_EMAL_PROP_VALUE);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_TOPIC_ALIAS, 0), LMQ_EMAL_PROP_VALUE);  /* [MQTT-3.3.2-8] */
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_TOPIC_ALIAS, 1), 0);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_TOPIC_ALIAS_MAXIMUM, 0), 0);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_SUBSCRIPTION_ID, 0), LMQ_EMAL_PROP_VALUE);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_SUBSCRIPTION_ID, 268435455), 0);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_SUBSCRIPTION_ID, 268435456), LMQ_EMAL_PROP_VALUE);
+    CHECK_INT(lmq_codec_check_prop_value(LMQ_PROP_SESSION_EXPIRY, 0xFFFFFFFFu), 0);
+    CHECK_INT(lmq_codec_check_prop_value(0x7F, 0), LMQ_EMAL_PROP_ID);
+}
+
+/* [MQTT-3.3.4-6] [MQTT-3.14.2-2]; nothing is judged without a sender. */
+static void test_prop_sender_rules(void)
+{
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SUBSCRIPTION_ID, LMQ_PUBLISH,
+                                          LMQ_FROM_CLIENT), LMQ_EMAL_PROP_PACKET);
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SUBSCRIPTION_ID, LMQ_PUBLISH,
+                                          LMQ_FROM_SERVER), 0);
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SUBSCRIPTION_ID, LMQ_SUBSCRIBE,
+                                          LMQ_FROM_CLIENT), 0);
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SESSION_EXPIRY, LMQ_DISCONNECT,
+                                          LMQ_FROM_SERVER), LMQ_EMAL_PROP_PACKET);
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SESSION_EXPIRY, LMQ_DISCONNECT,
+                                          LMQ_FROM_CLIENT), 0);
+    CHECK_INT(lmq_codec_check_prop_sender(LMQ_PROP_SUBSCRIPTION_ID, LMQ_PUBLISH,
+                                          LMQ_FROM_EITHER), 0);
+}
+
+/* Authentication Data needs an Authentication Method (3.1.2.11.10). */
+static void test_auth_data_needs_auth_method(void)
+{
+    lmq_props p = { 0 };
+    CHECK_INT(lmq_codec_check_props(&p), 0);
+    lmq_props_set(&p, LMQ_PROP_AUTH_DATA);
+    CHECK_INT(lmq_codec_check_props(&p), LMQ_EMAL_PROP_VALUE);
+    lmq_props_set(&p, LMQ_PROP_AUTH_METHOD);
+    CHECK_INT(lmq_codec_check_props(&p), 0);
+}
+
+#define SL(lit) ((lmq_slice){ (const uint8_t *)(lit), (uint32_t)(sizeof(lit) - 1) })
+
+/* [MQTT-4.7.3-1] not empty (unless a topic alias stands in for it),
+ * [MQTT-3.3.2-2] no wildcard. */
+static void test_topic_name_in_a_packet(void)
+{
+    CHECK_INT(lmq_codec_check_topic_name(SL("a/b"), 0), 0);
+    CHECK_INT(lmq_codec_check_topic_name(SL("$SYS/x"), 0), 0);
+    CHECK_INT(lmq_codec_check_topic_name(SL(""), 0), LMQ_ETOPIC_EMPTY);
+    CHECK_INT(lmq_codec_check_topic_name(SL(""), 1), 0);
+    CHECK_INT(lmq_codec_check_topic_name((lmq_slice){ NULL, 0 }, 0), LMQ_ETOPIC_EMPTY);
+    CHECK_INT(lmq_codec_check_topic_name(SL("a/+"), 0), LMQ_ETOPIC_WILDCARD);
+    CHECK_INT(lmq_codec_check_topic_name(SL("#"), 1), LMQ_ETOPIC_WILDCARD);
+    CHECK_INT(lmq_codec_check_topic_name((lmq_slice){ NULL, 3 }, 0), LMQ_EINVAL);
+}
+
+/* Section 3.8.3.1, per level. */
+static void test_subscription_options(void)
+{
+    lmq_slice f = SL("a/b");
+    CHECK_INT(lmq_codec_check_subopts(4, 0x02, f), 0);
+    CHECK_INT(lmq_codec_check_subopts(4, 0x03, f), LMQ_EMAL_SUB_OPTS);     /* QoS 3 */
+    CHECK_INT(lmq_codec_check_subopts(3, 0x04, f), LMQ_EMAL_SUB_OPTS);     /* 3.x: QoS only */
+    CHECK_INT(lmq_codec_check_subopts(5, 0x2D, f), 0);   /* QoS 1, NL, RAP, RH 2 */
+    CHECK_INT(lmq_codec_check_subopts(5, 0x40, f), LMQ_EMAL_SUB_OPTS);     /* [MQTT-3.8.3-5] */
+    CHECK_INT(lmq_codec_check_subopts(5, 0x30, f), LMQ_EMAL_SUB_OPTS);     /* RH 3 */
+    /* [MQTT-3.8.3-4] No Local on a shared subscription; "shared" is the
+     * topic module's "$share/" test, malformed ones included */
+    CHECK_INT(lmq_codec_check_subopts(5, 0x04, SL("$share/g/a")), LMQ_EMAL_SUB_OPTS);
+    CHECK_INT(lmq_codec_check_subopts(5, 0x04, SL("$share//a")), LMQ_EMAL_SUB_OPTS);
+    CHECK_INT(lmq_codec_check_subopts(5, 0x00, SL("$share/g/a")), 0);
+    CHECK_INT(lmq_codec_check_subopts(5, 0x04, SL("$shared/a")), 0);
+}
+
 int main(void)
 {
     RUN(test_varint_sizes_follow_the_spec_boundaries);
@@ -150,5 +256,11 @@ int main(void)
     RUN(test_property_table_covers_every_mqtt5_property);
     RUN(test_property_placement_matches_the_spec);
     RUN(test_props_presence_bits);
+    RUN(test_prop_count_matches_the_table);
+    RUN(test_prop_value_ranges);
+    RUN(test_prop_sender_rules);
+    RUN(test_auth_data_needs_auth_method);
+    RUN(test_topic_name_in_a_packet);
+    RUN(test_subscription_options);
     return check_done();
 }

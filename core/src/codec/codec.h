@@ -292,7 +292,11 @@ typedef struct lmq_packet {
  * LMQ_FROM_CLIENT is for tests, fuzzers and the scripted fake broker. */
 enum lmq_direction {
     LMQ_FROM_SERVER = 0,
-    LMQ_FROM_CLIENT = 1
+    LMQ_FROM_CLIENT = 1,
+    /* Encoding only (lmq_decode refuses it): no sender rule is applied.
+     * What lmq_encode()/lmq_encode_size() use, for callers that build
+     * packets of both sides without saying which. */
+    LMQ_FROM_EITHER = 2
 };
 
 /*
@@ -363,8 +367,10 @@ int lmq_decoder_next(lmq_decoder *d, lmq_packet *out);
  * negative LMQ_E* code when pkt cannot be encoded (bad QoS, a property not
  * allowed in this packet, a string over 65535 bytes, a packet over the
  * protocol's 268435455-byte limit, ...).  The encoder checks what it
- * writes as the decoder checks what it reads, so it never produces a
- * packet that lmq_decode() would reject.
+ * writes as the decoder checks what it reads (the same lmq_codec_check_*
+ * functions), so it never produces a packet that lmq_decode() would
+ * reject, except for the sender rules, which need lmq_encode_as() below
+ * to know the sender.
  */
 int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level);
 
@@ -374,6 +380,20 @@ int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level);
  * it; at levels 3 and 4 properties are left out.) */
 int64_t lmq_encode(const lmq_packet *pkt, uint8_t level, uint8_t *buf,
                    size_t cap);
+
+/*
+ * The same, for a packet sent by `direction` (LMQ_FROM_CLIENT,
+ * LMQ_FROM_SERVER, or LMQ_FROM_EITHER).  A named sender adds the rules
+ * lmq_decode() applies to that side: packet types only the other side
+ * sends, one-sided reason codes (Tables 3-10, 3-13), a Subscription
+ * Identifier in PUBLISH only from a server [MQTT-3.3.4-6], Session Expiry
+ * in DISCONNECT only from a client [MQTT-3.14.2-2].  lmq_encode() and
+ * lmq_encode_size() are these with LMQ_FROM_EITHER: the client's own
+ * packets should be encoded with LMQ_FROM_CLIENT.
+ */
+int64_t lmq_encode_size_as(const lmq_packet *pkt, uint8_t level, int direction);
+int64_t lmq_encode_as(const lmq_packet *pkt, uint8_t level, int direction,
+                      uint8_t *buf, size_t cap);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -401,5 +421,56 @@ int lmq_error_reason(int code);
  * `packet_type` (spec section 2.4, Table 2-6), else 0.  reasons.c holds the
  * one table behind this and lmq_reason_name(). */
 int lmq_reason_valid(uint8_t packet_type, uint8_t reason);
+
+/* ------------------------------------------------- rules of both directions
+ *
+ * Each rule the decoder and the encoder both enforce lives in one function,
+ * so the two cannot drift apart.  They return 0 or the LMQ_E* code the
+ * decoder reports; the encoder turns the LMQ_EMAL_* ones into LMQ_EINVAL.
+ * `direction` is who sends the packet; LMQ_FROM_EITHER skips sender rules.
+ */
+
+/* Number of entries in the property table (lmq_prop_at indexes 0..n-1). */
+unsigned lmq_prop_count(void);
+
+/* An integer property's value in range (LMQ_EMAL_PROP_VALUE if not): the
+ * one-byte ones are 0 or 1; Receive Maximum, Maximum Packet Size and
+ * Topic Alias [MQTT-3.3.2-8] are not 0; a Subscription Identifier is
+ * 1..268435455. */
+int lmq_codec_check_prop_value(uint8_t id, uint32_t v);
+
+/* A property its packet allows but not from this sender
+ * (LMQ_EMAL_PROP_PACKET): Subscription Identifier in a client's PUBLISH
+ * [MQTT-3.3.4-6], Session Expiry Interval in a server's DISCONNECT
+ * [MQTT-3.14.2-2]. */
+int lmq_codec_check_prop_sender(uint8_t id, uint8_t packet_type, int direction);
+
+/* Rules on a whole property block: Authentication Data needs an
+ * Authentication Method (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
+ * (LMQ_EMAL_PROP_VALUE). */
+int lmq_codec_check_props(const lmq_props *pr);
+
+/* A Topic Name inside a packet (PUBLISH, will topic, Response Topic): not
+ * empty [MQTT-4.7.3-1] unless may_be_empty (a v5 PUBLISH with a Topic
+ * Alias), no wildcard [MQTT-3.3.2-2] [MQTT-3.3.2-14].  UTF-8 is checked by
+ * the string reader/writer.  LMQ_ETOPIC_EMPTY, LMQ_ETOPIC_WILDCARD. */
+int lmq_codec_check_topic_name(lmq_slice s, int may_be_empty);
+
+/* One SUBSCRIBE entry's options at `level` (section 3.8.3.1)
+ * (LMQ_EMAL_SUB_OPTS). */
+int lmq_codec_check_subopts(uint8_t level, uint8_t opts, lmq_slice filter);
+
+/* A packet type `direction` may send (LMQ_EMAL_DIRECTION): CONNECT,
+ * SUBSCRIBE, UNSUBSCRIBE, PINGREQ only from a client; CONNACK, SUBACK,
+ * UNSUBACK, PINGRESP only from a server. */
+int lmq_codec_check_sender(uint8_t packet_type, int direction);
+
+/* A reason / return code of `packet_type` at `level` from `direction`
+ * (LMQ_EMAL_REASON): 3.x CONNACK 0..5, 3.x SUBACK 0..2 or 0x80; 5.0 the
+ * packet's table (Table 2-6) and, for DISCONNECT and AUTH, the side that
+ * may send it (Tables 3-10 and 3-13).  Other 3.x packets carry none and
+ * are not judged here. */
+int lmq_codec_check_reason(uint8_t packet_type, uint8_t level, uint8_t code,
+                           int direction);
 
 #endif /* LMQ_CODEC_H */

@@ -111,87 +111,6 @@ static int rd_end(const rd *r)
     return rd_left(r) ? LMQ_EMAL_TRAILING : 0;
 }
 
-static int has_wildcard(lmq_slice s)
-{
-    return memchr(s.p, '+', s.n) != NULL || memchr(s.p, '#', s.n) != NULL;
-}
-
-/* ------------------------------------------------------------ reason codes */
-
-/*
- * Which MQTT 5 reason codes a packet type may carry is one table, in
- * reasons.c (spec section 2.4, Table 2-6), shared with lmq_reason_name().
- * What that table does not say is who may send a code: DISCONNECT and AUTH
- * travel both ways, and their own tables (3-10 and 3-13) reserve some codes
- * to one side.  Those codes are listed here; every other code may come from
- * either side.  (CONNACK, SUBACK and UNSUBACK only ever come from a server,
- * which the direction check has already settled.)
- */
-#define BY_C 1u     /* only a client sends it */
-#define BY_S 2u     /* only a server sends it */
-
-typedef struct one_sided {
-    uint8_t type;
-    uint8_t code;
-    uint8_t by;
-} one_sided;
-
-static const one_sided one_sided_reasons[] = {
-    /* DISCONNECT (section 3.14.2.1) Table 3-10 */
-    { LMQ_DISCONNECT, 0x04, BY_C },     /* Disconnect with Will Message */
-    { LMQ_DISCONNECT, 0x87, BY_S },     /* Not authorized */
-    { LMQ_DISCONNECT, 0x89, BY_S },     /* Server busy */
-    { LMQ_DISCONNECT, 0x8B, BY_S },     /* Server shutting down */
-    { LMQ_DISCONNECT, 0x8C, BY_S },     /* Bad authentication method (Table 2-6) */
-    { LMQ_DISCONNECT, 0x8D, BY_S },     /* Keep Alive timeout */
-    { LMQ_DISCONNECT, 0x8E, BY_S },     /* Session taken over */
-    { LMQ_DISCONNECT, 0x8F, BY_S },     /* Topic Filter invalid */
-    { LMQ_DISCONNECT, 0x9A, BY_S },     /* Retain not supported */
-    { LMQ_DISCONNECT, 0x9B, BY_S },     /* QoS not supported */
-    { LMQ_DISCONNECT, 0x9C, BY_S },     /* Use another server */
-    { LMQ_DISCONNECT, 0x9D, BY_S },     /* Server moved */
-    { LMQ_DISCONNECT, 0x9E, BY_S },     /* Shared Subscriptions not supported */
-    { LMQ_DISCONNECT, 0x9F, BY_S },     /* Connection rate exceeded */
-    { LMQ_DISCONNECT, 0xA0, BY_S },     /* Maximum connect time */
-    { LMQ_DISCONNECT, 0xA1, BY_S },     /* Subscription Identifiers not supported */
-    { LMQ_DISCONNECT, 0xA2, BY_S },     /* Wildcard Subscriptions not supported */
-    /* AUTH (section 3.15.2.1) Table 3-13 */
-    { LMQ_AUTH, 0x00, BY_S },           /* Success */
-    { LMQ_AUTH, 0x19, BY_C },           /* Re-authenticate */
-};
-
-/* MQTT 3.1 / 3.1.1 SUBACK return codes: the granted QoS, or 0x80 failure
- * (3.1.1 section 3.9.3; 3.1 brokers answer 3.1 clients with the same). */
-static int suback_v3_valid(uint8_t code)
-{
-    return code <= 2 || code == 0x80;
-}
-
-static int check_reason(uint8_t type, uint8_t level, uint8_t code,
-                        int direction)
-{
-    if (level < 5) {
-        if (type == LMQ_CONNACK)
-            return code <= 5 ? 0 : LMQ_EMAL_REASON; /* return codes 0..5 */
-        if (type == LMQ_SUBACK)
-            return suback_v3_valid(code) ? 0 : LMQ_EMAL_REASON;
-        return 0;
-    }
-    /* [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1]
-     * [MQTT-3.14.2-1] [MQTT-3.15.2-1]: only the codes of the packet's
-     * table. */
-    if (!lmq_reason_valid(type, code))
-        return LMQ_EMAL_REASON;
-    unsigned sender = direction == LMQ_FROM_CLIENT ? BY_C : BY_S;
-    size_t n = sizeof one_sided_reasons / sizeof one_sided_reasons[0];
-    for (size_t k = 0; k < n; k++) {
-        const one_sided *o = &one_sided_reasons[k];
-        if (o->type == type && o->code == code)
-            return (o->by & sender) ? 0 : LMQ_EMAL_REASON;
-    }
-    return 0;
-}
-
 /* -------------------------------------------------------------- properties */
 
 /* Where a property block sits, for the checks that depend on it. */
@@ -201,31 +120,6 @@ typedef struct prop_ctx {
     int direction;
 } prop_ctx;
 
-/* Range checks on integer property values.  A byte that is a yes/no flag
- * must be 0 or 1, and the values the spec calls a Protocol Error are
- * refused. */
-static int prop_check_value(uint8_t id, uint32_t v)
-{
-    switch (id) {
-    case LMQ_PROP_PAYLOAD_FORMAT:           /* section 3.3.2.3.2 */
-    case LMQ_PROP_REQUEST_PROBLEM_INFO:     /* (section 3.1.2.11.7) */
-    case LMQ_PROP_REQUEST_RESPONSE_INFO:    /* (section 3.1.2.11.6) */
-    case LMQ_PROP_MAXIMUM_QOS:              /* (section 3.2.2.3.4) */
-    case LMQ_PROP_RETAIN_AVAILABLE:         /* (section 3.2.2.3.5) */
-    case LMQ_PROP_WILDCARD_SUB_AVAILABLE:   /* (section 3.2.2.3.11) */
-    case LMQ_PROP_SUB_ID_AVAILABLE:         /* (section 3.2.2.3.12) */
-    case LMQ_PROP_SHARED_SUB_AVAILABLE:     /* (section 3.2.2.3.13) */
-        return v <= 1 ? 0 : LMQ_EMAL_PROP_VALUE;
-    case LMQ_PROP_RECEIVE_MAXIMUM:          /* 0 is a Protocol Error */
-    case LMQ_PROP_MAXIMUM_PACKET_SIZE:      /* 0 is a Protocol Error */
-    case LMQ_PROP_TOPIC_ALIAS:              /* [MQTT-3.3.2-8] alias 0 */
-    case LMQ_PROP_SUBSCRIPTION_ID:          /* 1..268435455 (section 3.3.2.3.8) */
-        return v != 0 ? 0 : LMQ_EMAL_PROP_VALUE;
-    default:
-        return 0;
-    }
-}
-
 /* Checks that depend on where the property is, beyond the table's
  * packet-type mask. */
 static int prop_check_place(const prop_ctx *ctx, uint8_t id, int seen)
@@ -234,17 +128,9 @@ static int prop_check_place(const prop_ctx *ctx, uint8_t id, int seen)
      * Identifier (section 3.8.2.1.2; PUBLISH may carry several). */
     if (id == LMQ_PROP_SUBSCRIPTION_ID && ctx->type == LMQ_SUBSCRIBE && seen)
         return LMQ_EMAL_PROP_TWICE;
-    /* [MQTT-3.3.4-6] a PUBLISH from a client carries no Subscription
-     * Identifier. */
-    if (id == LMQ_PROP_SUBSCRIPTION_ID && ctx->type == LMQ_PUBLISH &&
-        ctx->direction == LMQ_FROM_CLIENT)
-        return LMQ_EMAL_PROP_PACKET;
-    /* [MQTT-3.14.2-2] a server never sends Session Expiry Interval in
-     * DISCONNECT. */
-    if (id == LMQ_PROP_SESSION_EXPIRY && ctx->type == LMQ_DISCONNECT &&
-        ctx->direction == LMQ_FROM_SERVER)
-        return LMQ_EMAL_PROP_PACKET;
-    return 0;
+    /* [MQTT-3.3.4-6] [MQTT-3.14.2-2], shared with the encoder (the will
+     * block's type is CONNECT, which no sender rule concerns). */
+    return lmq_codec_check_prop_sender(id, ctx->type, ctx->direction);
 }
 
 /* Read one property value of the given kind: integers to *num, strings
@@ -346,12 +232,14 @@ static int prop_read_one(rd *blk, const prop_ctx *ctx, lmq_props *pr)
     rc = prop_read_value(blk, info->kind, &num, &a, &b);
     if (rc)
         return rc;
-    rc = prop_check_value(info->id, num);
+    rc = lmq_codec_check_prop_value(info->id, num);
     if (rc)
         return rc;
-    /* [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards. */
-    if (info->id == LMQ_PROP_RESPONSE_TOPIC && has_wildcard(a))
-        return LMQ_ETOPIC_WILDCARD;
+    /* [MQTT-3.3.2-13] [MQTT-3.3.2-14] the Response Topic is a topic name:
+     * not empty [MQTT-4.7.3-1], no wildcards. */
+    if (info->id == LMQ_PROP_RESPONSE_TOPIC &&
+        (rc = lmq_codec_check_topic_name(a, 0)))
+        return rc;
     pr->present |= 1u << info->index;
     prop_store(pr, info->id, num, a);
     return 0;
@@ -381,7 +269,8 @@ static int props_read(rd *r, const prop_ctx *ctx, lmq_props *pr)
         if (rc)
             return rc;
     }
-    return 0;
+    /* Authentication Data without a Method (3.1.2.11.10 and the like). */
+    return lmq_codec_check_props(pr);
 }
 
 static int props_of(rd *r, uint8_t type, int direction, lmq_props *pr)
@@ -414,16 +303,15 @@ static const uint8_t required_flags[16] = {
     [LMQ_UNSUBSCRIBE] = 0x2,  /* [MQTT-3.10.1-1] */
 };
 
-static int client_only(uint8_t type)
+/* MQTT 3.1 gave PUBREL, SUBSCRIBE and UNSUBSCRIBE real DUP and QoS fields
+ * (QoS 1), and a 3.1 peer sets DUP when it sends one again: 1010 is
+ * accepted beside 0010 at level 3 only.  3.1.1 and 5.0 fixed the nibble
+ * [MQTT-2.1.3-1].  The encoder always writes 0010. */
+static int flags_ok(uint8_t type, uint8_t flags, uint8_t level)
 {
-    return type == LMQ_CONNECT || type == LMQ_SUBSCRIBE ||
-           type == LMQ_UNSUBSCRIBE || type == LMQ_PINGREQ;
-}
-
-static int server_only(uint8_t type)
-{
-    return type == LMQ_CONNACK || type == LMQ_SUBACK ||
-           type == LMQ_UNSUBACK || type == LMQ_PINGRESP;
+    if (flags == required_flags[type])
+        return 1;
+    return level == 3 && required_flags[type] == 0x2 && flags == 0xA;
 }
 
 /* Everything the first byte alone can prove wrong, so the incremental
@@ -436,10 +324,9 @@ static int check_first_byte(uint8_t tf, uint8_t level, int direction)
         return LMQ_EMAL_TYPE;               /* reserved */
     if (type == LMQ_AUTH && level != 5)
         return LMQ_EMAL_TYPE;               /* reserved before MQTT 5 */
-    if (direction == LMQ_FROM_SERVER && client_only(type))
-        return LMQ_EMAL_DIRECTION;
-    if (direction == LMQ_FROM_CLIENT && server_only(type))
-        return LMQ_EMAL_DIRECTION;
+    int rc = lmq_codec_check_sender(type, direction);
+    if (rc)
+        return rc;
     if (type == LMQ_PUBLISH) {
         uint8_t qos = (flags >> 1) & 3u;
         if (qos == 3)
@@ -448,7 +335,7 @@ static int check_first_byte(uint8_t tf, uint8_t level, int direction)
             return LMQ_EMAL_DUP;            /* [MQTT-3.3.1-2] */
         return 0;
     }
-    if (flags != required_flags[type])
+    if (!flags_ok(type, flags, level))
         return LMQ_EMAL_FLAGS;              /* [MQTT-2.1.3-1] */
     return 0;
 }
@@ -504,7 +391,10 @@ static int dec_connect(rd *r, int direction, lmq_connect *c)
         prop_ctx wctx = { LMQ_CONNECT, 1, direction };
         if (level == 5 && (rc = props_read(r, &wctx, &c->will_props)))
             return rc;
-        if ((rc = rd_str(r, &c->will_topic)) ||       /* [MQTT-3.1.3-11] */
+        /* [MQTT-3.1.3-11] UTF-8, and a topic name: not empty
+         * [MQTT-4.7.3-1], no wildcard [MQTT-3.3.2-2]. */
+        if ((rc = rd_str(r, &c->will_topic)) ||
+            (rc = lmq_codec_check_topic_name(c->will_topic, 0)) ||
             (rc = rd_bin(r, &c->will_payload)))
             return rc;
     }
@@ -523,9 +413,14 @@ static int dec_connack(rd *r, uint8_t level, int direction, lmq_connack *c)
 
     if ((rc = rd_u8(r, &ack)) || (rc = rd_u8(r, &c->reason)))
         return rc;
+    /* MQTT 3.1 has no acknowledge flags: its first byte is reserved and
+     * unused, so it is ignored and no session is reported (the encoder
+     * refuses session_present at level 3 and writes 0). */
+    if (level == 3)
+        ack = 0;
     if (ack & 0xFEu)
         return LMQ_EMAL_ACK_FLAGS;          /* [MQTT-3.2.2-1] */
-    if ((rc = check_reason(LMQ_CONNACK, level, c->reason, direction)))
+    if ((rc = lmq_codec_check_reason(LMQ_CONNACK, level, c->reason, direction)))
         return rc;
     c->session_present = ack & 1u;
     /* [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]) a refused connection has no
@@ -549,8 +444,9 @@ static int dec_publish(rd *r, uint8_t flags, uint8_t level, int direction,
     p->dup = (flags >> 3) & 1u;
     if ((rc = rd_str(r, &p->topic)))        /* [MQTT-3.3.2-1] */
         return rc;
-    if (has_wildcard(p->topic))
-        return LMQ_ETOPIC_WILDCARD;         /* [MQTT-3.3.2-2] */
+    /* [MQTT-3.3.2-2] no wildcard; emptiness waits for the properties */
+    if ((rc = lmq_codec_check_topic_name(p->topic, 1)))
+        return rc;
     if (p->qos > 0) {
         if ((rc = rd_u16(r, &p->packet_id)))
             return rc;
@@ -562,9 +458,9 @@ static int dec_publish(rd *r, uint8_t flags, uint8_t level, int direction,
     /* An empty topic is only a v5 PUBLISH that names its topic by alias
      * (section 3.3.2.3.4); otherwise a topic is at least one character
      * [MQTT-4.7.3-1]. */
-    if (p->topic.n == 0 &&
-        !(level == 5 && lmq_props_has(&p->props, LMQ_PROP_TOPIC_ALIAS)))
-        return LMQ_ETOPIC_EMPTY;
+    int alias = level == 5 && lmq_props_has(&p->props, LMQ_PROP_TOPIC_ALIAS);
+    if ((rc = lmq_codec_check_topic_name(p->topic, alias)))
+        return rc;
     p->payload.p = r->p + r->i;             /* the rest is the payload */
     p->payload.n = (uint32_t)rd_left(r);
     r->i = r->n;
@@ -585,32 +481,12 @@ static int dec_ack(rd *r, uint8_t type, uint8_t level, int direction,
      * 3 means a reason and no properties (section 3.4.2.1). */
     if (level == 5 && rd_left(r) > 0) {
         if ((rc = rd_u8(r, &a->reason)) ||
-            (rc = check_reason(type, level, a->reason, direction)))
+            (rc = lmq_codec_check_reason(type, level, a->reason, direction)))
             return rc;
         if (rd_left(r) > 0 && (rc = props_of(r, type, direction, &a->props)))
             return rc;
     }
     return rd_end(r);                       /* 3.x: exactly 2 bytes */
-}
-
-/* Subscription options (section 3.8.3.1). */
-static int check_sub_opts(uint8_t level, uint8_t opts, lmq_slice filter)
-{
-    if ((opts & 3u) == 3)
-        return LMQ_EMAL_SUB_OPTS;           /* QoS 3 is no QoS (section 3.8.3.1) */
-    /* 3.x uses only the QoS bits: 3.1.1 [MQTT-3-8.3-4] (the id is spelt so
-     * in that spec). */
-    if (level < 5)
-        return (opts & 0xFCu) ? LMQ_EMAL_SUB_OPTS : 0;
-    if (opts & 0xC0u)
-        return LMQ_EMAL_SUB_OPTS;           /* reserved bits [MQTT-3.8.3-5] */
-    if (((opts >> 4) & 3u) == 3)
-        return LMQ_EMAL_SUB_OPTS;           /* retain handling 3 */
-    /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol
-     * Error. */
-    if ((opts & 0x04u) && filter.n >= 7 && memcmp(filter.p, "$share/", 7) == 0)
-        return LMQ_EMAL_SUB_OPTS;
-    return 0;
 }
 
 /* SUBSCRIBE (section 3.8) and UNSUBSCRIBE (section 3.10). */
@@ -640,7 +516,8 @@ static int dec_subscribe(rd *r, uint8_t type, uint8_t level, int direction,
         if (filter.n == 0)
             return LMQ_ETOPIC_EMPTY;
         if (type == LMQ_SUBSCRIBE) {
-            if ((rc = rd_u8(r, &opts)) || (rc = check_sub_opts(level, opts, filter)))
+            if ((rc = rd_u8(r, &opts)) ||
+                (rc = lmq_codec_check_subopts(level, opts, filter)))
                 return rc;
         }
         s->count++;
@@ -667,7 +544,7 @@ static int dec_suback(rd *r, uint8_t type, uint8_t level, int direction,
     s->reasons.p = r->p + r->i;
     s->reasons.n = (uint32_t)rd_left(r);
     for (uint32_t k = 0; k < s->reasons.n; k++) {
-        if ((rc = check_reason(type, level, s->reasons.p[k], direction)))
+        if ((rc = lmq_codec_check_reason(type, level, s->reasons.p[k], direction)))
             return rc;
     }
     r->i = r->n;
@@ -680,10 +557,17 @@ static int dec_disconnect(rd *r, uint8_t type, uint8_t level, int direction,
 {
     int rc;
 
-    if (level < 5 || rd_left(r) == 0)
-        return rd_end(r);   /* 3.x: empty; v5: remaining 0 means reason 0 */
+    if (level < 5)
+        return rd_end(r);                   /* 3.x: empty */
+    /* v5: remaining length 0 means reason 0 (3.14.2.1, 3.15.2.1), which
+     * is judged like a written 0: an AUTH Success only comes from a
+     * server (Table 3-13). */
+    if (rd_left(r) == 0)
+        return lmq_codec_check_reason(type, level, 0, direction);
+    /* Which codes a packet may carry, and from which side, is one table
+     * in reasons.c (Table 2-6 with Tables 3-10 and 3-13). */
     if ((rc = rd_u8(r, &d->reason)) ||
-        (rc = check_reason(type, level, d->reason, direction)))
+        (rc = lmq_codec_check_reason(type, level, d->reason, direction)))
         return rc;
     /* DISCONNECT may stop after its reason (section 3.14.2.2.1); AUTH omits
      * the property length only together with the reason (section 3.15.2.1). */

@@ -8,9 +8,12 @@
  *
  * The encoder checks what it writes as strictly as a decoder checks what it
  * reads (QoS, packet ids, string lengths, UTF-8, wildcards, which
- * properties and reason codes a packet may carry), so a packet that leaves
- * here is one a strict peer accepts.  At levels 3 and 4 the properties are
- * not part of the protocol and are ignored.
+ * properties and reason codes a packet may carry and, when told who sends
+ * it, which side may send them), so a packet that leaves here is one a
+ * strict peer accepts.  Every rule the decoder also enforces is called
+ * from prims.c / reasons.c (lmq_codec_check_*), never restated here.  At
+ * levels 3 and 4 the properties are not part of the protocol and are
+ * ignored.
  */
 #include <string.h>
 
@@ -18,21 +21,32 @@
 
 #define LMQ_REMAINING_MAX 268435455u    /* largest variable byte integer */
 #define LMQ_STR_MAX 65535u              /* two-byte length prefix [MQTT-1.5.4] */
-#define LMQ_PROPS_KNOWN ((1u << 27) - 1) /* the 27 indexes of prims.c's table */
-
 /* Counts (p == NULL) or writes (p != NULL) bytes; the first error sticks
- * and turns every later step into a no-op. */
+ * and turns every later step into a no-op.  dir is the sender
+ * (enum lmq_direction). */
 typedef struct lmq_out {
     uint8_t *p;
     size_t cap;
     uint64_t n;
     int err;
+    int dir;
 } lmq_out;
 
 static void fail(lmq_out *o, int code)
 {
     if (!o->err)
         o->err = code;
+}
+
+/* A shared rule (lmq_codec_check_*) broken by the caller's packet: the
+ * decoder's LMQ_EMAL_* code names the peer's fault, here it is the
+ * caller's, LMQ_EINVAL.  Returns 1 when refused. */
+static int refuse(lmq_out *o, int rule_rc)
+{
+    if (!rule_rc)
+        return 0;
+    fail(o, LMQ_EINVAL);
+    return 1;
 }
 
 /* ------------------------------------------------------------- primitives */
@@ -122,19 +136,18 @@ static void put_utf8(lmq_out *o, lmq_slice s)
 }
 
 /* A Topic Name: at least one character [MQTT-4.7.3-1] and no wildcard
- * [MQTT-4.7.0-1] [MQTT-3.3.2-2].  PUBLISH decides itself about the empty
- * name a topic alias allows, so `may_be_empty` lets it through. */
+ * [MQTT-4.7.0-1] [MQTT-3.3.2-2], the decoder's rule.  PUBLISH decides
+ * itself about the empty name a topic alias allows, so `may_be_empty`
+ * lets it through.  Its own codes (LMQ_ETOPIC_*) are kept: they say what
+ * is wrong with the caller's topic. */
 static void put_topic_name(lmq_out *o, lmq_slice s, int may_be_empty)
 {
     if (!slice_ok(o, s))
         return;
-    if (s.n == 0 && !may_be_empty) {
-        fail(o, LMQ_ETOPIC_EMPTY);
-        return;
-    }
-    if (s.n && s.n <= LMQ_STR_MAX &&
-        (memchr(s.p, '+', s.n) || memchr(s.p, '#', s.n))) {
-        fail(o, LMQ_ETOPIC_WILDCARD);
+    /* an over-long name is put_utf8's LMQ_ETOOBIG */
+    int rc = s.n <= LMQ_STR_MAX ? lmq_codec_check_topic_name(s, may_be_empty) : 0;
+    if (rc) {
+        fail(o, rc);
         return;
     }
     put_utf8(o, s);
@@ -172,30 +185,11 @@ static lmq_slice prop_str(const lmq_props *pr, uint8_t id)
     }
 }
 
-/* Range rules a receiver treats as a Protocol Error (section 3 property
- * descriptions): every one-byte property is 0 or 1; a Receive Maximum or
- * Maximum Packet Size of 0 and Topic Alias 0 [MQTT-3.3.2-8] are not
- * allowed; a Subscription Identifier is 1..268435455 (3.8.2.1.2). */
-static int prop_num_ok(const lmq_prop_info *info, uint32_t v)
-{
-    switch (info->id) {
-    case LMQ_PROP_RECEIVE_MAXIMUM:
-    case LMQ_PROP_MAXIMUM_PACKET_SIZE:
-    case LMQ_PROP_TOPIC_ALIAS:
-        return v != 0;
-    case LMQ_PROP_SUBSCRIPTION_ID:
-        return v != 0 && v <= LMQ_REMAINING_MAX;
-    default:
-        return info->kind != LMQ_PK_BYTE || v <= 1;
-    }
-}
-
 static void put_prop_num(lmq_out *o, const lmq_prop_info *info, uint32_t v)
 {
-    if (!prop_num_ok(info, v)) {
-        fail(o, LMQ_EINVAL);
+    /* the value ranges a receiver treats as a Protocol Error */
+    if (refuse(o, lmq_codec_check_prop_value(info->id, v)))
         return;
-    }
     put_u8(o, info->id);
     switch (info->kind) {
     case LMQ_PK_BYTE: put_u8(o, (uint8_t)v); break;
@@ -276,11 +270,21 @@ static int has_repeated(const lmq_props *pr, const lmq_prop_info *info)
     return (pr->present & (1u << info->index)) != 0;
 }
 
-/* The properties themselves (no length), in ascending id order, which is
- * the order of prims.c's table.  `where` is LMQ_IN(type) or LMQ_IN_WILL. */
-static void props_walk(lmq_out *o, const lmq_props *pr, uint16_t where)
+/* The presence bits prims.c's table defines, one per entry. */
+static uint32_t props_known(void)
 {
-    if (pr->present & ~LMQ_PROPS_KNOWN) {
+    return (1u << lmq_prop_count()) - 1u;
+}
+
+/*
+ * The properties themselves (no length), in ascending id order, which is
+ * the order of prims.c's table.  `block` is the packet type the block
+ * belongs to, or 0 for the will properties (LMQ_IN(0) is LMQ_IN_WILL).
+ */
+static void props_walk(lmq_out *o, const lmq_props *pr, uint8_t block)
+{
+    uint16_t where = (uint16_t)LMQ_IN(block);
+    if (pr->present & ~props_known()) {
         fail(o, LMQ_EINVAL);
         return;
     }
@@ -302,6 +306,9 @@ static void props_walk(lmq_out *o, const lmq_props *pr, uint16_t where)
             fail(o, LMQ_EINVAL);        /* not allowed in this packet */
             return;
         }
+        /* [MQTT-3.3.4-6] [MQTT-3.14.2-2] allowed, but not from this side */
+        if (refuse(o, lmq_codec_check_prop_sender(info->id, block, o->dir)))
+            return;
         if (info == user)
             put_users(o, pr);
         else if (info == subid)
@@ -311,20 +318,18 @@ static void props_walk(lmq_out *o, const lmq_props *pr, uint16_t where)
         else
             put_prop_num(o, info, lmq_props_num(pr, info->id));
     }
-    /* Authentication Data without a Method is a Protocol Error
-     * (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3). */
-    if (!o->err && lmq_props_has(pr, LMQ_PROP_AUTH_DATA) &&
-        !lmq_props_has(pr, LMQ_PROP_AUTH_METHOD))
-        fail(o, LMQ_EINVAL);
+    /* Authentication Data without a Method (3.1.2.11.10 and the like) */
+    if (!o->err)
+        refuse(o, lmq_codec_check_props(pr));
 }
 
 /* The length of the property block, or 0 with o failed. */
-static uint32_t props_len(lmq_out *o, const lmq_props *pr, uint16_t where)
+static uint32_t props_len(lmq_out *o, const lmq_props *pr, uint8_t block)
 {
-    lmq_out c = { NULL, 0, 0, 0 };
+    lmq_out c = { NULL, 0, 0, 0, o->dir };
     if (o->err)
         return 0;
-    props_walk(&c, pr, where);
+    props_walk(&c, pr, block);
     if (!c.err && c.n > LMQ_REMAINING_MAX)
         c.err = LMQ_ETOOBIG;
     if (c.err) {
@@ -335,22 +340,22 @@ static uint32_t props_len(lmq_out *o, const lmq_props *pr, uint16_t where)
 }
 
 /* Property Length then the properties [MQTT-2.2.2]; len from props_len. */
-static void put_props_len(lmq_out *o, const lmq_props *pr, uint16_t where,
+static void put_props_len(lmq_out *o, const lmq_props *pr, uint8_t block,
                           uint32_t len)
 {
     put_varint(o, len);
     if (o->err)
         return;
     if (o->p)
-        props_walk(o, pr, where);
+        props_walk(o, pr, block);
     else
         o->n += len;                    /* already walked by props_len */
 }
 
-static void put_props(lmq_out *o, const lmq_props *pr, uint16_t where)
+static void put_props(lmq_out *o, const lmq_props *pr, uint8_t block)
 {
-    uint32_t len = props_len(o, pr, where);
-    put_props_len(o, pr, where, len);
+    uint32_t len = props_len(o, pr, block);
+    put_props_len(o, pr, block, len);
 }
 
 /* -------------------------------------------------------------- packets */
@@ -393,14 +398,14 @@ static void body_connect(lmq_out *o, const lmq_connect *c)
     put_u8(o, flags);
     put_u16(o, c->keepalive);
     if (c->level == 5)
-        put_props(o, &c->props, LMQ_IN(LMQ_CONNECT));
+        put_props(o, &c->props, LMQ_CONNECT);
 
     /* Payload order is fixed [MQTT-3.1.3-1]: client id, will properties,
      * will topic, will payload, user name, password. */
     put_utf8(o, c->client_id);          /* [MQTT-3.1.3-3] [MQTT-3.1.3-4] */
     if (c->will) {
         if (c->level == 5)
-            put_props(o, &c->will_props, LMQ_IN_WILL);
+            put_props(o, &c->will_props, 0);       /* the will block */
         put_topic_name(o, c->will_topic, 0);  /* [MQTT-3.1.3-11] */
         put_bin(o, c->will_payload);
     }
@@ -412,10 +417,8 @@ static void body_connect(lmq_out *o, const lmq_connect *c)
 
 static void body_connack(lmq_out *o, const lmq_connack *c, uint8_t level)
 {
-    if (level < 5 ? c->reason > 5 : !lmq_reason_valid(LMQ_CONNACK, c->reason)) {
-        fail(o, LMQ_EINVAL);
+    if (refuse(o, lmq_codec_check_reason(LMQ_CONNACK, level, c->reason, o->dir)))
         return;
-    }
     if (c->session_present && (level == 3 || c->reason != 0)) {
         /* 3.1 has no session present flag (the byte is reserved); a refused
          * connection has no session [MQTT-3.2.2-6] (5.0), [MQTT-3.2.2-4]
@@ -426,7 +429,7 @@ static void body_connack(lmq_out *o, const lmq_connack *c, uint8_t level)
     put_u8(o, c->session_present ? 1 : 0);  /* other bits 0 [MQTT-3.2.2-1] */
     put_u8(o, c->reason);
     if (level == 5)
-        put_props(o, &c->props, LMQ_IN(LMQ_CONNACK));
+        put_props(o, &c->props, LMQ_CONNACK);
 }
 
 static void body_publish(lmq_out *o, const lmq_publish *p, uint8_t level)
@@ -447,7 +450,7 @@ static void body_publish(lmq_out *o, const lmq_publish *p, uint8_t level)
     if (p->qos)
         put_u16(o, p->packet_id);
     if (level == 5)
-        put_props(o, &p->props, LMQ_IN(LMQ_PUBLISH));
+        put_props(o, &p->props, LMQ_PUBLISH);
     if (slice_ok(o, p->payload))
         put_raw(o, p->payload.p, p->payload.n);   /* no length: it fills the rest */
 }
@@ -465,12 +468,10 @@ static void body_ack(lmq_out *o, const lmq_ack *a, uint8_t type, uint8_t level)
             fail(o, LMQ_EINVAL);        /* 3.x acks carry no reason code */
         return;
     }
-    if (!lmq_reason_valid(type, a->reason)) {
-        fail(o, LMQ_EINVAL);            /* [MQTT-3.4.2-1] and the like */
+    /* [MQTT-3.4.2-1] and the like */
+    if (refuse(o, lmq_codec_check_reason(type, level, a->reason, o->dir)))
         return;
-    }
-    uint16_t where = (uint16_t)LMQ_IN(type);
-    uint32_t len = props_len(o, &a->props, where);
+    uint32_t len = props_len(o, &a->props, type);
     /* Section 3.4.2.1: reason 0 without properties may be left out
      * (remaining length 2); with no properties the Property Length may be
      * left out (remaining length 3).  The shortest form is written. */
@@ -478,28 +479,7 @@ static void body_ack(lmq_out *o, const lmq_ack *a, uint8_t type, uint8_t level)
         return;
     put_u8(o, a->reason);
     if (len)
-        put_props_len(o, &a->props, where, len);
-}
-
-/* Options of one SUBSCRIBE entry: QoS 0..2 in bits 0-1 and, at 3.x,
- * nothing else (3.1.1 section 3.8.3.1: the other bits are reserved).  At 5
- * the reserved bits 6-7 are 0 [MQTT-3.8.3-5], Retain Handling 3 is a
- * Protocol Error, and so is No Local on a shared subscription
- * [MQTT-3.8.3-4]. */
-static int sub_options_ok(const lmq_sub_entry *e, uint8_t level)
-{
-    static const char share[] = "$share/";
-    uint8_t opt = e->options;
-    if ((opt & 0x03u) == 3)
-        return 0;
-    if (level < 5)
-        return (opt & ~0x03u) == 0;
-    if ((opt & 0xC0u) || ((opt >> 4) & 0x03u) == 3)
-        return 0;
-    if ((opt & 0x04u) && e->filter.n >= sizeof share - 1 && e->filter.p &&
-        memcmp(e->filter.p, share, sizeof share - 1) == 0)
-        return 0;
-    return 1;
+        put_props_len(o, &a->props, type, len);
 }
 
 static void put_sub_entry(lmq_out *o, const lmq_sub_entry *e, uint8_t type,
@@ -508,10 +488,9 @@ static void put_sub_entry(lmq_out *o, const lmq_sub_entry *e, uint8_t type,
     put_filter(o, e->filter);
     if (type == LMQ_UNSUBSCRIBE || o->err)
         return;
-    if (!sub_options_ok(e, level)) {
-        fail(o, LMQ_EINVAL);
+    /* section 3.8.3.1 [MQTT-3.8.3-4] [MQTT-3.8.3-5], the decoder's rule */
+    if (refuse(o, lmq_codec_check_subopts(level, e->options, e->filter)))
         return;
-    }
     put_u8(o, e->options);
 }
 
@@ -535,7 +514,7 @@ static void body_subscribe(lmq_out *o, const lmq_subscribe *s, uint8_t type,
             fail(o, LMQ_EINVAL);
             return;
         }
-        put_props(o, &s->props, (uint16_t)LMQ_IN(type));
+        put_props(o, &s->props, type);
     }
     if (s->entries) {
         for (uint32_t i = 0; i < s->count && !o->err; i++)
@@ -551,16 +530,6 @@ static void body_subscribe(lmq_out *o, const lmq_subscribe *s, uint8_t type,
     }
     if (seen != s->count)
         fail(o, LMQ_EINVAL);
-}
-
-static int suback_code_ok(uint8_t type, uint8_t code, uint8_t level)
-{
-    if (level == 5)
-        return lmq_reason_valid(type, code);
-    /* The granted QoS or 0x80 failure [MQTT-3.9.3-2] (3.1.1).  3.1 only
-     * defined the QoS values, but brokers answer 3.1 clients with 0x80
-     * too and the decoder accepts it there, so the encoder does as well. */
-    return code <= 2 || code == 0x80;
 }
 
 /* SUBACK and UNSUBACK. */
@@ -585,13 +554,12 @@ static void body_suback(lmq_out *o, const lmq_suback *s, uint8_t type,
         return;
     }
     for (uint32_t i = 0; i < s->reasons.n; i++) {
-        if (!suback_code_ok(type, s->reasons.p[i], level)) {
-            fail(o, LMQ_EINVAL);
+        /* [MQTT-3.9.3-2] (3.1.1) and Table 2-6 (5.0) */
+        if (refuse(o, lmq_codec_check_reason(type, level, s->reasons.p[i], o->dir)))
             return;
-        }
     }
     if (level == 5)
-        put_props(o, &s->props, (uint16_t)LMQ_IN(type));
+        put_props(o, &s->props, type);
     put_raw(o, s->reasons.p, s->reasons.n);
 }
 
@@ -604,12 +572,12 @@ static void body_disconnect(lmq_out *o, const lmq_disconnect *d, uint8_t type,
             fail(o, LMQ_EINVAL);        /* a 3.x DISCONNECT is empty */
         return;
     }
-    if (!lmq_reason_valid(type, d->reason)) {
-        fail(o, LMQ_EINVAL);            /* [MQTT-3.14.2-1] [MQTT-3.15.2-1] */
+    /* [MQTT-3.14.2-1] [MQTT-3.15.2-1], and the side Tables 3-10 and 3-13
+     * name; reason 0 of the short form too (an AUTH Success is a
+     * server's). */
+    if (refuse(o, lmq_codec_check_reason(type, level, d->reason, o->dir)))
         return;
-    }
-    uint16_t where = (uint16_t)LMQ_IN(type);
-    uint32_t len = props_len(o, &d->props, where);
+    uint32_t len = props_len(o, &d->props, type);
     /* Reason 0 without properties: remaining length 0 (3.14.2.1,
      * 3.15.2.1).  DISCONNECT may also drop just the Property Length
      * (3.14.2.2.1); AUTH has no such rule, so it always writes it. */
@@ -617,7 +585,7 @@ static void body_disconnect(lmq_out *o, const lmq_disconnect *d, uint8_t type,
         return;
     put_u8(o, d->reason);
     if (len || type == LMQ_AUTH)
-        put_props_len(o, &d->props, where, len);
+        put_props_len(o, &d->props, type, len);
 }
 
 /* The first byte: type and flags derived from the packet's fields. */
@@ -644,6 +612,9 @@ static uint8_t first_byte(const lmq_packet *pkt)
 
 static void body(lmq_out *o, const lmq_packet *pkt, uint8_t level)
 {
+    /* a packet type only the other side sends */
+    if (refuse(o, lmq_codec_check_sender(pkt->type, o->dir)))
+        return;
     switch (pkt->type) {
     case LMQ_CONNECT: body_connect(o, &pkt->u.connect); break;
     case LMQ_CONNACK: body_connack(o, &pkt->u.connack, level); break;
@@ -678,12 +649,11 @@ static int effective_level(const lmq_packet *pkt, uint8_t level, uint8_t *out)
     return 0;
 }
 
-/* The remaining length of pkt at `level`, or a negative LMQ_E* code. */
-static int64_t remaining(const lmq_packet *pkt, uint8_t level)
+/* The remaining length of pkt at `level` sent by `dir`, or a negative
+ * LMQ_E* code. */
+static int64_t remaining(const lmq_packet *pkt, uint8_t level, int dir)
 {
-    lmq_out c = { NULL, 0, 0, 0 };
-    if (!pkt)
-        return LMQ_EINVAL;
+    lmq_out c = { NULL, 0, 0, 0, dir };
     body(&c, pkt, level);
     if (c.err)
         return c.err;
@@ -692,37 +662,57 @@ static int64_t remaining(const lmq_packet *pkt, uint8_t level)
     return (int64_t)c.n;
 }
 
-int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level)
+/* Checks the arguments and sizes the packet: *lv is the level it is
+ * written at, the return value its remaining length or an LMQ_E* code. */
+static int64_t prepare(const lmq_packet *pkt, uint8_t level, int dir, uint8_t *lv)
 {
-    uint8_t lv = 0;
-    int rc = pkt ? effective_level(pkt, level, &lv) : LMQ_EINVAL;
+    if (!pkt)
+        return LMQ_EINVAL;
+    if (dir != LMQ_FROM_SERVER && dir != LMQ_FROM_CLIENT && dir != LMQ_FROM_EITHER)
+        return LMQ_EINVAL;
+    int rc = effective_level(pkt, level, lv);
     if (rc)
         return rc;
-    int64_t rem = remaining(pkt, lv);
+    return remaining(pkt, *lv, dir);
+}
+
+int64_t lmq_encode_size_as(const lmq_packet *pkt, uint8_t level, int direction)
+{
+    uint8_t lv = 0;
+    int64_t rem = prepare(pkt, level, direction, &lv);
     if (rem < 0)
         return rem;
     return 1 + lmq_varint_size((uint32_t)rem) + rem;
 }
 
-int64_t lmq_encode(const lmq_packet *pkt, uint8_t level, uint8_t *buf,
-                   size_t cap)
+int64_t lmq_encode_as(const lmq_packet *pkt, uint8_t level, int direction,
+                      uint8_t *buf, size_t cap)
 {
     uint8_t lv = 0;
-    int rc = pkt ? effective_level(pkt, level, &lv) : LMQ_EINVAL;
-    if (rc)
-        return rc;
-    int64_t rem = remaining(pkt, lv);
+    int64_t rem = prepare(pkt, level, direction, &lv);
     if (rem < 0)
         return rem;
     uint64_t total = 1 + (uint64_t)lmq_varint_size((uint32_t)rem) + (uint64_t)rem;
     if (!buf || cap < total)
         return LMQ_EBUFSIZE;            /* nothing written */
 
-    lmq_out o = { buf, cap, 0, 0 };
+    lmq_out o = { buf, cap, 0, 0, direction };
     put_u8(&o, first_byte(pkt));
     put_varint(&o, (uint32_t)rem);
     body(&o, pkt, lv);
     if (o.err)
         return o.err;
     return (int64_t)o.n;
+}
+
+/* Without a sender: only the rules that bind both sides. */
+int64_t lmq_encode_size(const lmq_packet *pkt, uint8_t level)
+{
+    return lmq_encode_size_as(pkt, level, LMQ_FROM_EITHER);
+}
+
+int64_t lmq_encode(const lmq_packet *pkt, uint8_t level, uint8_t *buf,
+                   size_t cap)
+{
+    return lmq_encode_as(pkt, level, LMQ_FROM_EITHER, buf, cap);
 }

@@ -2,7 +2,10 @@
  * prims.c - the data representations of MQTT [MQTT-1.5]: variable byte
  * integers, UTF-8 strings, and the table of MQTT 5 properties.
  */
+#include <string.h>
+
 #include "codec/codec.h"
+#include "topic/topic.h"
 
 /* ---------------------------------------------------- variable byte integer */
 
@@ -140,6 +143,11 @@ static const lmq_prop_info lmq_props_table[] = {
 #undef W
 #undef P
 
+#define LMQ_PROP_N (sizeof lmq_props_table / sizeof lmq_props_table[0])
+
+/* lmq_props.present is a uint32_t with one bit per entry. */
+_Static_assert(LMQ_PROP_N < 32, "lmq_props.present has a bit per property");
+
 /* id -> table entry + 1 (0: unknown), built from the table on first use
  * would need a lock; the ids fit in 0x00..0x2A, so it is spelled out. */
 static const uint8_t lmq_prop_slot[0x2B] = {
@@ -172,9 +180,14 @@ void lmq_props_set(lmq_props *props, uint8_t id)
 
 const lmq_prop_info *lmq_prop_at(unsigned index)
 {
-    if (index >= sizeof lmq_props_table / sizeof lmq_props_table[0])
+    if (index >= LMQ_PROP_N)
         return NULL;
     return &lmq_props_table[index];
+}
+
+unsigned lmq_prop_count(void)
+{
+    return (unsigned)LMQ_PROP_N;
 }
 
 uint32_t lmq_props_num(const lmq_props *pr, uint8_t id)
@@ -199,4 +212,85 @@ uint32_t lmq_props_num(const lmq_props *pr, uint8_t id)
     case LMQ_PROP_SHARED_SUB_AVAILABLE: return pr->shared_sub_available;
     default: return 0;
     }
+}
+
+/* ------------------------------------------- rules both directions share */
+
+int lmq_codec_check_prop_value(uint8_t id, uint32_t v)
+{
+    const lmq_prop_info *info = lmq_prop_lookup(id);
+    if (!info)
+        return LMQ_EMAL_PROP_ID;
+    switch (id) {
+    case LMQ_PROP_RECEIVE_MAXIMUM:          /* 0 is a Protocol Error (3.2.2.3.3) */
+    case LMQ_PROP_MAXIMUM_PACKET_SIZE:      /* 0 is a Protocol Error (3.2.2.3.6) */
+    case LMQ_PROP_TOPIC_ALIAS:              /* [MQTT-3.3.2-8] alias 0 */
+        return v != 0 ? 0 : LMQ_EMAL_PROP_VALUE;
+    case LMQ_PROP_SUBSCRIPTION_ID:          /* 1..268435455 (3.3.2.3.8) */
+        return v != 0 && v <= 268435455u ? 0 : LMQ_EMAL_PROP_VALUE;
+    default:
+        /* Every one-byte property is a 0/1 flag: Payload Format Indicator
+         * (3.3.2.3.2), Request Problem / Response Information
+         * (3.1.2.11.7, 3.1.2.11.6), Maximum QoS (3.2.2.3.4) and the four
+         * "available" flags (3.2.2.3.5, 3.2.2.3.11 to 3.2.2.3.13). */
+        return info->kind != LMQ_PK_BYTE || v <= 1 ? 0 : LMQ_EMAL_PROP_VALUE;
+    }
+}
+
+int lmq_codec_check_prop_sender(uint8_t id, uint8_t packet_type, int direction)
+{
+    /* [MQTT-3.3.4-6] a PUBLISH from a client carries no Subscription
+     * Identifier. */
+    if (id == LMQ_PROP_SUBSCRIPTION_ID && packet_type == LMQ_PUBLISH &&
+        direction == LMQ_FROM_CLIENT)
+        return LMQ_EMAL_PROP_PACKET;
+    /* [MQTT-3.14.2-2] a server never sends Session Expiry Interval in
+     * DISCONNECT. */
+    if (id == LMQ_PROP_SESSION_EXPIRY && packet_type == LMQ_DISCONNECT &&
+        direction == LMQ_FROM_SERVER)
+        return LMQ_EMAL_PROP_PACKET;
+    return 0;
+}
+
+int lmq_codec_check_props(const lmq_props *pr)
+{
+    /* Authentication Data without an Authentication Method is a Protocol
+     * Error (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3). */
+    if (lmq_props_has(pr, LMQ_PROP_AUTH_DATA) &&
+        !lmq_props_has(pr, LMQ_PROP_AUTH_METHOD))
+        return LMQ_EMAL_PROP_VALUE;
+    return 0;
+}
+
+int lmq_codec_check_topic_name(lmq_slice s, int may_be_empty)
+{
+    if (s.n == 0)
+        return may_be_empty ? 0 : LMQ_ETOPIC_EMPTY;    /* [MQTT-4.7.3-1] */
+    if (!s.p)
+        return LMQ_EINVAL;
+    /* [MQTT-4.7.0-1] [MQTT-3.3.2-2] no wildcard in a topic name */
+    if (memchr(s.p, '+', s.n) || memchr(s.p, '#', s.n))
+        return LMQ_ETOPIC_WILDCARD;
+    return 0;
+}
+
+int lmq_codec_check_subopts(uint8_t level, uint8_t opts, lmq_slice filter)
+{
+    if ((opts & 3u) == 3)
+        return LMQ_EMAL_SUB_OPTS;           /* QoS 3 is no QoS (3.8.3.1) */
+    /* 3.x uses only the QoS bits: 3.1.1 [MQTT-3-8.3-4] (the id is spelt so
+     * in that spec). */
+    if (level < 5)
+        return (opts & 0xFCu) ? LMQ_EMAL_SUB_OPTS : 0;
+    if (opts & 0xC0u)
+        return LMQ_EMAL_SUB_OPTS;           /* reserved bits [MQTT-3.8.3-5] */
+    if (((opts >> 4) & 3u) == 3)
+        return LMQ_EMAL_SUB_OPTS;           /* Retain Handling 3 */
+    /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol
+     * Error.  The topic module owns what "shared" means: any "$share/"
+     * prefix, well-formed (1) or not (LMQ_ESHARE). */
+    if ((opts & 0x04u) && filter.p &&
+        lmq_topic_share_split((const char *)filter.p, filter.n, NULL, NULL) != 0)
+        return LMQ_EMAL_SUB_OPTS;
+    return 0;
 }

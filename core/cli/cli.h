@@ -1,0 +1,128 @@
+/*
+ * cli.h - what the parts of the `lunamq` program share: the connection
+ * flags every subcommand accepts (args.c), MQTT 5 properties from -D,
+ * JSON output (json.c), the clock, and the subcommands' entry points.
+ *
+ * The program is an application of the public API (lunamq.h) and of libev,
+ * whose loop it shares with the library through lmq_loop_wrap so that its
+ * own timers (-W, --rate, progress lines) and the clients run together.
+ */
+#ifndef LUNAMQ_CLI_H
+#define LUNAMQ_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lunamq.h"
+
+/* Exit codes.  27 is what mosquitto_sub returns when -W runs out. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,          /* connection or protocol failure */
+    CLI_EXIT_USAGE = 2,         /* bad arguments */
+    CLI_EXIT_TIMEOUT = 27
+};
+
+/* The MQTT 5 packets a -D property may go to. */
+enum {
+    CLI_PK_CONNECT,
+    CLI_PK_PUBLISH,
+    CLI_PK_SUBSCRIBE,
+    CLI_PK_UNSUBSCRIBE,
+    CLI_PK_DISCONNECT,
+    CLI_PK_WILL,
+    CLI_PK_COUNT
+};
+
+/* The connection flags shared by pub, sub and bench. */
+typedef struct cli_conn {
+    const char *prog;           /* "lunamq pub", for messages */
+    const char *host;
+    int port;                   /* 0: the default */
+    const char *unix_path;
+    const char *bind_address;
+    const char *id;
+    const char *id_prefix;
+    const char *username;
+    const char *password;
+    int keepalive;
+    int clean;                  /* 0 with -c */
+    int64_t session_expiry;     /* -1: not given */
+    int protocol;               /* enum lmq_protocol */
+    int debug;
+    int quiet;
+    int nodelay;
+    const char *url_topic;      /* the path of a -L URL */
+    const char *will_topic;
+    const char *will_payload;
+    int will_qos;
+    int will_retain;
+    const char *tls_flag;       /* first TLS flag given (not supported yet) */
+    lmq_proplist *props[CLI_PK_COUNT];
+    int nprops;                 /* -D given */
+    /* -D connect properties the library sets through options */
+    int64_t receive_maximum, max_packet_size, topic_alias_max;
+    int64_t req_problem, req_response;
+    const char *auth_method;
+    const char *auth_data;
+    char *url_copy;             /* -L, cut into host, user, topic... */
+} cli_conn;
+
+void cli_conn_init(cli_conn *o, const char *prog);
+void cli_conn_free(cli_conn *o);
+/* One flag at argv[*i] (its values after it).  1 taken (*i on its last
+ * word), 0 not a connection flag, -1 bad (the reason printed). */
+int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i);
+/* Checks across flags once all are read; 0 or -1 (reason printed). */
+int cli_conn_check(cli_conn *o);
+/* Configure a client from the flags (default_id when no -i / -I).  0, or
+ * -1 (reason printed). */
+int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id);
+/* The text of the connection flags for --help. */
+extern const char cli_conn_usage[];
+
+/* Print "prog: message" on stderr unless --quiet. */
+void cli_err(const cli_conn *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse an integer in [lo, hi]; 0 or -1. */
+int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* The value after a flag, or NULL (reason printed) when it is missing. */
+const char *cli_value(const char *prog, int argc, char **argv, int *i);
+/* The text of a CONNACK refusal (v3 return code or v5 reason). */
+const char *cli_connack_text(int protocol, int reason);
+
+/* Monotonic and wall clocks. */
+int64_t cli_now_ns(void);
+int64_t cli_wall_ns(void);
+
+/* A growable byte buffer. */
+typedef struct cli_buf {
+    char *p;
+    size_t len, cap;
+} cli_buf;
+
+int cli_buf_add(cli_buf *b, const void *p, size_t n);
+int cli_buf_addc(cli_buf *b, char ch);
+int cli_buf_addf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_buf_free(cli_buf *b);
+
+/* json.c */
+int cli_utf8_valid(const char *s, size_t n);
+/* A JSON string (quotes included). */
+int cli_json_str(cli_buf *b, const char *s, size_t n);
+int cli_base64(cli_buf *b, const void *p, size_t n);
+/* One message as a JSON object (no newline): topic, qos, retain, payload
+ * (as a string when valid UTF-8, else payload_base64) and its MQTT 5
+ * properties.  ts_ns: receive time (wall clock). */
+int cli_json_message(cli_buf *b, const lmq_event *ev, int64_t ts_ns);
+
+/* format.c: one message through a mosquitto_sub -F format (%t topic,
+ * %p payload, @H strftime fields, \n escapes...). */
+int cli_format_message(cli_buf *b, const char *fmt, const lmq_event *ev, int64_t ts_ns);
+
+/* The subcommands: argv[0] is the subcommand's name. */
+int cli_pub_main(int argc, char **argv);
+int cli_sub_main(int argc, char **argv);
+int cli_bench_main(int argc, char **argv);
+
+#endif /* LUNAMQ_CLI_H */

@@ -1,0 +1,1241 @@
+/*
+ * client.c - the client: a session, a transport, and the reconnect policy.
+ *
+ * The session (session/) speaks MQTT without I/O; this file gives it a
+ * socket and a clock.  It resolves the host off the loop thread, connects
+ * to each resolved address in turn, feeds received bytes to the session,
+ * writes what the session queues, and when the connection is lost waits
+ * an exponential, jittered delay (backoff.c) and starts over.  It is also
+ * the external driver of lunamq.h: the caller's loop asks for the fd, what
+ * it waits for and the deadline, and calls on_readable / on_writable /
+ * on_timeout.  The libev driver (driver/ev.c) is one such caller.
+ *
+ * Connection states (cs):
+ *   IDLE        nothing to do: never connected, disconnected, or gave up
+ *   RESOLVING   a name lookup runs; the fd is the resolver's pipe
+ *   CONNECTING  a non-blocking connect to one address runs
+ *   OPEN        the transport is up; the session runs the protocol on it
+ *   WAITING     connection lost or attempt failed; reconnect at `deadline`
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/backoff.h"
+#include "client/client.h"
+#include "session/session.h"
+#include "client/url.h"
+#include "transport/netopts.h"
+#include "transport/resolve.h"
+#include "transport/transport.h"
+
+enum { CS_IDLE, CS_RESOLVING, CS_CONNECTING, CS_OPEN, CS_WAITING };
+
+/* Read in large chunks straight into the session; a few per step so one
+ * busy client does not starve the others sharing a loop. */
+#define READ_CHUNK 65536
+#define READS_PER_STEP 4
+#define NO_DEADLINE INT64_MAX
+
+struct lmq_client {
+    pthread_mutex_t mu;
+    lmq_session *s;
+    lmq_transport t;
+    int cs;
+
+    /* transport options, kept here (the session never sees them) */
+    char *host;
+    int port;
+    char *unix_path;
+    char *bind_address;
+    lmq_netopts net;            /* TLS and WebSocket settings (netopts.h) */
+    int tcp_nodelay;
+    int64_t connect_timeout;
+    int reconnect;
+    int64_t reconnect_min;
+    int64_t reconnect_max;
+    int reconnect_first;
+    int follow_redirect;        /* stored; redirects are not followed yet */
+    int log_level;
+
+    /* the current connection attempt */
+    lmq_resolver *resolver;
+    struct addrinfo *addrs;
+    struct addrinfo *addr_next;
+    char last_connect_err[160];
+    int64_t deadline;           /* attempt timeout, backoff end, or CLOSING bound */
+    unsigned attempt;           /* reconnects since the last CONNACK */
+    uint32_t rng;
+
+    int outcome;                /* see lmq_client_outcome() */
+    int ever_connected;         /* a CONNACK since lmq_client_connect() */
+    int session_up;             /* this connection got its CONNACK */
+    int user_stop;              /* lmq_client_disconnect(): no reconnect */
+    int close_pending;          /* disconnect from another thread: the loop closes */
+    int stop_error;
+    int reported_fd;            /* for LMQ_EV_FD_CHANGED */
+    unsigned fd_gen;            /* bumped for every new fd, even a reused number */
+    unsigned reported_gen;
+    uint8_t *rbuf;
+
+    lmq_event_fn cb;
+    void *cb_ud;
+    lmq_finalizer_fn cb_fin;
+    int dispatching;
+
+    const lmq_client_driver *drv;
+    void *drv_ctx;
+
+    char errmsg[256];
+};
+
+/* ------------------------------------------------------------- helpers */
+
+int64_t lmq_client_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lmq_client_lock(const lmq_client *c)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+}
+
+void lmq_client_unlock(const lmq_client *c)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void set_err(lmq_client *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+/* A failed session call: its message becomes the client's. */
+static int session_err(lmq_client *c, int rc)
+{
+    const char *m = lmq_session_errmsg(c->s);
+
+    if (m && m[0])
+        set_err(c, "%s", m);
+    else
+        set_err(c, "%s", lmq_strerror(rc));
+    return rc;
+}
+
+/* Logs are events (LMQ_EV_LOG), so they come out in order with the rest.
+ * Nothing logged here ever contains a password or auth data. */
+__attribute__((format(printf, 3, 4)))
+static void log_ev(lmq_client *c, int level, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+
+    if (level > c->log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    lmq_session_push_event(c->s, LMQ_EV_LOG, 0, level, text);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ------------------------------------------------------ lifetime, options */
+
+LMQ_API lmq_client *lmq_client_new(void)
+{
+    lmq_client *c = calloc(1, sizeof *c);
+    pthread_mutexattr_t ma;
+
+    if (!c)
+        return NULL;
+    /* Recursive: a callback running under the lock may call the API. */
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&c->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    c->s = lmq_session_new();
+    c->rbuf = malloc(READ_CHUNK);
+    c->host = dup_n("localhost", 9);
+    if (!c->s || !c->rbuf || !c->host)
+        goto fail;
+    lmq_transport_init(&c->t, &lmq_transport_tcp);
+    lmq_netopts_init(&c->net);
+    c->port = 1883;
+    c->tcp_nodelay = 1;
+    c->connect_timeout = 10000;
+    c->reconnect = 1;
+    c->reconnect_min = 500;
+    c->reconnect_max = 30000;
+    c->log_level = LMQ_LOG_WARNING;
+    c->deadline = NO_DEADLINE;
+    c->outcome = LMQ_ENOT_CONNECTED;
+    c->reported_fd = -1;
+    c->rng = (uint32_t)lmq_client_now_ms() ^ (uint32_t)(uintptr_t)c ^ (uint32_t)getpid() << 16;
+    return c;
+fail:
+    lmq_session_free(c->s);
+    free(c->rbuf);
+    free(c->host);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return NULL;
+}
+
+static void attempt_cleanup(lmq_client *c)
+{
+    lmq_resolver_free(c->resolver);
+    c->resolver = NULL;
+    if (c->addrs)
+        freeaddrinfo(c->addrs);
+    c->addrs = c->addr_next = NULL;
+    c->t.ops->close(&c->t);
+}
+
+LMQ_API void lmq_client_free(lmq_client *c)
+{
+    if (!c)
+        return;
+    /* The driver first, without the lock: it may join a thread that is
+     * waiting for that lock. */
+    if (c->drv && c->drv->release)
+        c->drv->release(c->drv_ctx);
+    c->drv = NULL;
+    attempt_cleanup(c);
+    if (c->cb_fin)
+        c->cb_fin(c->cb_ud);
+    lmq_session_free(c->s);
+    free(c->rbuf);
+    free(c->host);
+    free(c->unix_path);
+    free(c->bind_address);
+    lmq_netopts_free(&c->net);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static int bool_opt(lmq_client *c, int *dst, int64_t v)
+{
+    if (v != 0 && v != 1) {
+        set_err(c, "option takes 0 or 1, not %lld", (long long)v);
+        return LMQ_EINVAL;
+    }
+    *dst = (int)v;
+    return 0;
+}
+
+static int ms_opt(lmq_client *c, int64_t *dst, int64_t v, int64_t lo)
+{
+    if (v < lo || v > INT32_MAX) {
+        set_err(c, "milliseconds out of range: %lld", (long long)v);
+        return LMQ_EINVAL;
+    }
+    *dst = v;
+    return 0;
+}
+
+static int set_int_locked(lmq_client *c, int option, int64_t v)
+{
+    int rc;
+
+    switch (option) {
+    case LMQ_OPT_PORT:
+        if (v < 1 || v > 65535) {
+            set_err(c, "port out of range 1..65535: %lld", (long long)v);
+            return LMQ_EINVAL;
+        }
+        c->port = (int)v;
+        return 0;
+    case LMQ_OPT_TCP_NODELAY:
+        return bool_opt(c, &c->tcp_nodelay, v);
+    case LMQ_OPT_CONNECT_TIMEOUT_MS:
+        /* Both layers use it: the client bounds resolution and the TCP
+         * connect, the session the wait for CONNACK. */
+        rc = ms_opt(c, &c->connect_timeout, v, 1);
+        if (rc == 0 && (rc = lmq_session_set_int(c->s, option, v)) < 0)
+            return session_err(c, rc);
+        return rc;
+    case LMQ_OPT_RECONNECT:
+        return bool_opt(c, &c->reconnect, v);
+    case LMQ_OPT_RECONNECT_MIN_MS:
+        return ms_opt(c, &c->reconnect_min, v, 0);
+    case LMQ_OPT_RECONNECT_MAX_MS:
+        return ms_opt(c, &c->reconnect_max, v, 0);
+    case LMQ_OPT_RECONNECT_FIRST:
+        return bool_opt(c, &c->reconnect_first, v);
+    case LMQ_OPT_FOLLOW_REDIRECT:
+        return bool_opt(c, &c->follow_redirect, v);
+    case LMQ_OPT_LOG_LEVEL:
+        if (v < LMQ_LOG_ERROR || v > LMQ_LOG_DEBUG) {
+            set_err(c, "log level out of range 1..4: %lld", (long long)v);
+            return LMQ_EINVAL;
+        }
+        c->log_level = (int)v;
+        rc = lmq_session_set_int(c->s, option, v);
+        return rc < 0 ? session_err(c, rc) : 0;
+    case LMQ_OPT_HOST:
+    case LMQ_OPT_UNIX_PATH:
+    case LMQ_OPT_BIND_ADDRESS:
+        set_err(c, "option %d takes a string", option);
+        return LMQ_EINVAL;
+    default:
+        rc = lmq_netopts_set_int(&c->net, option, v, c->errmsg, sizeof c->errmsg);
+        if (rc != LMQ_NETOPT_NOT_MINE)
+            return rc;
+        rc = lmq_session_set_int(c->s, option, v);
+        return rc < 0 ? session_err(c, rc) : 0;
+    }
+}
+
+LMQ_API int lmq_client_set_int(lmq_client *c, int option, int64_t value)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = set_int_locked(c, option, value);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+/* Replace a string option; an empty string clears it when `clearable`. */
+static int str_opt(lmq_client *c, char **dst, const char *s, size_t n, int clearable)
+{
+    char *d;
+
+    if (memchr(s, '\0', n)) {
+        set_err(c, "string option contains a NUL byte");
+        return LMQ_EINVAL;
+    }
+    if (n == 0 && !clearable) {
+        set_err(c, "string option must not be empty");
+        return LMQ_EINVAL;
+    }
+    d = n ? dup_n(s, n) : NULL;
+    if (n && !d)
+        return LMQ_ENOMEM;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
+{
+    int rc;
+
+    switch (option) {
+    case LMQ_OPT_HOST:
+        return str_opt(c, &c->host, s, n, 0);
+    case LMQ_OPT_UNIX_PATH:
+        if (n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            set_err(c, "Unix socket path longer than %zu bytes",
+                    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return LMQ_EINVAL;
+        }
+        return str_opt(c, &c->unix_path, s, n, 1);
+    case LMQ_OPT_BIND_ADDRESS:
+        return str_opt(c, &c->bind_address, s, n, 1);
+    case LMQ_OPT_PORT:
+    case LMQ_OPT_TCP_NODELAY:
+    case LMQ_OPT_CONNECT_TIMEOUT_MS:
+    case LMQ_OPT_RECONNECT:
+    case LMQ_OPT_RECONNECT_MIN_MS:
+    case LMQ_OPT_RECONNECT_MAX_MS:
+    case LMQ_OPT_RECONNECT_FIRST:
+    case LMQ_OPT_FOLLOW_REDIRECT:
+    case LMQ_OPT_LOG_LEVEL:
+        set_err(c, "option %d takes an integer", option);
+        return LMQ_EINVAL;
+    case LMQ_OPT_URL:
+        return lmq_url_apply(c, s, n, c->errmsg, sizeof c->errmsg);
+    default:
+        rc = lmq_netopts_set_str(&c->net, option, s, n, c->errmsg, sizeof c->errmsg);
+        if (rc != LMQ_NETOPT_NOT_MINE)
+            return rc;
+        rc = lmq_session_set_str(c->s, option, (const uint8_t *)s, n);
+        return rc < 0 ? session_err(c, rc) : 0;
+    }
+}
+
+LMQ_API int lmq_client_set_str(lmq_client *c, int option, const char *s, int32_t len)
+{
+    size_t n;
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    if (!s && len != 0) {
+        lmq_client_lock(c);
+        set_err(c, "NULL string with a non-zero length");
+        lmq_client_unlock(c);
+        return LMQ_EINVAL;
+    }
+    n = !s ? 0 : len < 0 ? strlen(s) : (size_t)len;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = set_str_locked(c, option, s ? s : "", n);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_set_props(lmq_client *c, int target, const lmq_proplist *pl)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_set_props(c->s, target, pl);
+    if (rc < 0)
+        session_err(c, rc);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API const char *lmq_client_errmsg(const lmq_client *c)
+{
+    return c ? c->errmsg : "";
+}
+
+/* -------------------------------------------------------- event delivery */
+
+LMQ_API int lmq_client_fd(const lmq_client *c)
+{
+    int fd = -1;
+
+    if (!c)
+        return -1;
+    lmq_client_lock(c);
+    if (c->cs == CS_RESOLVING)
+        fd = lmq_resolver_fd(c->resolver);
+    else if (c->cs == CS_CONNECTING || c->cs == CS_OPEN)
+        fd = c->t.ops->fd(&c->t);
+    lmq_client_unlock(c);
+    return fd;
+}
+
+/* Events go to the callback when one is set.  The flag keeps a callback
+ * that calls the API from dispatching recursively: the outer loop goes on
+ * pulling until the queue is empty. */
+static void dispatch(lmq_client *c)
+{
+    lmq_event evs[16];
+    int i, n;
+
+    if (!c->cb || c->dispatching)
+        return;
+    c->dispatching = 1;
+    while (c->cb && (n = lmq_session_events(c->s, evs, 16)) > 0)
+        for (i = 0; i < n && c->cb; i++)
+            c->cb(c, &evs[i], c->cb_ud);
+    c->dispatching = 0;
+}
+
+/* The end of every step and API call: tell about a new fd, deliver events
+ * to the callback, let the driver re-arm. */
+static void step_end(lmq_client *c)
+{
+    int fd = lmq_client_fd(c);
+
+    /* A new socket may get the number of the one just closed: the
+     * generation tells them apart, and loops must re-register it. */
+    if (fd != c->reported_fd || (fd >= 0 && c->fd_gen != c->reported_gen)) {
+        c->reported_fd = fd;
+        c->reported_gen = c->fd_gen;
+        lmq_session_push_event(c->s, LMQ_EV_FD_CHANGED, 0, 0, NULL);
+    }
+    dispatch(c);
+    if (c->drv && c->drv->changed)
+        c->drv->changed(c->drv_ctx);
+}
+
+LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max)
+{
+    int n;
+
+    if (!c || (!out && max > 0) || max < 0)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    n = c->cb ? 0 : lmq_session_events(c->s, out, max);
+    lmq_client_unlock(c);
+    return n;
+}
+
+LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userdata,
+                                    lmq_finalizer_fn fin)
+{
+    lmq_finalizer_fn old_fin;
+    void *old_ud;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    old_fin = c->cb_fin;
+    old_ud = c->cb_ud;
+    c->cb = fn;
+    c->cb_ud = userdata;
+    c->cb_fin = fin;
+    if (old_fin)
+        old_fin(old_ud);
+    lmq_client_unlock(c);
+    return 0;
+}
+
+/* ------------------------------------------------- connection lifecycle */
+
+static void go_idle(lmq_client *c, int err)
+{
+    c->cs = CS_IDLE;
+    c->deadline = NO_DEADLINE;
+    c->stop_error = err;
+    if (c->outcome == 1)
+        c->outcome = err ? err : LMQ_ECLOSED;
+}
+
+/* The connection (or the attempt at one) is over: wait and retry, or stop.
+ * A first connect that never got a CONNACK is retried only with
+ * LMQ_OPT_RECONNECT_FIRST; after a CONNACK, losses are retried while
+ * LMQ_OPT_RECONNECT is on. */
+static void after_lost(lmq_client *c, int err, int64_t now)
+{
+    int64_t delay;
+
+    c->session_up = 0;
+    if (c->user_stop) {
+        go_idle(c, 0);
+        return;
+    }
+    if (!c->reconnect || !(c->ever_connected || c->reconnect_first)) {
+        go_idle(c, err);
+        return;
+    }
+    delay = lmq_backoff_delay(c->reconnect_min, c->reconnect_max, c->attempt, &c->rng);
+    if (c->attempt < 64)
+        c->attempt++;
+    c->cs = CS_WAITING;
+    c->deadline = now + delay;
+    log_ev(c, LMQ_LOG_INFO, "reconnecting in %lld ms", (long long)delay);
+}
+
+static void attempt_failed(lmq_client *c, int err, const char *msg, int64_t now)
+{
+    attempt_cleanup(c);
+    set_err(c, "%s", msg);
+    lmq_session_push_event(c->s, LMQ_EV_CONNECT_FAILED, err, 0, msg);
+    after_lost(c, err, now);
+}
+
+/* The transport is closed or broken; the session learns it, which queues
+ * LMQ_EV_DISCONNECTED (or LMQ_EV_CONNECT_FAILED before CONNACK). */
+static void conn_lost(lmq_client *c, int err, int64_t now)
+{
+    if (err && c->t.err[0])
+        set_err(c, "%s", c->t.err);
+    attempt_cleanup(c);
+    lmq_session_lost(c->s, now, err);
+    after_lost(c, err, now);
+}
+
+/* Write what the session has until the socket would block.  0 or LMQ_E*. */
+static int flush(lmq_client *c, int64_t now)
+{
+    const uint8_t *p;
+    size_t n;
+    ptrdiff_t w;
+
+    while ((n = lmq_session_out(c->s, &p)) > 0) {
+        w = c->t.ops->write(&c->t, p, n);
+        if (w < 0)
+            return (int)w;
+        if (w == 0)
+            break;
+        lmq_session_sent(c->s, (size_t)w, now);
+    }
+    /* A transport that took bytes into a buffer of its own (WebSocket
+     * frames) pushes them on when the socket takes more. */
+    if (c->t.pending_out) {
+        w = c->t.ops->write(&c->t, NULL, 0);
+        if (w < 0)
+            return (int)w;
+    }
+    return 0;
+}
+
+/* The session refused the peer's bytes or timed out: it has queued what it
+ * owes (a v5 DISCONNECT); send it if the socket takes it, then close. */
+static void fatal(lmq_client *c, int err, int64_t now)
+{
+    session_err(c, err);
+    (void)flush(c, now);
+    conn_lost(c, err, now);
+}
+
+static void check_connack(lmq_client *c)
+{
+    if (c->session_up || lmq_session_state(c->s) != LMQ_SS_CONNECTED)
+        return;
+    c->session_up = 1;
+    c->ever_connected = 1;
+    c->attempt = 0;              /* backoff starts over after a CONNACK */
+    c->outcome = 0;
+}
+
+/* After reading or writing on an open connection. */
+static void after_io(lmq_client *c, int64_t now)
+{
+    if (c->cs != CS_OPEN)
+        return;
+    check_connack(c);
+    if (lmq_session_wants_close(c->s))
+        conn_lost(c, c->user_stop ? 0 : LMQ_ECLOSED, now);
+}
+
+static void transport_up(lmq_client *c, int64_t now)
+{
+    int rc;
+
+    if (c->addrs)
+        freeaddrinfo(c->addrs);
+    c->addrs = c->addr_next = NULL;
+    c->cs = CS_OPEN;
+    c->deadline = NO_DEADLINE;
+    log_ev(c, LMQ_LOG_DEBUG, "%s connection up, sending CONNECT", c->t.ops->name);
+    rc = lmq_session_start(c->s, now);
+    if (rc < 0) {
+        char msg[256];
+        session_err(c, rc);
+        snprintf(msg, sizeof msg, "%s", c->errmsg);
+        attempt_failed(c, rc, msg, now);
+        return;
+    }
+    rc = flush(c, now);
+    if (rc < 0)
+        conn_lost(c, rc, now);
+}
+
+/* Connect to the next resolved address; on failure the one after. */
+static void try_addresses(lmq_client *c, int64_t now)
+{
+    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay };
+    struct addrinfo *a;
+    char msg[256];
+    int rc;
+
+    while ((a = c->addr_next) != NULL) {
+        c->addr_next = a->ai_next;
+        c->fd_gen++;
+        rc = c->t.ops->open(&c->t, a->ai_addr, a->ai_addrlen, &o);
+        if (rc == 0) {
+            transport_up(c, now);
+            return;
+        }
+        if (rc == 1) {
+            c->cs = CS_CONNECTING;
+            return;
+        }
+        snprintf(c->last_connect_err, sizeof c->last_connect_err, "%s", c->t.err);
+        if (rc != LMQ_ECONNECT) {
+            /* Not the address but the settings (TLS): the next address
+             * would fail alike, and the specific code must not be lost. */
+            snprintf(msg, sizeof msg, "%s:%d: %s", c->host, c->port, c->t.err);
+            attempt_failed(c, rc, msg, now);
+            return;
+        }
+    }
+    snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, c->port,
+             c->last_connect_err);
+    attempt_failed(c, LMQ_ECONNECT, msg, now);
+}
+
+static void resolve_check(lmq_client *c, int64_t now)
+{
+    struct addrinfo *res;
+    char msg[256];
+    int rc;
+
+    rc = lmq_resolver_result(c->resolver, &res, msg, sizeof msg);
+    if (rc == 0)
+        return;
+    lmq_resolver_free(c->resolver);
+    c->resolver = NULL;
+    if (rc < 0) {
+        attempt_failed(c, rc, msg, now);
+        return;
+    }
+    c->addrs = c->addr_next = res;
+    c->last_connect_err[0] = '\0';
+    try_addresses(c, now);
+}
+
+static void connect_unix(lmq_client *c, int64_t now)
+{
+    lmq_transport_opts o = { NULL, 0 };
+    struct sockaddr_un sun;
+    char msg[256];
+    int rc;
+
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, c->unix_path, strlen(c->unix_path));
+    c->fd_gen++;
+    rc = c->t.ops->open(&c->t, (struct sockaddr *)&sun, sizeof sun, &o);
+    if (rc == 0) {
+        transport_up(c, now);
+    } else if (rc == 1) {
+        c->cs = CS_CONNECTING;
+    } else {
+        snprintf(msg, sizeof msg, "cannot connect to %s: %s", c->unix_path, c->t.err);
+        attempt_failed(c, rc, msg, now);
+    }
+}
+
+/* One connection attempt: resolve (again: DNS may have changed), then
+ * connect to each address in turn, all within LMQ_OPT_CONNECT_TIMEOUT_MS. */
+static void begin_attempt(lmq_client *c, int64_t now)
+{
+    int rc;
+
+    c->deadline = now + c->connect_timeout;
+    c->session_up = 0;
+    if (c->unix_path) {
+        c->t.ops = &lmq_transport_unix;
+        log_ev(c, LMQ_LOG_INFO, "connecting to unix:%s", c->unix_path);
+        connect_unix(c, now);
+        return;
+    }
+    c->t.ops = lmq_netopts_transport(&c->net);
+    c->t.host = c->host;
+    c->t.port = c->port;
+    c->t.net = &c->net;
+    log_ev(c, LMQ_LOG_INFO, "connecting to %s:%d (%s)", c->host, c->port, c->t.ops->name);
+    /* Said again at every attempt, as the choice is made again. */
+    if (c->net.tls && c->net.no_verify)
+        log_ev(c, LMQ_LOG_WARNING, "TLS certificate verification is OFF "
+               "(LMQ_OPT_TLS_NO_VERIFY): anyone can pose as %s", c->host);
+    else if (c->net.tls && c->net.insecure)
+        log_ev(c, LMQ_LOG_WARNING, "TLS host name check is off (LMQ_OPT_TLS_INSECURE): "
+               "any certificate from a trusted CA passes for %s", c->host);
+    rc = lmq_resolver_start(c->host, c->port, &c->resolver);
+    if (rc < 0) {
+        attempt_failed(c, rc, "out of memory starting name resolution", now);
+        return;
+    }
+    c->cs = CS_RESOLVING;
+    c->fd_gen++;
+    resolve_check(c, now);
+}
+
+LMQ_API int lmq_client_connect(lmq_client *c)
+{
+    int rc = 0;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    if (c->cs != CS_IDLE) {
+        set_err(c, "already connecting or connected");
+        rc = LMQ_ESTATE;
+        goto out;
+    }
+    if (c->reconnect_min > c->reconnect_max) {
+        set_err(c, "LMQ_OPT_RECONNECT_MIN_MS (%lld) exceeds LMQ_OPT_RECONNECT_MAX_MS (%lld)",
+                (long long)c->reconnect_min, (long long)c->reconnect_max);
+        rc = LMQ_EINVAL;
+        goto out;
+    }
+    c->user_stop = 0;
+    c->close_pending = 0;
+    c->ever_connected = 0;
+    c->attempt = 0;
+    c->stop_error = 0;
+    c->outcome = 1;
+    begin_attempt(c, lmq_client_now_ms());
+    step_end(c);
+out:
+    lmq_client_unlock(c);
+    return rc;
+}
+
+/* Called from a thread other than the loop's (see lmq_client_driver). */
+static int foreign_thread(const lmq_client *c)
+{
+    return c->drv && c->drv->foreign_thread && c->drv->foreign_thread(c->drv_ctx);
+}
+
+/* Leave the closing to the loop thread: a deadline due now makes its
+ * next step on_timeout, which sees close_pending. */
+static void defer_close(lmq_client *c)
+{
+    c->close_pending = 1;
+    c->deadline = 0;
+}
+
+static void cancel_connect(lmq_client *c)
+{
+    attempt_cleanup(c);
+    lmq_session_push_event(c->s, LMQ_EV_CONNECT_FAILED, LMQ_ECLOSED, 0,
+                           "connect cancelled by lmq_client_disconnect");
+    go_idle(c, 0);
+}
+
+LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_proplist *props)
+{
+    int64_t now = lmq_client_now_ms();
+    int rc = 0;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    switch (c->cs) {
+    case CS_IDLE:
+        set_err(c, "not connected");
+        rc = LMQ_ENOT_CONNECTED;
+        goto out;
+    case CS_OPEN:
+        c->user_stop = 1;
+        if (lmq_session_disconnect(c->s, reason, props, now) < 0) {
+            /* Nothing to say to the server (e.g. already closing): close. */
+            if (foreign_thread(c))
+                defer_close(c);
+            else
+                conn_lost(c, 0, now);
+            break;
+        }
+        /* Bound the goodbye: a peer that stops reading must not keep the
+         * connection open forever. */
+        c->deadline = now + c->connect_timeout;
+        if (foreign_thread(c))
+            break;              /* the loop thread writes DISCONNECT and closes */
+        rc = flush(c, now);
+        if (rc < 0) {
+            conn_lost(c, 0, now);
+            rc = 0;
+            break;
+        }
+        after_io(c, now);
+        break;
+    case CS_RESOLVING:
+    case CS_CONNECTING:
+        c->user_stop = 1;
+        if (foreign_thread(c))
+            defer_close(c);
+        else
+            cancel_connect(c);
+        break;
+    default: /* CS_WAITING: the loss was reported already */
+        c->user_stop = 1;
+        go_idle(c, 0);
+        break;
+    }
+    step_end(c);
+out:
+    lmq_client_unlock(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------- API calls */
+
+LMQ_API int lmq_client_publish(lmq_client *c, const char *topic, int32_t topic_len,
+                               const void *payload, int32_t payload_len,
+                               int32_t qos, int32_t retain, const lmq_proplist *props)
+{
+    size_t tlen, plen;
+    int rc;
+
+    if (!c || !topic || (!payload && payload_len > 0))
+        return LMQ_EINVAL;
+    tlen = topic_len < 0 ? strlen(topic) : (size_t)topic_len;
+    plen = payload_len >= 0 ? (size_t)payload_len : payload ? strlen(payload) : 0;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_publish(c->s, (const uint8_t *)topic, tlen, payload, plen, qos,
+                             retain, props, lmq_client_now_ms());
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_subscribe(lmq_client *c, const lmq_subscription *subs, int32_t n,
+                                 const lmq_proplist *props)
+{
+    int rc;
+
+    if (!c || !subs || n <= 0)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_subscribe(c->s, subs, n, props, lmq_client_now_ms());
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
+                                   const int32_t *filter_lens, int32_t n,
+                                   const lmq_proplist *props)
+{
+    int rc;
+
+    if (!c || !filters || n <= 0)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_unsubscribe(c->s, filters, filter_lens, n, props, lmq_client_now_ms());
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_ack(c->s, ack_id, reason, lmq_client_now_ms());
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *props)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_session_auth(c->s, reason, props, lmq_client_now_ms());
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
+/* ------------------------------------------------------ external driver */
+
+LMQ_API int lmq_client_want(const lmq_client *c)
+{
+    const uint8_t *p;
+    int want = 0;
+
+    if (!c)
+        return 0;
+    lmq_client_lock(c);
+    switch (c->cs) {
+    case CS_RESOLVING:
+        want = lmq_resolver_fd(c->resolver) >= 0 ? LMQ_WANT_READ : 0;
+        break;
+    case CS_CONNECTING:
+        want = c->t.ops->want(&c->t);
+        break;
+    case CS_OPEN:
+        /* WRITE only while there is something to write: a writable socket
+         * is nearly always writable, asking for it otherwise would spin. */
+        want = c->t.ops->want(&c->t);
+        if (lmq_session_out(((lmq_client *)c)->s, &p) > 0)
+            want |= LMQ_WANT_WRITE;
+        break;
+    default:
+        break;
+    }
+    lmq_client_unlock(c);
+    return want;
+}
+
+LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
+{
+    int64_t d, left;
+
+    if (!c)
+        return -1;
+    lmq_client_lock(c);
+    d = c->deadline;
+    if (c->cs == CS_OPEN) {
+        int64_t sd = lmq_session_deadline(c->s);
+        if (sd < d)
+            d = sd;
+    }
+    lmq_client_unlock(c);
+    if (d == NO_DEADLINE)
+        return -1;
+    left = d - lmq_client_now_ms();
+    return left > 0 ? left : 0;
+}
+
+static void read_open(lmq_client *c, int64_t now)
+{
+    ptrdiff_t r;
+    int i, rc;
+
+    /* Past the limit too while the transport holds decrypted or
+     * unframed bytes: poll() would not report those. */
+    for (i = 0; i < READS_PER_STEP || c->t.pending_in; i++) {
+        r = c->t.ops->read(&c->t, c->rbuf, READ_CHUNK);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            conn_lost(c, (int)r, now);
+            return;
+        }
+        rc = lmq_session_input(c->s, c->rbuf, (size_t)r, now);
+        if (rc < 0) {
+            fatal(c, rc, now);
+            return;
+        }
+        check_connack(c);
+        if (r < READ_CHUNK && !c->t.pending_in)
+            break;
+    }
+    /* Answer at once (PUBACK, PINGREQ...) rather than a loop turn later. */
+    rc = flush(c, now);
+    if (rc < 0) {
+        conn_lost(c, rc, now);
+        return;
+    }
+    after_io(c, now);
+}
+
+static void connect_progress(lmq_client *c, int64_t now);
+
+LMQ_API int lmq_client_on_readable(lmq_client *c)
+{
+    int64_t now = lmq_client_now_ms();
+    char b[16];
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    if (c->cs == CS_RESOLVING) {
+        while (read(lmq_resolver_fd(c->resolver), b, sizeof b) > 0) {
+            /* drain the wake-up byte */
+        }
+        resolve_check(c, now);
+    } else if (c->cs == CS_CONNECTING) {
+        connect_progress(c, now);     /* a TLS / WebSocket handshake reads */
+    } else if (c->cs == CS_OPEN) {
+        read_open(c, now);
+    }
+    step_end(c);
+    lmq_client_unlock(c);
+    return 0;
+}
+
+static void connect_progress(lmq_client *c, int64_t now)
+{
+    int rc = c->t.ops->connect_progress(&c->t);
+
+    if (rc == 1)
+        return;
+    if (rc == 0) {
+        transport_up(c, now);
+        return;
+    }
+    snprintf(c->last_connect_err, sizeof c->last_connect_err, "%s", c->t.err);
+    log_ev(c, LMQ_LOG_DEBUG, "%s", c->t.err);
+    c->t.ops->close(&c->t);
+    if (!c->unix_path && rc != LMQ_ECONNECT) {
+        /* A handshake failed (TLS, WebSocket): the server answered, so no
+         * other address is tried, and the specific code is kept. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s:%d: %s", c->host, c->port, c->last_connect_err);
+        attempt_failed(c, rc, msg, now);
+        return;
+    }
+    if (c->unix_path) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot connect to %s: %s", c->unix_path,
+                 c->last_connect_err);
+        attempt_failed(c, rc, msg, now);
+        return;
+    }
+    try_addresses(c, now);
+}
+
+LMQ_API int lmq_client_on_writable(lmq_client *c)
+{
+    int64_t now = lmq_client_now_ms();
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    if (c->cs == CS_CONNECTING) {
+        connect_progress(c, now);
+    } else if (c->cs == CS_OPEN) {
+        rc = flush(c, now);
+        if (rc < 0)
+            conn_lost(c, rc, now);
+        else
+            after_io(c, now);
+    }
+    step_end(c);
+    lmq_client_unlock(c);
+    return 0;
+}
+
+LMQ_API int lmq_client_on_timeout(lmq_client *c)
+{
+    int64_t now = lmq_client_now_ms();
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    if (c->close_pending) {
+        c->close_pending = 0;
+        if (c->cs == CS_OPEN)
+            conn_lost(c, 0, now);
+        else if (c->cs == CS_RESOLVING || c->cs == CS_CONNECTING)
+            cancel_connect(c);
+    } else if (c->deadline <= now) {
+        switch (c->cs) {
+        case CS_RESOLVING:
+            attempt_failed(c, LMQ_ETIMEOUT, "timed out resolving the host name", now);
+            break;
+        case CS_CONNECTING:
+            if (c->t.handshaking) {
+                char msg[256];
+                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out", c->host,
+                         c->port, c->t.ops->name);
+                attempt_failed(c, LMQ_EHANDSHAKE_TIMEOUT, msg, now);
+                break;
+            }
+            attempt_failed(c, LMQ_ETIMEOUT, "timed out connecting", now);
+            break;
+        case CS_WAITING:
+            begin_attempt(c, now);
+            break;
+        case CS_OPEN:
+            /* our DISCONNECT could not be delivered in time */
+            conn_lost(c, 0, now);
+            break;
+        default:
+            break;
+        }
+    }
+    if (c->cs == CS_OPEN) {
+        rc = lmq_session_tick(c->s, now);
+        if (rc < 0) {
+            fatal(c, rc, now);
+        } else if ((rc = flush(c, now)) < 0) {
+            conn_lost(c, rc, now);
+        } else {
+            after_io(c, now);
+        }
+    }
+    step_end(c);
+    lmq_client_unlock(c);
+    return 0;
+}
+
+/* -------------------------------------------------------- driver support */
+
+int lmq_client_set_driver(lmq_client *c, const lmq_client_driver *d, void *ctx)
+{
+    int rc = 0;
+
+    lmq_client_lock(c);
+    if (c->drv) {
+        set_err(c, "the client already has a driver");
+        rc = LMQ_ESTATE;
+    } else {
+        c->drv = d;
+        c->drv_ctx = ctx;
+    }
+    lmq_client_unlock(c);
+    return rc;
+}
+
+void *lmq_client_driver_ctx(const lmq_client *c, const lmq_client_driver *d)
+{
+    void *ctx;
+
+    lmq_client_lock(c);
+    ctx = c->drv == d ? c->drv_ctx : NULL;
+    lmq_client_unlock(c);
+    return ctx;
+}
+
+int lmq_client_outcome(const lmq_client *c)
+{
+    int o;
+
+    lmq_client_lock(c);
+    o = c->outcome;
+    lmq_client_unlock(c);
+    return o;
+}
+
+int lmq_client_active(const lmq_client *c)
+{
+    int a;
+
+    lmq_client_lock(c);
+    a = c->cs != CS_IDLE;
+    lmq_client_unlock(c);
+    return a;
+}
+
+unsigned lmq_client_fd_gen(const lmq_client *c)
+{
+    unsigned g;
+
+    lmq_client_lock(c);
+    g = c->fd_gen;
+    lmq_client_unlock(c);
+    return g;
+}
+
+int lmq_client_stop_error(const lmq_client *c)
+{
+    int e;
+
+    lmq_client_lock(c);
+    e = c->stop_error;
+    lmq_client_unlock(c);
+    return e;
+}

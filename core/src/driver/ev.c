@@ -1,0 +1,424 @@
+/*
+ * ev.c - the libev driver, and the blocking conveniences built on it.
+ *
+ * The only file that includes <ev.h>.  Each attached client gets one ev_io
+ * and one ev_timer, re-armed from lmq_client_fd / _want / _timeout_ms after
+ * every step (the client calls back through its driver hook), so the
+ * driver holds no protocol knowledge: it is the external driver's caller.
+ * An ev_async per client lets other threads wake the loop after an API
+ * call while lmq_client_thread_start runs it; it is unreferenced so it
+ * never keeps ev_run(loop, 0) alive on its own.
+ */
+#define _GNU_SOURCE
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "client/client.h"
+
+struct lmq_loop {
+    struct ev_loop *ev;
+    int owned;                  /* ev_loop_new'd by us: destroy on free */
+};
+
+typedef struct evclient {
+    lmq_client *c;
+    lmq_loop *loop;
+    int own_loop;               /* private loop made for the blocking calls */
+    ev_io io;
+    int io_fd;
+    int io_events;
+    unsigned io_gen;
+    ev_timer timer;
+    ev_async async;
+    pthread_t thread;
+    int thread_on;              /* written under the client lock */
+    atomic_int thread_stop;
+} evclient;
+
+/* ------------------------------------------------------------------ loops */
+
+LMQ_API lmq_loop *lmq_loop_new(void)
+{
+    lmq_loop *l = calloc(1, sizeof *l);
+
+    if (!l)
+        return NULL;
+    /* NOSIGMASK: the embedding program's signal mask is not ours. */
+    l->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!l->ev) {
+        free(l);
+        return NULL;
+    }
+    l->owned = 1;
+    return l;
+}
+
+LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop)
+{
+    lmq_loop *l;
+
+    if (!ev_loop)
+        return NULL;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->ev = ev_loop;
+    return l;
+}
+
+LMQ_API void lmq_loop_free(lmq_loop *loop)
+{
+    if (!loop)
+        return;
+    if (loop->owned)
+        ev_loop_destroy(loop->ev);
+    free(loop);
+}
+
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags)
+{
+    static const int how[3] = { 0, EVRUN_ONCE, EVRUN_NOWAIT };
+
+    if (!loop || flags < 0 || flags > 2)
+        return LMQ_EINVAL;
+    ev_run(loop->ev, how[flags]);
+    return 0;
+}
+
+LMQ_API void lmq_loop_stop(lmq_loop *loop)
+{
+    if (loop)
+        ev_break(loop->ev, EVBREAK_ONE);
+}
+
+/* --------------------------------------------------------------- watchers */
+
+static void rearm(evclient *e)
+{
+    struct ev_loop *loop = e->loop->ev;
+    lmq_client *c = e->c;
+    int fd, want, events;
+    unsigned gen;
+    int64_t to;
+
+    lmq_client_lock(c);
+    fd = lmq_client_fd(c);
+    want = lmq_client_want(c);
+    gen = lmq_client_fd_gen(c);
+    to = lmq_client_timeout_ms(c);
+    lmq_client_unlock(c);
+
+    events = (want & LMQ_WANT_READ ? EV_READ : 0) | (want & LMQ_WANT_WRITE ? EV_WRITE : 0);
+    if (fd < 0)
+        events = 0;
+    /* A new socket with a reused number must be set again (ev_io_set makes
+     * libev re-register the fd): hence the generation check. */
+    if (fd != e->io_fd || events != e->io_events || gen != e->io_gen) {
+        ev_io_stop(loop, &e->io);
+        if (events) {
+            ev_io_set(&e->io, fd, events);
+            ev_io_start(loop, &e->io);
+        }
+        e->io_fd = fd;
+        e->io_events = events;
+        e->io_gen = gen;
+    }
+    ev_timer_stop(loop, &e->timer);
+    if (to >= 0) {
+        /* libev times from its cached "now", stale when the loop has not
+         * run for a while (between two lmq_client_run calls): refresh it
+         * so the timer does not fire early. */
+        ev_now_update(loop);
+        ev_timer_set(&e->timer, (double)to / 1000.0, 0.0);
+        ev_timer_start(loop, &e->timer);
+    }
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    evclient *e = w->data;
+    unsigned gen = lmq_client_fd_gen(e->c);
+
+    (void)loop;
+    if (revents & EV_READ)
+        lmq_client_on_readable(e->c);
+    /* Readiness was for the fd we watched: skip it if the read replaced it. */
+    if ((revents & EV_WRITE) && lmq_client_fd_gen(e->c) == gen)
+        lmq_client_on_writable(e->c);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    evclient *e = w->data;
+
+    (void)loop;
+    (void)revents;
+    lmq_client_on_timeout(e->c);
+}
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    evclient *e = w->data;
+
+    (void)revents;
+    if (atomic_load(&e->thread_stop)) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    rearm(e);
+}
+
+/* ------------------------------------------------------------ client hooks */
+
+static int drv_foreign_thread(void *ctx)
+{
+    evclient *e = ctx;
+
+    return e->thread_on && !pthread_equal(pthread_self(), e->thread);
+}
+
+static void drv_changed(void *ctx)
+{
+    evclient *e = ctx;
+
+    /* Watchers belong to the loop's thread: other threads only wake it. */
+    if (drv_foreign_thread(e))
+        ev_async_send(e->loop->ev, &e->async);
+    else
+        rearm(e);
+}
+
+static void thread_join(evclient *e)
+{
+    atomic_store(&e->thread_stop, 1);
+    ev_async_send(e->loop->ev, &e->async);
+    pthread_join(e->thread, NULL);
+    lmq_client_lock(e->c);
+    e->thread_on = 0;
+    lmq_client_unlock(e->c);
+    ev_unref(e->loop->ev);
+}
+
+static void drv_release(void *ctx)
+{
+    evclient *e = ctx;
+    struct ev_loop *loop = e->loop->ev;
+
+    if (e->thread_on)
+        thread_join(e);
+    ev_io_stop(loop, &e->io);
+    ev_timer_stop(loop, &e->timer);
+    ev_ref(loop);               /* balances the ev_unref at attach */
+    ev_async_stop(loop, &e->async);
+    if (e->own_loop)
+        lmq_loop_free(e->loop);
+    free(e);
+}
+
+static const lmq_client_driver ev_driver = { drv_changed, drv_release, drv_foreign_thread };
+
+static evclient *attach(lmq_client *c, lmq_loop *loop, int *rc)
+{
+    evclient *e = calloc(1, sizeof *e);
+
+    if (!e) {
+        *rc = LMQ_ENOMEM;
+        return NULL;
+    }
+    e->c = c;
+    e->loop = loop;
+    e->io_fd = -1;
+    ev_io_init(&e->io, io_cb, 0, 0);
+    ev_timer_init(&e->timer, timer_cb, 0.0, 0.0);
+    ev_async_init(&e->async, async_cb);
+    e->io.data = e->timer.data = e->async.data = e;
+    *rc = lmq_client_set_driver(c, &ev_driver, e);
+    if (*rc < 0) {
+        free(e);
+        return NULL;
+    }
+    ev_async_start(loop->ev, &e->async);
+    ev_unref(loop->ev);
+    lmq_client_lock(c);
+    rearm(e);
+    lmq_client_unlock(c);
+    return e;
+}
+
+LMQ_API int lmq_client_attach(lmq_client *c, lmq_loop *loop)
+{
+    int rc;
+
+    if (!c || !loop)
+        return LMQ_EINVAL;
+    attach(c, loop, &rc);
+    return rc;
+}
+
+/* The client's libev driver, made with a private loop if it has none. */
+static evclient *ensure_loop(lmq_client *c, int *rc)
+{
+    evclient *e = lmq_client_driver_ctx(c, &ev_driver);
+    lmq_loop *loop;
+
+    *rc = 0;
+    if (e)
+        return e;
+    loop = lmq_loop_new();
+    if (!loop) {
+        *rc = LMQ_ENOMEM;
+        return NULL;
+    }
+    e = attach(c, loop, rc);
+    if (!e) {
+        lmq_loop_free(loop);
+        return NULL;
+    }
+    e->own_loop = 1;
+    return e;
+}
+
+/* ------------------------------------------------------ blocking helpers */
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+static int want_connect_outcome(const lmq_client *c)
+{
+    return lmq_client_outcome(c) != 1;
+}
+
+static int want_stopped(const lmq_client *c)
+{
+    return !lmq_client_active(c);
+}
+
+/* Run the loop one iteration at a time until done(c) or timeout_ms passed
+ * (-1: no limit).  A one-shot timer bounds each blocking iteration. */
+static void run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_client *))
+{
+    struct ev_loop *loop = e->loop->ev;
+    int64_t end = timeout_ms < 0 ? -1 : lmq_client_now_ms() + timeout_ms;
+    ev_timer wake;
+
+    int first = 1;
+
+    ev_timer_init(&wake, wake_cb, 0.0, 0.0);
+    while (!done(e->c)) {
+        int64_t left = end < 0 ? -1 : end - lmq_client_now_ms();
+        if (end >= 0 && left <= 0) {
+            /* timeout 0 still gets one look at what is ready */
+            if (first)
+                ev_run(loop, EVRUN_NOWAIT);
+            break;
+        }
+        first = 0;
+        if (left >= 0) {
+            ev_timer_set(&wake, (double)left / 1000.0, 0.0);
+            ev_timer_start(loop, &wake);
+        }
+        ev_run(loop, EVRUN_ONCE);
+        ev_timer_stop(loop, &wake);
+    }
+}
+
+static evclient *blocking_driver(lmq_client *c, int *rc)
+{
+    evclient *e = ensure_loop(c, rc);
+
+    if (e && e->thread_on) {
+        /* the loop belongs to the background thread now */
+        *rc = LMQ_ESTATE;
+        return NULL;
+    }
+    return e;
+}
+
+LMQ_API int lmq_client_connect_wait(lmq_client *c, int32_t timeout_ms)
+{
+    evclient *e;
+    int rc, outcome;
+
+    if (!c)
+        return LMQ_EINVAL;
+    e = blocking_driver(c, &rc);
+    if (!e)
+        return rc;
+    if (!lmq_client_active(c)) {
+        rc = lmq_client_connect(c);
+        if (rc < 0)
+            return rc;
+    }
+    run_until(e, timeout_ms, want_connect_outcome);
+    outcome = lmq_client_outcome(c);
+    /* Still trying: the attempt goes on; the caller may wait again or
+     * call lmq_client_disconnect. */
+    return outcome == 1 ? LMQ_ETIMEOUT : outcome;
+}
+
+LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms)
+{
+    evclient *e;
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    e = blocking_driver(c, &rc);
+    if (!e)
+        return rc;
+    run_until(e, timeout_ms, want_stopped);
+    return lmq_client_active(c) ? 0 : lmq_client_stop_error(c);
+}
+
+static void *thread_main(void *arg)
+{
+    evclient *e = arg;
+
+    while (!atomic_load(&e->thread_stop))
+        ev_run(e->loop->ev, 0);
+    return NULL;
+}
+
+LMQ_API int lmq_client_thread_start(lmq_client *c)
+{
+    evclient *e;
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    e = blocking_driver(c, &rc);
+    if (!e)
+        return rc;
+    lmq_client_lock(c);
+    atomic_store(&e->thread_stop, 0);
+    /* Referenced while the thread runs: ev_run(loop, 0) then waits for
+     * work (or the stop request) instead of returning when idle. */
+    ev_ref(e->loop->ev);
+    e->thread_on = 1;
+    if (pthread_create(&e->thread, NULL, thread_main, e) != 0) {
+        e->thread_on = 0;
+        ev_unref(e->loop->ev);
+        rc = LMQ_ENOMEM;
+    }
+    lmq_client_unlock(c);
+    return rc;
+}
+
+LMQ_API int lmq_client_thread_stop(lmq_client *c)
+{
+    evclient *e;
+
+    if (!c)
+        return LMQ_EINVAL;
+    e = lmq_client_driver_ctx(c, &ev_driver);
+    if (!e || !e->thread_on || pthread_equal(pthread_self(), e->thread))
+        return LMQ_ESTATE;
+    thread_join(e);
+    return 0;
+}

@@ -1,0 +1,328 @@
+/*
+ * connect.c - opening a connection: CONNECT out, CONNACK in (and every
+ * limit it sets), the AUTH exchange of enhanced authentication and
+ * re-authentication (MQTT 5, section 4.12).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_int.h"
+
+static uint8_t *malloc_copy(const uint8_t *p, uint32_t n)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    if (c && n)
+        memcpy(c, p, n);
+    return c;
+}
+
+static lmq_slice bslice(const lmq_bytes *b)
+{
+    static const uint8_t empty[1];
+    lmq_slice sl = { b->p ? b->p : empty, b->n };
+    return sl;
+}
+
+/* Options win over the same property given in the LMQ_PROPS_CONNECT list
+ * when they differ from their defaults. */
+static void connect_props(lmq_session *s, lmq_props *pr)
+{
+    if (s->session_expiry) {
+        pr->session_expiry = s->session_expiry;
+        lmq_props_set(pr, LMQ_PROP_SESSION_EXPIRY);
+    }
+    if (s->receive_max != 65535) {
+        pr->receive_maximum = s->receive_max;
+        lmq_props_set(pr, LMQ_PROP_RECEIVE_MAXIMUM);
+    }
+    if (s->max_packet) {
+        pr->maximum_packet_size = s->max_packet;
+        lmq_props_set(pr, LMQ_PROP_MAXIMUM_PACKET_SIZE);
+    }
+    if (s->alias_max_in) {
+        pr->topic_alias_maximum = s->alias_max_in;
+        lmq_props_set(pr, LMQ_PROP_TOPIC_ALIAS_MAXIMUM);
+    }
+    if (s->req_resp_info) {
+        pr->request_response_info = 1;
+        lmq_props_set(pr, LMQ_PROP_REQUEST_RESPONSE_INFO);
+    }
+    if (!s->req_prob_info) {
+        pr->request_problem_info = 0;
+        lmq_props_set(pr, LMQ_PROP_REQUEST_PROBLEM_INFO);
+    }
+    if (s->auth_method.set) {
+        pr->auth_method = bslice(&s->auth_method);
+        lmq_props_set(pr, LMQ_PROP_AUTH_METHOD);
+        if (s->auth_data.set) {
+            pr->auth_data = bslice(&s->auth_data);
+            lmq_props_set(pr, LMQ_PROP_AUTH_DATA);
+        }
+    }
+}
+
+/* What this connection enforces on the server, from what CONNECT said. */
+static int apply_own_limits(lmq_session *s, const lmq_props *pr)
+{
+    uint32_t max_packet = 0;
+    s->in_receive_max = 65535;
+    s->in_alias_max = 0;
+    if (s->level == 5) {
+        s->sent_session_expiry = lmq_props_has(pr, LMQ_PROP_SESSION_EXPIRY)
+                                     ? pr->session_expiry : 0;
+        s->in_receive_max = lmq_props_has(pr, LMQ_PROP_RECEIVE_MAXIMUM)
+                                ? pr->receive_maximum : 65535;
+        s->in_alias_max = lmq_props_has(pr, LMQ_PROP_TOPIC_ALIAS_MAXIMUM)
+                              ? pr->topic_alias_maximum : 0;
+        if (lmq_props_has(pr, LMQ_PROP_MAXIMUM_PACKET_SIZE))
+            max_packet = pr->maximum_packet_size;
+    }
+    /* The decoder refuses anything over our Maximum Packet Size
+     * [MQTT-3.2.2-15 is the server's side of it]: DISCONNECT 0x95. */
+    lmq_decoder_free(&s->dec);
+    lmq_decoder_init(&s->dec, s->level, LMQ_FROM_SERVER, max_packet);
+    return lmq_in_alias_reset(s);
+}
+
+static int check_client_id(const lmq_session *s)
+{
+    uint32_t n = s->client_id.n;
+    /* 3.1 wants 1..23 characters; 3.1.1 lets an empty id through only
+     * with a clean session [MQTT-3.1.3-7 of 3.1.1]; 5.0 lets the server
+     * assign one [MQTT-3.1.3-6]. */
+    if (s->level == LMQ_MQTT_31 && (n == 0 || n > 23))
+        return LMQ_EINVAL;
+    if (s->level == LMQ_MQTT_311 && n == 0 && !s->clean_start)
+        return LMQ_EINVAL;
+    return 0;
+}
+
+int lmq_connect_send(lmq_session *s)
+{
+    lmq_packet pkt;
+    int rc;
+
+    if ((rc = check_client_id(s)))
+        return rc;
+    if (s->password.set && !s->username.set && s->level < 5)
+        return LMQ_EINVAL;      /* 3.x: password only with a user name */
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_CONNECT;
+    lmq_connect *c = &pkt.u.connect;
+    c->level = s->level;
+    c->clean = s->clean_start;
+    c->keepalive = s->keepalive;
+    c->client_id = bslice(&s->client_id);
+    if (s->username.set)
+        c->username = bslice(&s->username);
+    if (s->password.set)
+        c->password = bslice(&s->password);
+    if (s->will_topic.set) {
+        c->will = 1;
+        c->will_qos = s->will_qos;
+        c->will_retain = s->will_retain;
+        c->will_topic = bslice(&s->will_topic);
+        c->will_payload = bslice(&s->will_payload);
+        if (s->level == 5 &&
+            (rc = lmq_proplist_props(s->will_props, LMQ_IN_WILL, &c->will_props)))
+            return rc;
+    }
+    if (s->level == 5) {
+        if ((rc = lmq_proplist_props(s->connect_props, LMQ_IN(LMQ_CONNECT), &c->props)))
+            return rc;
+        connect_props(s, &c->props);
+    }
+    if ((rc = apply_own_limits(s, &c->props)))
+        return rc;
+    s->sent_clean = c->clean;
+    s->auth_active = s->level == 5 && s->auth_method.set;
+    s->ka = s->keepalive;
+    if ((rc = lmq_session_emit(s, &pkt)))
+        return rc;
+    /* Never the password or auth data in a log. */
+    lmq_session_log(s, LMQ_LOG_INFO, "CONNECT level %d client id '%.*s' keepalive %u%s%s",
+                    s->level, (int)c->client_id.n, (const char *)c->client_id.p,
+                    (unsigned)c->keepalive, c->clean ? " clean" : "",
+                    c->will ? " will" : "");
+    return 0;
+}
+
+/* --------------------------------------------------------------- CONNACK */
+
+static int refused(lmq_session *s, const lmq_connack *ca)
+{
+    const char *name = s->level == 5 ? lmq_reason_name(LMQ_CONNACK, ca->reason) : NULL;
+    lmq_event *ev = lmq_session_event(s, LMQ_EV_CONNECT_FAILED, LMQ_EREFUSED,
+                                      ca->reason, &ca->props);
+    (void)ev;
+    s->reported = 1;
+    s->failed = LMQ_EREFUSED;
+    s->state = LMQ_SS_CLOSING;
+    lmq_session_seterr(s, "connection refused: 0x%02x %s", ca->reason, name ? name : "");
+    lmq_session_log(s, LMQ_LOG_ERROR, "connection refused: 0x%02x %s", ca->reason,
+                    name ? name : "");
+    return LMQ_EREFUSED;
+}
+
+/* Every CONNACK property the client must obey (section 3.2.2.3); absent
+ * ones take their defaults, so nothing carries over from an older
+ * connection. */
+static int take_server_limits(lmq_session *s, const lmq_props *p)
+{
+    s->srv_receive_max = lmq_props_has(p, LMQ_PROP_RECEIVE_MAXIMUM)
+                             ? p->receive_maximum : 65535;    /* [MQTT-3.3.4-7] */
+    s->srv_max_qos = lmq_props_has(p, LMQ_PROP_MAXIMUM_QOS) ? p->maximum_qos : 2;
+    s->srv_retain = lmq_props_has(p, LMQ_PROP_RETAIN_AVAILABLE) ? p->retain_available : 1;
+    s->srv_max_packet = lmq_props_has(p, LMQ_PROP_MAXIMUM_PACKET_SIZE)
+                            ? p->maximum_packet_size : 0;
+    s->srv_alias_max = lmq_props_has(p, LMQ_PROP_TOPIC_ALIAS_MAXIMUM)
+                           ? p->topic_alias_maximum : 0;
+    /* [MQTT-3.1.2-21] the server's keep alive replaces ours. */
+    s->ka = lmq_props_has(p, LMQ_PROP_SERVER_KEEP_ALIVE) ? p->server_keep_alive
+                                                         : s->keepalive;
+    s->srv_known = 1;
+    lmq_alias_out_reset(&s->aout, s->alias_out ? s->srv_alias_max : 0);
+    /* The id the server chose is ours for the rest of the session
+     * (section 3.2.2.3.7): later CONNECTs send it. */
+    if (lmq_props_has(p, LMQ_PROP_ASSIGNED_CLIENT_ID)) {
+        lmq_bytes *id = &s->client_id;
+        uint8_t *copy = malloc_copy(p->assigned_client_id.p, p->assigned_client_id.n);
+        if (!copy)
+            return LMQ_ENOMEM;
+        free(id->p);
+        id->p = copy;
+        id->n = p->assigned_client_id.n;
+        id->set = 1;
+    }
+    if (lmq_props_has(p, LMQ_PROP_SERVER_REFERENCE))
+        lmq_session_log(s, LMQ_LOG_INFO, "server reference: %.*s",
+                        (int)p->server_reference.n, (const char *)p->server_reference.p);
+    return 0;
+}
+
+/* Send again what was in flight, in the original order [MQTT-4.6.0-1]:
+ * PUBLISH with DUP and their ids, PUBREL for those PUBREC'd
+ * [MQTT-4.4.0-1], then SUBSCRIBE / UNSUBSCRIBE never answered. */
+static void resend_inflight(lmq_session *s, lmq_reqlist *old)
+{
+    lmq_req *r;
+    while ((r = old->head)) {
+        lmq_reqlist_remove(old, r);
+        if (r->kind == LMQ_PUBLISH)
+            lmq_pub_resend(s, r);
+        else
+            lmq_sub_send(s, r);
+    }
+}
+
+int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
+{
+    int rc;
+
+    (void)now;
+    if (s->level == 5 ? ca->reason >= 0x80 : ca->reason != 0)
+        return refused(s, ca);
+    /* With clean start the server must answer session present 0
+     * [MQTT-3.2.2-2]; a 1 means it kept what it had to discard. */
+    if (ca->session_present && s->sent_clean)
+        return lmq_session_fail(s, LMQ_EPROTOCOL,
+                                "session present after clean start [MQTT-3.2.2-2]");
+    if ((rc = take_server_limits(s, &ca->props)))
+        return lmq_session_fail(s, rc, "out of memory");
+    s->auth_active = 0;
+    s->state = LMQ_SS_CONNECTED;
+    lmq_event *ev = lmq_session_event(s, LMQ_EV_CONNECTED, 0, ca->reason, &ca->props);
+    if (ev)
+        ev->session_present = ca->session_present;
+    lmq_session_log(s, LMQ_LOG_INFO, "connected, session present %d", ca->session_present);
+
+    lmq_reqlist old = s->inflight;
+    memset(&s->inflight, 0, sizeof s->inflight);
+    if (!ca->session_present) {
+        /* The server has no session: neither half survives
+         * [MQTT-4.1.0-1] (see lmq_pub_session_lost for our messages). */
+        lmq_in_clear(s);
+        lmq_pub_session_lost(s, &old);
+        if (s->auto_resub)
+            lmq_sub_resubscribe(s);
+    }
+    resend_inflight(s, &old);
+    lmq_sub_flush(s);
+    lmq_pub_pump(s);
+    return s->failed;
+}
+
+/* ------------------------------------------------------------------ AUTH */
+
+static int same_method(const lmq_session *s, const lmq_props *p)
+{
+    return lmq_props_has(p, LMQ_PROP_AUTH_METHOD) &&
+           p->auth_method.n == s->auth_method.n &&
+           (s->auth_method.n == 0 ||
+            memcmp(p->auth_method.p, s->auth_method.p, s->auth_method.n) == 0);
+}
+
+int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au)
+{
+    /* AUTH only within an exchange we started, with our method
+     * [MQTT-4.12.0-2] [MQTT-4.12.0-5]. */
+    if (!s->auth_method.set || !s->auth_active)
+        return lmq_session_fail(s, LMQ_EPROTOCOL, "AUTH without an authentication exchange");
+    if (!same_method(s, &au->props))
+        return lmq_session_fail(s, LMQ_EPROTOCOL,
+                                "AUTH with another authentication method [MQTT-4.12.0-5]");
+    if (au->reason == 0x00) {
+        /* Success by AUTH ends a re-authentication only; the first
+         * exchange ends with CONNACK. */
+        if (s->state != LMQ_SS_CONNECTED)
+            return lmq_session_fail(s, LMQ_EPROTOCOL, "AUTH success before CONNACK");
+        s->auth_active = 0;
+    } else if (au->reason != 0x18) {
+        return lmq_session_fail(s, LMQ_EPROTOCOL, "AUTH re-authenticate from the server");
+    }
+    lmq_session_event(s, LMQ_EV_AUTH, 0, au->reason, &au->props);
+    return 0;
+}
+
+int lmq_session_auth(lmq_session *s, int reason, const lmq_proplist *props, int64_t now)
+{
+    lmq_packet pkt;
+    int rc;
+
+    (void)now;
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->level != 5)
+        return LMQ_EVERSION;
+    if (!s->auth_method.set)
+        return LMQ_ESTATE;
+    if (reason == 0x18) {
+        /* Continue: only an answer to the server's challenge. */
+        if (!s->auth_active || (s->state != LMQ_SS_CONNECTING && s->state != LMQ_SS_CONNECTED))
+            return LMQ_ESTATE;
+    } else if (reason == 0x19) {
+        /* Re-authenticate: only when connected [MQTT-4.12.1-1]. */
+        if (s->state != LMQ_SS_CONNECTED || s->auth_active)
+            return LMQ_ESTATE;
+    } else {
+        return LMQ_EINVAL;
+    }
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_AUTH;
+    pkt.u.disconnect.reason = (uint8_t)reason;
+    if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_AUTH), &pkt.u.disconnect.props)))
+        return rc;
+    lmq_props *p = &pkt.u.disconnect.props;
+    if (!lmq_props_has(p, LMQ_PROP_AUTH_METHOD)) {
+        p->auth_method = bslice(&s->auth_method);   /* [MQTT-4.12.1-1] same method */
+        lmq_props_set(p, LMQ_PROP_AUTH_METHOD);
+    } else if (!same_method(s, p)) {
+        return LMQ_EINVAL;
+    }
+    if ((rc = lmq_session_emit(s, &pkt)))
+        return rc;
+    if (reason == 0x19)
+        s->auth_active = 1;
+    lmq_session_log(s, LMQ_LOG_DEBUG, "AUTH sent (reason 0x%02x)", reason);
+    return 0;
+}

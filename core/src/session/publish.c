@@ -1,0 +1,456 @@
+/*
+ * publish.c - application messages both ways.
+ *
+ * Out: QoS 0/1/2 PUBLISH through the pending queue, the server's Receive
+ * Maximum window, topic aliases, the PUBACK / PUBREC-PUBREL-PUBCOMP flows
+ * and their completion events.  In: delivery, acks (automatic or manual),
+ * QoS 2 exactly-once bookkeeping, our Receive Maximum.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_int.h"
+
+/* ------------------------------------------------------------------- out */
+
+void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
+                      const lmq_props *props)
+{
+    lmq_out_release_id(s, r);
+    lmq_event *ev = lmq_session_event(s, LMQ_EV_PUBLISHED, error, reason, props);
+    if (ev) {
+        ev->msg_id = r->msg_id;
+        ev->qos = r->qos;
+    }
+    lmq_req_free(r);
+}
+
+/* Encode r as PUBLISH, with an outgoing topic alias when the server takes
+ * them.  The alias is recorded only once the packet is in the output, so a
+ * packet refused here never leaves the server with an alias it did not
+ * get. */
+static int send_publish(lmq_session *s, lmq_req *r, int dup)
+{
+    lmq_packet pkt;
+    int rc, fresh = 0;
+
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_PUBLISH;
+    lmq_publish *p = &pkt.u.publish;
+    p->qos = r->qos;
+    p->retain = r->retain;
+    p->dup = (uint8_t)dup;                  /* [MQTT-3.3.1-1] [MQTT-3.3.1-2] */
+    p->packet_id = r->packet_id;
+    p->topic.p = r->topic;
+    p->topic.n = r->tlen;
+    p->payload.p = r->payload;
+    p->payload.n = r->plen;
+    if (s->level == 5 && (rc = lmq_proplist_props(r->props, LMQ_IN(LMQ_PUBLISH), &p->props)))
+        return rc;
+    uint16_t alias = 0;
+    if (s->level == 5 && s->aout.max) {
+        if ((alias = lmq_alias_out_find(&s->aout, r->topic, r->tlen)))
+            p->topic.n = 0;                 /* the alias stands for it */
+        else if ((alias = lmq_alias_out_next(&s->aout)))
+            fresh = 1;
+        if (alias) {
+            p->props.topic_alias = alias;   /* 1..server maximum [MQTT-3.3.2-9] */
+            lmq_props_set(&p->props, LMQ_PROP_TOPIC_ALIAS);
+        }
+    }
+    if ((rc = lmq_session_emit(s, &pkt)))
+        return rc;
+    /* Without memory the alias is simply not remembered: the next PUBLISH
+     * to this topic sends the topic again, which is always allowed. */
+    if (fresh)
+        (void)lmq_alias_out_add(&s->aout, r->topic, r->tlen);
+    lmq_session_log(s, LMQ_LOG_DEBUG, "sent PUBLISH id %u qos %u%s", r->packet_id,
+                    r->qos, dup ? " dup" : "");
+    return 0;
+}
+
+/* Limits the server set in CONNACK, checked again when a queued message
+ * finally goes out (the server may be another one by then). */
+static int server_allows(const lmq_session *s, const lmq_req *r)
+{
+    if (r->qos > s->srv_max_qos)
+        return LMQ_EQOS_NOT_SUPPORTED;      /* [MQTT-3.2.2-11] */
+    if (r->retain && !s->srv_retain)
+        return LMQ_ERETAIN_NOT_SUPPORTED;   /* [MQTT-3.2.2-14] */
+    return 0;
+}
+
+/*
+ * Send what the pending queue holds, in order, while the server's Receive
+ * Maximum allows: at most that many QoS 1/2 PUBLISH unacknowledged
+ * [MQTT-4.9.0-1] [MQTT-4.9.0-2] [MQTT-3.3.4-7]; QoS 0 is not counted
+ * [MQTT-4.9.0-3] but keeps its place in the queue.
+ */
+int lmq_pub_pump(lmq_session *s)
+{
+    lmq_req *r;
+
+    if (s->state != LMQ_SS_CONNECTED || s->failed)
+        return 0;
+    while ((r = s->pending.head)) {
+        if (r->qos > 0 && s->inflight_pub >= s->srv_receive_max)
+            break;
+        if (r->qos > 0 && s->ids_used >= 65535u)
+            break;
+        lmq_out_dequeue(s);
+        int rc = server_allows(s, r);
+        if (!rc && r->qos > 0)
+            rc = lmq_out_alloc_id(s, r);
+        if (!rc)
+            rc = send_publish(s, r, 0);
+        if (rc) {
+            lmq_pub_complete(s, r, rc, 0, NULL);
+            continue;
+        }
+        if (r->qos == 0) {
+            lmq_pub_complete(s, r, 0, 0, NULL);  /* written: done */
+            continue;
+        }
+        r->state = LMQ_RQ_SENT;
+        lmq_reqlist_append(&s->inflight, r);
+        s->inflight_pub++;
+    }
+    return 0;
+}
+
+/* After a reconnect with a session: the same packet id, DUP set, or the
+ * PUBREL again [MQTT-4.4.0-1] [MQTT-3.3.1-1]; never the PUBLISH once its
+ * PUBREL went [MQTT-4.3.3-6]. */
+int lmq_pub_resend(lmq_session *s, lmq_req *r)
+{
+    int rc;
+    if (r->state == LMQ_RQ_RELEASED)
+        rc = lmq_pub_send_ack(s, LMQ_PUBREL, r->packet_id, 0);
+    else
+        rc = send_publish(s, r, 1);
+    if (rc) {
+        s->inflight_pub--;
+        lmq_pub_complete(s, r, rc, 0, NULL);
+        return rc;
+    }
+    lmq_reqlist_append(&s->inflight, r);
+    return 0;
+}
+
+/*
+ * The server has no session for us (CONNACK session present 0), so it
+ * knows nothing of our unacknowledged messages.  Documented choice (see
+ * session.h): a PUBLISH never acknowledged goes back to the front of the
+ * queue, in its order, and is sent as a new message (new packet id, no
+ * DUP); a QoS 2 message that got its PUBREC is complete (the server took
+ * it over at PUBREC) and reports success.
+ */
+void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old)
+{
+    lmq_reqlist back = { NULL, NULL, 0 };
+    lmq_req *r = old->head;
+
+    while (r) {
+        lmq_req *next = r->next;
+        if (r->kind == LMQ_PUBLISH) {
+            lmq_reqlist_remove(old, r);
+            s->inflight_pub--;
+            if (r->state == LMQ_RQ_RELEASED) {
+                lmq_pub_complete(s, r, 0, 0, NULL);
+            } else {
+                lmq_out_release_id(s, r);
+                r->state = LMQ_RQ_QUEUED;
+                lmq_reqlist_append(&back, r);
+            }
+        }
+        r = next;
+    }
+    while ((r = back.tail)) {
+        lmq_reqlist_remove(&back, r);
+        lmq_out_requeue_front(s, r);
+    }
+}
+
+int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason)
+{
+    lmq_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = type;
+    pkt.u.ack.packet_id = pid;
+    pkt.u.ack.reason = s->level == 5 ? reason : 0;
+    return lmq_session_emit(s, &pkt);
+}
+
+static int unknown_ack(lmq_session *s, const char *what, uint16_t pid)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s for packet id %u, not in flight", what, pid);
+    return lmq_session_fail(s, LMQ_EUNKNOWN_ID, msg);
+}
+
+static void finish(lmq_session *s, lmq_req *r, int error, const lmq_ack *a)
+{
+    lmq_reqlist_remove(&s->inflight, r);
+    s->inflight_pub--;
+    lmq_pub_complete(s, r, error, a->reason, &a->props);
+}
+
+int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
+{
+    static const char *names[] = { [LMQ_PUBACK] = "PUBACK", [LMQ_PUBREC] = "PUBREC",
+                                   [LMQ_PUBCOMP] = "PUBCOMP" };
+    const lmq_ack *a = &pkt->u.ack;
+    lmq_req *r = lmq_out_find(s, a->packet_id);
+    int rc;
+
+    if (!r || r->kind != LMQ_PUBLISH)
+        return unknown_ack(s, names[pkt->type], a->packet_id);
+    /* A reason >= 0x80 in PUBACK or PUBREC ends the flow: the message
+     * failed (sections 3.4.2.1, 3.5.2.1, 4.3.3). */
+    int error = a->reason >= 0x80 ? LMQ_EREJECTED : 0;
+    switch (pkt->type) {
+    case LMQ_PUBACK:
+        if (r->qos != 1)
+            return unknown_ack(s, "PUBACK", a->packet_id);
+        finish(s, r, error, a);
+        break;
+    case LMQ_PUBREC:
+        if (r->qos != 2)
+            return unknown_ack(s, "PUBREC", a->packet_id);
+        if (error) {
+            finish(s, r, error, a);         /* no PUBREL follows [MQTT-4.3.3-4] [MQTT-4.4.0-2] */
+            break;
+        }
+        /* [MQTT-4.3.3-4] answer PUBREC with PUBREL (again, if the PUBREC
+         * is a repeat); unacknowledged until PUBCOMP [MQTT-4.3.3-5]. */
+        if ((rc = lmq_pub_send_ack(s, LMQ_PUBREL, a->packet_id, 0)))
+            return lmq_session_fail(s, rc, "cannot queue PUBREL");
+        r->state = LMQ_RQ_RELEASED;
+        return 0;                           /* the window is still used */
+    case LMQ_PUBCOMP:
+        if (r->qos != 2 || r->state != LMQ_RQ_RELEASED)
+            return unknown_ack(s, "PUBCOMP", a->packet_id);
+        finish(s, r, error, a);
+        break;
+    default:
+        return 0;
+    }
+    return lmq_pub_pump(s);                 /* a slot came free */
+}
+
+/* -------------------------------------------------------------------- in */
+
+static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
+{
+    lmq_event *ev = lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);
+    if (!ev)
+        return;
+    ev->qos = p->qos;
+    ev->retain = p->retain;
+    ev->dup = p->dup;
+    ev->ack_id = ack_id;
+    ev->topic = lmq_evq_copy(&s->evq, p->topic.p, p->topic.n);
+    ev->topic_len = ev->topic ? (int32_t)p->topic.n : 0;
+    ev->payload = lmq_evq_copy(&s->evq, p->payload.p, p->payload.n);
+    ev->payload_len = ev->payload ? (int32_t)p->payload.n : 0;
+}
+
+/* A manual-ack handle: the connection it came on and the packet id, so an
+ * ack meant for an earlier connection is recognised and refused. */
+static int32_t make_ack_id(const lmq_session *s, uint16_t pid)
+{
+    return (int32_t)(((s->conn_gen & 0x7FFFu) << 16) | pid);
+}
+
+int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
+{
+    char msg[96];
+    int rc;
+
+    if ((rc = lmq_in_alias_resolve(s, p))) {
+        snprintf(msg, sizeof msg, "topic alias %u invalid [MQTT-3.3.2-9] [MQTT-3.3.2-10]",
+                 p->props.topic_alias);
+        return lmq_session_fail(s, rc, msg);
+    }
+    if (p->qos == 0) {
+        deliver(s, p, 0);
+        return 0;
+    }
+    if ((rc = lmq_in_init(s)))
+        return lmq_session_fail(s, rc, "out of memory");
+    uint16_t pid = p->packet_id;
+    int st = lmq_in_get(s, pid);
+    if (p->qos == 2 && st == LMQ_IN_Q2_RECEIVED) {
+        /* Seen and PUBREC'd already: acknowledge again, deliver once
+         * [MQTT-4.3.3-10]. */
+        if ((rc = lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0)))
+            return lmq_session_fail(s, rc, "cannot queue PUBREC");
+        return 0;
+    }
+    if (p->qos == 2 && st == LMQ_IN_Q2_UNACKED)
+        return 0;   /* delivered, the application's ack is still to come */
+    /* [MQTT-3.3.4-9] no more unacknowledged QoS 1/2 than our Receive
+     * Maximum: DISCONNECT 0x93. */
+    if (st == LMQ_IN_NONE && s->level == 5 && s->in_count >= s->in_receive_max)
+        return lmq_session_fail(s, LMQ_ERECEIVE_MAX, "the server exceeded our Receive Maximum");
+    deliver(s, p, s->manual_ack ? make_ack_id(s, pid) : 0);
+    if (s->manual_ack) {
+        lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
+        return 0;
+    }
+    if (p->qos == 1) {
+        rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
+    } else {
+        lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);
+        rc = lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0);       /* [MQTT-4.3.3-8] */
+    }
+    return rc ? lmq_session_fail(s, rc, "cannot queue an acknowledgement") : 0;
+}
+
+int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a)
+{
+    int st = lmq_in_get(s, a->packet_id), rc;
+    uint8_t reason = 0;
+
+    if (st == LMQ_IN_Q1_UNACKED || st == LMQ_IN_Q2_UNACKED)
+        return lmq_session_fail(s, LMQ_EPROTOCOL, "PUBREL before our PUBREC");
+    if (st == LMQ_IN_Q2_RECEIVED)
+        lmq_in_set(s, a->packet_id, LMQ_IN_NONE);
+    else
+        reason = 0x92;      /* Packet Identifier not found (v5 only) */
+    /* [MQTT-4.3.3-11] answer PUBREL with PUBCOMP; the id is then new
+     * again [MQTT-4.3.3-12]. */
+    if ((rc = lmq_pub_send_ack(s, LMQ_PUBCOMP, a->packet_id, reason)))
+        return lmq_session_fail(s, rc, "cannot queue PUBCOMP");
+    return 0;
+}
+
+int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now)
+{
+    (void)now;
+    if (!s || ack_id <= 0 || reason < 0 || reason > 0xFF)
+        return LMQ_EINVAL;
+    uint16_t pid = (uint16_t)(ack_id & 0xFFFF);
+    uint32_t gen = (uint32_t)ack_id >> 16;
+    if (pid == 0 || !s->manual_ack)
+        return LMQ_EINVAL;
+    if (s->state != LMQ_SS_CONNECTED || gen != (s->conn_gen & 0x7FFFu))
+        return LMQ_ESTATE;      /* its connection is gone: the server resends */
+    int st = lmq_in_get(s, pid);
+    uint8_t type = st == LMQ_IN_Q1_UNACKED ? LMQ_PUBACK : LMQ_PUBREC;
+    if (st != LMQ_IN_Q1_UNACKED && st != LMQ_IN_Q2_UNACKED)
+        return LMQ_EINVAL;      /* acked already, or never delivered */
+    if (s->level == 5 && !lmq_reason_valid(type, (uint8_t)reason))
+        return LMQ_EINVAL;
+    if (s->level < 5)
+        reason = 0;
+    int rc = lmq_pub_send_ack(s, type, pid, (uint8_t)reason);
+    if (rc)
+        return rc;
+    /* A PUBREC >= 0x80 ends the QoS 2 flow: the id is new again
+     * [MQTT-4.3.3-9]. */
+    int next = type == LMQ_PUBREC && reason < 0x80 ? LMQ_IN_Q2_RECEIVED : LMQ_IN_NONE;
+    lmq_in_set(s, pid, next);
+    return 0;
+}
+
+/* ----------------------------------------------------------- the API call */
+
+static lmq_req *req_new(const uint8_t *topic, size_t tlen, const uint8_t *payload,
+                        size_t plen)
+{
+    lmq_req *r = malloc(sizeof *r + tlen + plen + 1);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->kind = LMQ_PUBLISH;
+    r->topic = (uint8_t *)(r + 1);
+    r->payload = r->topic + tlen;
+    if (tlen)
+        memcpy(r->topic, topic, tlen);
+    if (plen)
+        memcpy(r->payload, payload, plen);
+    r->tlen = (uint32_t)tlen;
+    r->plen = (uint32_t)plen;
+    return r;
+}
+
+/* Everything that can be refused before a message is accepted. */
+static int check_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
+                         const uint8_t *payload, size_t plen, int qos, int retain,
+                         const lmq_proplist *props)
+{
+    lmq_packet pkt;
+    int rc;
+
+    if ((!topic && tlen) || (!payload && plen) || qos < 0 || qos > 2)
+        return LMQ_EINVAL;
+    if (tlen > 65535u)
+        return LMQ_ETOPIC_LONG;
+    if ((rc = lmq_topic_validate_name((const char *)topic, (int32_t)tlen)))
+        return rc;                          /* [MQTT-3.3.2-1] [MQTT-3.3.2-2] */
+    if (plen > 268435455u)
+        return LMQ_ETOOBIG;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_PUBLISH;
+    if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props)))
+        return rc;
+    /* The session owns topic aliases; a client never sends a Subscription
+     * Identifier [MQTT-3.3.4-6]. */
+    if (lmq_props_has(&pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS) ||
+        lmq_props_has(&pkt.u.publish.props, LMQ_PROP_SUBSCRIPTION_ID))
+        return LMQ_EINVAL;
+    if (s->srv_known) {
+        if (qos > s->srv_max_qos)
+            return LMQ_EQOS_NOT_SUPPORTED;      /* [MQTT-3.2.2-11] */
+        if (retain && !s->srv_retain)
+            return LMQ_ERETAIN_NOT_SUPPORTED;   /* [MQTT-3.2.2-14] */
+    }
+    pkt.u.publish.qos = (uint8_t)qos;
+    pkt.u.publish.packet_id = 1;
+    pkt.u.publish.topic.p = topic ? topic : (const uint8_t *)"";
+    pkt.u.publish.topic.n = (uint32_t)tlen;
+    pkt.u.publish.payload.p = payload;
+    pkt.u.publish.payload.n = (uint32_t)plen;
+    int64_t size = lmq_encode_size_as(&pkt, s->level, LMQ_FROM_CLIENT);
+    if (size < 0)
+        return (int)size;
+    if (s->srv_known && s->srv_max_packet && (uint64_t)size > s->srv_max_packet)
+        return LMQ_ESERVER_MAX_SIZE;            /* [MQTT-3.1.2-24] */
+    return 0;
+}
+
+int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
+                        const uint8_t *payload, size_t plen, int qos, int retain,
+                        const lmq_proplist *props, int64_t now)
+{
+    int rc;
+
+    (void)now;
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->user_closing)
+        return LMQ_ESTATE;
+    if ((rc = check_publish(s, topic, tlen, payload, plen, qos, retain, props)))
+        return rc;
+    lmq_req *r = req_new(topic, tlen, payload, plen);
+    if (!r)
+        return LMQ_ENOMEM;
+    r->qos = (uint8_t)qos;
+    r->retain = retain != 0;
+    r->props = lmq_proplist_dup(props, &rc);
+    if (rc)
+        goto fail;
+    r->bytes = tlen + plen + lmq_proplist_bytes(r->props);
+    r->msg_id = lmq_out_msg_id(s);
+    if ((rc = lmq_out_enqueue(s, r)))
+        goto fail;
+    int32_t id = r->msg_id;
+    lmq_pub_pump(s);            /* r may be complete and freed after this */
+    return id;
+
+fail:
+    lmq_req_free(r);
+    return rc;
+}

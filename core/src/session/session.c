@@ -1,0 +1,537 @@
+/*
+ * session.c - the session's lifecycle: options, one connection after
+ * another (start / lost), bytes in and out, keepalive, errors, events.
+ * The protocol flows themselves are in connect.c, publish.c and
+ * subscribe.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_int.h"
+
+#define LMQ_PING_WAIT_MIN_MS 3000   /* "a few seconds" for a PINGRESP */
+
+lmq_session *lmq_session_new(void)
+{
+    lmq_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->level = LMQ_MQTT_5;
+    s->clean_start = 1;
+    s->keepalive = 60;
+    s->receive_max = 65535;
+    s->req_prob_info = 1;
+    s->connect_timeout_ms = 10000;
+    s->offline_max_msgs = 10000;
+    s->offline_max_bytes = 16u << 20;
+    s->offline_policy = LMQ_QUEUE_REFUSE;
+    s->auto_resub = 1;
+    s->alias_out = 1;
+    s->log_level = LMQ_LOG_WARNING;
+    s->srv_receive_max = 65535;
+    s->srv_max_qos = 2;
+    s->srv_retain = 1;
+    s->next_pid = 1;
+    s->next_msg_id = 1;
+    return s;
+}
+
+void lmq_bytes_free(lmq_bytes *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+void lmq_session_free(lmq_session *s)
+{
+    if (!s)
+        return;
+    lmq_out_free_all(s);
+    lmq_evq_free(&s->evq);
+    lmq_alias_out_free(&s->aout);
+    lmq_in_alias_free(s);
+    lmq_decoder_free(&s->dec);
+    lmq_sub_memo_free(s);
+    free(s->in_state);
+    free(s->obuf);
+    lmq_bytes_free(&s->client_id);
+    lmq_bytes_free(&s->username);
+    lmq_bytes_free(&s->password);
+    lmq_bytes_free(&s->auth_method);
+    lmq_bytes_free(&s->auth_data);
+    lmq_bytes_free(&s->will_topic);
+    lmq_bytes_free(&s->will_payload);
+    lmq_proplist_free(s->connect_props);
+    lmq_proplist_free(s->will_props);
+    free(s);
+}
+
+/* ------------------------------------------------------ events and logs */
+
+lmq_event *lmq_session_event(lmq_session *s, int type, int error, int reason,
+                             const lmq_props *props)
+{
+    lmq_event *ev = lmq_evq_push(&s->evq, type);
+    if (!ev)
+        return NULL;
+    ev->error = error;
+    ev->reason = reason;
+    if (props && props->raw.p && props->raw.n) {
+        const uint8_t *raw = lmq_evq_copy(&s->evq, props->raw.p, props->raw.n);
+        if (raw) {
+            ev->props = raw;
+            ev->props_len = (int32_t)props->raw.n;
+        }
+    }
+    return ev;
+}
+
+static void event_text(lmq_session *s, lmq_event *ev, const char *text)
+{
+    if (ev && text)
+        ev->text = lmq_evq_copy(&s->evq, text, strlen(text));
+}
+
+void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+
+    if (level > s->log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    event_text(s, lmq_session_event(s, LMQ_EV_LOG, 0, level, NULL), buf);
+}
+
+void lmq_session_seterr(lmq_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+const char *lmq_session_errmsg(const lmq_session *s)
+{
+    return s ? s->errmsg : "";
+}
+
+void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
+                            const char *text)
+{
+    if (s)
+        event_text(s, lmq_session_event(s, type, error, reason, NULL), text);
+}
+
+int lmq_session_events(lmq_session *s, lmq_event *out, int max)
+{
+    if (!s || !out || max <= 0)
+        return 0;
+    return lmq_evq_pull(&s->evq, out, max);
+}
+
+/* ------------------------------------------------------------ bytes out */
+
+static int out_reserve(lmq_session *s, size_t n)
+{
+    if (s->ostart == s->oend)
+        s->ostart = s->oend = 0;
+    if (s->ocap - s->oend >= n)
+        return 0;
+    if (s->ostart > 0) {
+        memmove(s->obuf, s->obuf + s->ostart, s->oend - s->ostart);
+        s->oend -= s->ostart;
+        s->ostart = 0;
+        if (s->ocap - s->oend >= n)
+            return 0;
+    }
+    size_t cap = s->ocap ? s->ocap : 4096;
+    while (cap - s->oend < n)
+        cap *= 2;
+    uint8_t *p = realloc(s->obuf, cap);
+    if (!p)
+        return LMQ_ENOMEM;
+    s->obuf = p;
+    s->ocap = cap;
+    return 0;
+}
+
+/* Encode a packet to the output.  Nothing is ever sent larger than the
+ * server's Maximum Packet Size [MQTT-3.1.2-24]. */
+int lmq_session_emit(lmq_session *s, const lmq_packet *pkt)
+{
+    int64_t n = lmq_encode_size_as(pkt, s->level, LMQ_FROM_CLIENT);
+    if (n < 0)
+        return (int)n;
+    if (s->srv_max_packet && (uint64_t)n > s->srv_max_packet)
+        return LMQ_ESERVER_MAX_SIZE;
+    int rc = out_reserve(s, (size_t)n);
+    if (rc)
+        return rc;
+    int64_t w = lmq_encode_as(pkt, s->level, LMQ_FROM_CLIENT, s->obuf + s->oend, s->ocap - s->oend);
+    if (w < 0)
+        return (int)w;
+    s->oend += (size_t)w;
+    return 0;
+}
+
+size_t lmq_session_out(lmq_session *s, const uint8_t **p)
+{
+    if (!s || s->ostart == s->oend) {
+        if (p)
+            *p = NULL;
+        return 0;
+    }
+    if (p)
+        *p = s->obuf + s->ostart;
+    return s->oend - s->ostart;
+}
+
+void lmq_session_sent(lmq_session *s, size_t k, int64_t now)
+{
+    if (!s || k == 0)
+        return;
+    if (k > s->oend - s->ostart)
+        k = s->oend - s->ostart;
+    s->ostart += k;
+    if (s->ostart == s->oend)
+        s->ostart = s->oend = 0;
+    s->last_sent = now;         /* keepalive counts what was written */
+}
+
+/* --------------------------------------------------------------- errors */
+
+/*
+ * The server broke the protocol (or the link died): say why in an event,
+ * and at v5 queue the DISCONNECT with the matching reason code (section
+ * 4.13: 0x81 malformed, 0x82 protocol error, 0x93, 0x94, 0x95).  3.x has
+ * no reason codes and just closes (3.1.1 section 4.8).  The connection then
+ * goes CLOSING; the caller flushes and closes.
+ */
+int lmq_session_fail(lmq_session *s, int err, const char *text)
+{
+    if (s->failed)
+        return s->failed;
+    s->failed = err;
+    lmq_session_seterr(s, "%s", text);
+    int reason = lmq_error_reason(err);
+    if (s->level == 5 && reason && s->state != LMQ_SS_CLOSING) {
+        lmq_packet pkt;
+        memset(&pkt, 0, sizeof pkt);
+        pkt.type = LMQ_DISCONNECT;
+        pkt.u.disconnect.reason = (uint8_t)reason;
+        if (lmq_session_emit(s, &pkt))
+            reason = 0;
+    } else {
+        reason = 0;
+    }
+    if (!s->reported) {
+        int type = s->state == LMQ_SS_CONNECTING ? LMQ_EV_CONNECT_FAILED
+                                                 : LMQ_EV_DISCONNECTED;
+        event_text(s, lmq_session_event(s, type, err, reason, NULL), text);
+        s->reported = 1;
+    }
+    lmq_session_log(s, LMQ_LOG_ERROR, "%s (%s)", text, lmq_errname(err));
+    s->state = LMQ_SS_CLOSING;
+    return err;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int lmq_session_start(lmq_session *s, int64_t now)
+{
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->state != LMQ_SS_OFFLINE)
+        return LMQ_ESTATE;
+    s->conn_gen++;
+    s->failed = 0;
+    s->reported = 0;
+    s->user_closing = 0;
+    s->close_reason = 0;
+    s->ping_out = 0;
+    s->auth_active = 0;
+    s->ostart = s->oend = 0;
+    s->last_sent = s->last_recv = now;
+    s->connect_deadline = s->connect_timeout_ms ? now + s->connect_timeout_ms : 0;
+    /* Until CONNACK says otherwise nothing bounds the CONNECT. */
+    s->srv_max_packet = 0;
+    lmq_alias_out_reset(&s->aout, 0);
+    s->state = LMQ_SS_CONNECTING;
+    int rc = lmq_connect_send(s);
+    if (rc) {
+        s->state = LMQ_SS_OFFLINE;
+        s->ostart = s->oend = 0;
+    }
+    return rc;
+}
+
+void lmq_session_lost(lmq_session *s, int64_t now, int error)
+{
+    (void)now;
+    if (!s || s->state == LMQ_SS_OFFLINE)
+        return;
+    if (!s->reported) {
+        int type = s->state == LMQ_SS_CONNECTING ? LMQ_EV_CONNECT_FAILED
+                                                 : LMQ_EV_DISCONNECTED;
+        if (!error && !s->user_closing)
+            error = LMQ_ECLOSED;
+        lmq_session_event(s, type, error, s->user_closing ? s->close_reason : 0, NULL);
+        s->reported = 1;
+    }
+    lmq_session_log(s, LMQ_LOG_INFO, "connection closed (%s)",
+                    error ? lmq_errname(error) : "clean");
+    s->state = LMQ_SS_OFFLINE;
+    s->ostart = s->oend = 0;    /* unsent bytes belonged to that connection */
+    s->ping_out = 0;
+    s->auth_active = 0;
+    s->user_closing = 0;        /* offline again: publish queues as usual */
+    lmq_in_forget_unacked(s);
+    lmq_in_alias_free(s);
+    lmq_alias_out_reset(&s->aout, 0);
+    lmq_decoder_free(&s->dec);
+}
+
+int lmq_session_state(const lmq_session *s)
+{
+    return s ? s->state : LMQ_SS_OFFLINE;
+}
+
+int lmq_session_wants_close(const lmq_session *s)
+{
+    return s && s->state == LMQ_SS_CLOSING && s->ostart == s->oend;
+}
+
+int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
+                           int64_t now)
+{
+    lmq_packet pkt;
+    int rc;
+
+    (void)now;
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->state == LMQ_SS_OFFLINE)
+        return LMQ_ENOT_CONNECTED;
+    if (s->state == LMQ_SS_CLOSING)
+        return LMQ_ESTATE;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_DISCONNECT;
+    if (s->level == 5) {
+        if (reason < 0 || reason > 0xFF ||
+            lmq_codec_check_reason(LMQ_DISCONNECT, 5, (uint8_t)reason, LMQ_FROM_CLIENT) != 0)
+            return LMQ_EINVAL;
+        if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_DISCONNECT), &pkt.u.disconnect.props)))
+            return rc;
+        /* Section 3.14.2.2.2: a non-zero Session Expiry in DISCONNECT
+         * after a CONNECT that had zero is a Protocol Error. */
+        const lmq_props *dp = &pkt.u.disconnect.props;
+        if (lmq_props_has(dp, LMQ_PROP_SESSION_EXPIRY) && dp->session_expiry &&
+            !s->sent_session_expiry)
+            return LMQ_EINVAL;
+        pkt.u.disconnect.reason = (uint8_t)reason;
+    } else {
+        reason = 0;
+    }
+    if ((rc = lmq_session_emit(s, &pkt)))
+        return rc;
+    s->user_closing = 1;
+    s->close_reason = reason;
+    s->state = LMQ_SS_CLOSING;     /* nothing more is sent [MQTT-3.14.4-1] */
+    lmq_session_log(s, LMQ_LOG_INFO, "DISCONNECT sent (reason 0x%02x)", reason);
+    return 0;
+}
+
+/* ----------------------------------------------------------- bytes in */
+
+static int on_server_disconnect(lmq_session *s, const lmq_disconnect *d)
+{
+    lmq_event *ev = lmq_session_event(s, s->state == LMQ_SS_CONNECTING
+                                             ? LMQ_EV_CONNECT_FAILED
+                                             : LMQ_EV_DISCONNECTED,
+                                      LMQ_EDISCONNECTED, d->reason, &d->props);
+    s->reported = 1;
+    if (lmq_props_has(&d->props, LMQ_PROP_SERVER_REFERENCE))
+        lmq_session_log(s, LMQ_LOG_INFO, "server reference: %.*s",
+                        (int)d->props.server_reference.n,
+                        (const char *)d->props.server_reference.p);
+    (void)ev;
+    lmq_session_seterr(s, "the server sent DISCONNECT, reason 0x%02x", d->reason);
+    lmq_session_log(s, LMQ_LOG_WARNING, "the server sent DISCONNECT, reason 0x%02x",
+                    d->reason);
+    /* The server closes; we send nothing more [MQTT-3.14.4-1]. */
+    s->failed = LMQ_EDISCONNECTED;
+    s->state = LMQ_SS_CLOSING;
+    return LMQ_EDISCONNECTED;
+}
+
+static const char *type_name(uint8_t t)
+{
+    static const char *names[] = { "?", "CONNECT", "CONNACK", "PUBLISH", "PUBACK",
+                                   "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE",
+                                   "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ",
+                                   "PINGRESP", "DISCONNECT", "AUTH" };
+    return t < 16 ? names[t] : "?";
+}
+
+static int dispatch(lmq_session *s, lmq_packet *pkt, int64_t now)
+{
+    char msg[96];
+
+    lmq_session_log(s, LMQ_LOG_DEBUG, "received %s", type_name(pkt->type));
+    switch (pkt->type) {
+    case LMQ_CONNACK:
+        if (s->state != LMQ_SS_CONNECTING)
+            return lmq_session_fail(s, LMQ_EPROTOCOL, "a second CONNACK [MQTT-3.2.0-2]");
+        return lmq_connect_on_connack(s, &pkt->u.connack, now);
+    case LMQ_DISCONNECT:
+        return on_server_disconnect(s, &pkt->u.disconnect);
+    case LMQ_AUTH:
+        return lmq_connect_on_auth(s, &pkt->u.disconnect);
+    default:
+        break;
+    }
+    if (s->state != LMQ_SS_CONNECTED) {
+        /* Only CONNACK, AUTH or DISCONNECT may come before CONNACK
+         * [MQTT-3.2.0-1]. */
+        snprintf(msg, sizeof msg, "%s before CONNACK", type_name(pkt->type));
+        return lmq_session_fail(s, LMQ_EPROTOCOL, msg);
+    }
+    switch (pkt->type) {
+    case LMQ_PINGRESP:
+        return 0;
+    case LMQ_PUBLISH:
+        return lmq_pub_on_publish(s, &pkt->u.publish);
+    case LMQ_PUBACK:
+    case LMQ_PUBREC:
+    case LMQ_PUBCOMP:
+        return lmq_pub_on_ack(s, pkt);
+    case LMQ_PUBREL:
+        return lmq_pub_on_pubrel(s, &pkt->u.ack);
+    case LMQ_SUBACK:
+    case LMQ_UNSUBACK:
+        return lmq_sub_on_ack(s, pkt);
+    default:
+        snprintf(msg, sizeof msg, "unexpected %s", type_name(pkt->type));
+        return lmq_session_fail(s, LMQ_EPROTOCOL, msg);
+    }
+}
+
+int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
+{
+    lmq_packet pkt;
+    char msg[128];
+    int rc;
+
+    if (!s || (!p && n))
+        return LMQ_EINVAL;
+    if (s->failed)
+        return s->failed;
+    if (s->state == LMQ_SS_OFFLINE)
+        return LMQ_ESTATE;
+    if (s->state == LMQ_SS_CLOSING)
+        return 0;               /* after our DISCONNECT: nothing matters */
+    if (n == 0)
+        return 0;
+    s->last_recv = now;
+    s->ping_out = 0;            /* the link is alive */
+    if ((rc = lmq_decoder_feed(&s->dec, p, n)))
+        return lmq_session_fail(s, rc, "out of memory buffering input");
+    while ((rc = lmq_decoder_next(&s->dec, &pkt)) == 1) {
+        if ((rc = dispatch(s, &pkt, now)) < 0)
+            return rc;
+        if (s->state == LMQ_SS_CLOSING)
+            return 0;
+    }
+    if (rc < 0) {
+        snprintf(msg, sizeof msg, "malformed packet from the server: %s",
+                 lmq_strerror(rc));
+        return lmq_session_fail(s, rc, msg);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- time */
+
+static int64_t ping_wait_ms(const lmq_session *s)
+{
+    int64_t ka = (int64_t)s->ka * 1000;
+    int64_t floor = ka < LMQ_PING_WAIT_MIN_MS ? ka : LMQ_PING_WAIT_MIN_MS;
+    return ka / 2 > floor ? ka / 2 : floor;
+}
+
+/* Idle is measured both ways: nothing sent [MQTT-3.1.2-20], or nothing
+ * heard, for the keepalive; either one sends PINGREQ.  So a dead link is
+ * noticed within keepalive + ping_wait_ms() (1.5 x keepalive), even while
+ * we keep sending into it. */
+static int64_t ping_due(const lmq_session *s)
+{
+    int64_t idle = s->last_sent < s->last_recv ? s->last_sent : s->last_recv;
+    return idle + (int64_t)s->ka * 1000;
+}
+
+int lmq_session_tick(lmq_session *s, int64_t now)
+{
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->failed)
+        return s->failed;
+    if (s->state == LMQ_SS_CONNECTING && s->connect_deadline &&
+        now >= s->connect_deadline)
+        return lmq_session_fail(s, LMQ_ETIMEOUT, "no CONNACK within the connect timeout");
+    if (s->state != LMQ_SS_CONNECTED || s->ka == 0)
+        return 0;
+    if (s->ping_out) {
+        if (now >= s->ping_deadline)
+            return lmq_session_fail(s, LMQ_EKEEPALIVE, "no PINGRESP from the server");
+        return 0;
+    }
+    if (now >= ping_due(s)) {
+        lmq_packet pkt;
+        memset(&pkt, 0, sizeof pkt);
+        pkt.type = LMQ_PINGREQ;
+        int rc = lmq_session_emit(s, &pkt);
+        if (rc)
+            return lmq_session_fail(s, rc, "cannot queue PINGREQ");
+        s->ping_out = 1;
+        s->ping_deadline = now + ping_wait_ms(s);
+        lmq_session_log(s, LMQ_LOG_DEBUG, "PINGREQ");
+    }
+    return 0;
+}
+
+int64_t lmq_session_deadline(const lmq_session *s)
+{
+    if (!s || s->failed)
+        return INT64_MAX;
+    if (s->state == LMQ_SS_CONNECTING)
+        return s->connect_deadline ? s->connect_deadline : INT64_MAX;
+    if (s->state != LMQ_SS_CONNECTED || s->ka == 0)
+        return INT64_MAX;
+    return s->ping_out ? s->ping_deadline : ping_due(s);
+}
+
+/* ------------------------------------------------------------ stats */
+
+void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!s)
+        return;
+    st->inflight_out = s->inflight_pub;
+    if (s->state == LMQ_SS_CONNECTED)
+        st->waiting_out = s->pending.count;
+    else
+        st->offline_msgs = s->pending.count;
+    st->offline_bytes = s->pending_bytes;
+    st->inflight_in = s->in_count;
+    st->server_receive_max = s->srv_receive_max;
+    st->server_alias_max = s->srv_alias_max;
+    st->server_max_packet = s->srv_max_packet;
+    st->server_max_qos = s->srv_max_qos;
+    st->server_retain = s->srv_retain;
+}

@@ -1,0 +1,188 @@
+/*
+ * session.h - the MQTT client session as a sans-I/O state machine.
+ *
+ * Input: bytes received, the time now (monotonic milliseconds, supplied by
+ * the caller: the session never reads a clock) and API calls.  Output: bytes
+ * to send, the next deadline, and events.  No sockets, no loop, no clock, so
+ * tests drive it byte for byte with a fake clock.
+ *
+ * One session lives across many network connections: start() begins a
+ * connection (queues CONNECT), lost() ends one.  What survives between them
+ * (inflight tables, packet ids, offline queue, subscriptions) is the
+ * session state of [MQTT-4.1].
+ *
+ * Layering: codec <- session <- client (client.c adds transports, drivers,
+ * reconnect timing).  Internal to the library.
+ */
+#ifndef LMQ_SESSION_H
+#define LMQ_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lunamq.h"
+#include "codec/codec.h"
+
+typedef struct lmq_session lmq_session;
+
+/* Where the session is, as far as the protocol goes. */
+enum lmq_session_state {
+    LMQ_SS_OFFLINE = 0,       /* no connection: publishes go to the offline queue */
+    LMQ_SS_CONNECTING = 1,    /* CONNECT queued/sent, waiting for CONNACK (or AUTH) */
+    LMQ_SS_CONNECTED = 2,     /* CONNACK success received */
+    LMQ_SS_CLOSING = 3        /* we sent DISCONNECT (or must close): flush, then close */
+};
+
+lmq_session *lmq_session_new(void);
+void lmq_session_free(lmq_session *s);
+
+/*
+ * Options: the LMQ_OPT_* keys of lunamq.h that concern the protocol
+ * (LMQ_OPT_PROTOCOL .. LMQ_OPT_WILL_RETAIN, LMQ_OPT_OFFLINE_*,
+ * LMQ_OPT_MANUAL_ACK, LMQ_OPT_AUTO_RESUBSCRIBE, LMQ_OPT_TOPIC_ALIAS_OUT,
+ * LMQ_OPT_CONNECT_TIMEOUT_MS (CONNACK wait), LMQ_OPT_LOG_LEVEL).  Other keys
+ * return LMQ_EINVAL (the client handles them).  Strings are copied; a NULL
+ * string with length 0 clears the option (no user name, no will...).
+ */
+int lmq_session_set_int(lmq_session *s, int option, int64_t value);
+int lmq_session_set_str(lmq_session *s, int option, const uint8_t *p, size_t n);
+/* target: LMQ_PROPS_CONNECT or LMQ_PROPS_WILL.  Copied; NULL clears. */
+int lmq_session_set_props(lmq_session *s, int target, const lmq_proplist *pl);
+
+/* A new network connection is up: queue CONNECT.  0 or LMQ_E*. */
+int lmq_session_start(lmq_session *s, int64_t now);
+
+/*
+ * Bytes received.  0 when all is well.  A negative LMQ_E* code means the
+ * connection must be closed: the session has already queued the DISCONNECT
+ * a v5 client owes (with the reason code of lmq_error_reason()) and an
+ * event saying why; the caller flushes lmq_session_out() best-effort, closes
+ * the socket and calls lmq_session_lost().
+ */
+int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now);
+
+/* Time passed: keepalive, PINGRESP wait, CONNACK wait, retries.  0, or a
+ * negative LMQ_E* (LMQ_EKEEPALIVE, LMQ_ETIMEOUT) meaning close, as above. */
+int lmq_session_tick(lmq_session *s, int64_t now);
+
+/* The absolute time (ms) at which lmq_session_tick must next be called, or
+ * INT64_MAX when nothing is pending. */
+int64_t lmq_session_deadline(const lmq_session *s);
+
+/* The connection is gone (closed by either side, or broken).  error: why
+ * (0 after our own clean DISCONNECT).  Queues LMQ_EV_DISCONNECTED or, before
+ * CONNACK, LMQ_EV_CONNECT_FAILED.  Inflight messages stay for the next
+ * connection. */
+void lmq_session_lost(lmq_session *s, int64_t now, int error);
+
+/* Bytes waiting to be written: *p points at them (borrowed until the next
+ * call on the session); returns the count.  After writing k of them call
+ * lmq_session_sent(s, k, now) (which also counts as activity for keepalive). */
+size_t lmq_session_out(lmq_session *s, const uint8_t **p);
+void lmq_session_sent(lmq_session *s, size_t k, int64_t now);
+
+int lmq_session_state(const lmq_session *s);
+
+/* Set when CLOSING has nothing left to send: the caller closes now. */
+int lmq_session_wants_close(const lmq_session *s);
+
+/* ------------------------------------------------------------- API calls */
+
+/*
+ * Behaviour the calls below share (chosen where the spec leaves a choice):
+ *
+ * - Publish: refused at once (no message id) for bad arguments, for a
+ *   property not allowed in PUBLISH (Topic Alias and Subscription
+ *   Identifier are the session's, never the caller's), and, once a CONNACK
+ *   told us, for QoS above the server's Maximum QoS (LMQ_EQOS_NOT_SUPPORTED),
+ *   retain when it has none (LMQ_ERETAIN_NOT_SUPPORTED) and a packet over its
+ *   Maximum Packet Size (LMQ_ESERVER_MAX_SIZE).  Accepted messages wait in
+ *   one FIFO until they can go: while not connected, and while connected
+ *   beyond the server's Receive Maximum.  LMQ_OPT_OFFLINE_MAX_MSGS / _BYTES
+ *   bound that FIFO in both cases (same back-pressure online and offline);
+ *   LMQ_QUEUE_REFUSE makes publish return LMQ_EQUEUE_FULL,
+ *   LMQ_QUEUE_DROP_OLDEST completes the oldest with LMQ_EDROPPED.  A queued
+ *   message the next server refuses (QoS, retain, size) completes with that
+ *   error.  Completion (LMQ_EV_PUBLISHED): QoS 0 when written to the output,
+ *   QoS 1 at PUBACK, QoS 2 at PUBCOMP; a PUBACK/PUBREC reason >= 0x80 gives
+ *   error LMQ_EREJECTED with that reason.
+ * - Reconnect, CONNACK session present = 1: unacknowledged PUBLISH go again
+ *   with DUP and their ids, PUBREL for those PUBREC'd, in the original
+ *   order, then unanswered SUBSCRIBE/UNSUBSCRIBE, then the queue.
+ * - Reconnect, session present = 0 (the server forgot us): a QoS 1/2
+ *   PUBLISH never acknowledged goes back to the front of the queue, in
+ *   order, and is sent as a NEW message (new packet id, no DUP): the
+ *   application never got its completion, so nothing is lost; a QoS 2
+ *   message that had its PUBREC completes with success (the server took it
+ *   over at PUBREC).  Incoming QoS 2 state is dropped.  With
+ *   LMQ_OPT_AUTO_RESUBSCRIBE the filters the server had granted (and not
+ *   unsubscribed since) are subscribed again, batched by Subscription
+ *   Identifier; their LMQ_EV_SUBSCRIBED events carry msg_id 0.
+ * - Subscribe / unsubscribe: filters and options are checked before
+ *   anything is sent (LMQ_EINVAL for No Local on a shared subscription,
+ *   reserved bits, QoS 3, Retain Handling 3; topic errors from
+ *   lmq_topic_validate_filter).  Connected, a request the server's limits
+ *   refuse fails the call (no event).  While not connected it waits and
+ *   goes first after the next CONNACK (never behind PUBLISH flow control);
+ *   a failure then comes as the event's error.
+ * - Manual ack (LMQ_OPT_MANUAL_ACK): LMQ_EV_MESSAGE carries ack_id > 0 for
+ *   QoS 1/2; lmq_session_ack sends PUBACK / PUBREC with the reason.  An
+ *   ack_id from an earlier connection gives LMQ_ESTATE (the server sends
+ *   the message again); one acked already gives LMQ_EINVAL.
+ * - Keepalive: PINGREQ when nothing was sent, or nothing received, for the
+ *   keepalive (the server's Server Keep Alive wins); no answer within half
+ *   of it (at least min(keepalive, 3 s)) fails with LMQ_EKEEPALIVE.
+ * - After our own DISCONNECT (until lmq_session_lost), publish / subscribe
+ *   / unsubscribe return LMQ_ESTATE; once offline they queue again for the
+ *   next start.  Disconnect while offline returns LMQ_ENOT_CONNECTED.
+ */
+
+/* As lmq_client_publish(): a message id > 0 or LMQ_E*. */
+int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
+                        const uint8_t *payload, size_t plen, int qos, int retain,
+                        const lmq_proplist *props, int64_t now);
+int lmq_session_subscribe(lmq_session *s, const lmq_subscription *subs, int n,
+                          const lmq_proplist *props, int64_t now);
+int lmq_session_unsubscribe(lmq_session *s, const char *const *filters,
+                            const int32_t *lens, int n, const lmq_proplist *props,
+                            int64_t now);
+int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now);
+int lmq_session_auth(lmq_session *s, int reason, const lmq_proplist *props, int64_t now);
+/* Queue DISCONNECT and go CLOSING. */
+int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
+                           int64_t now);
+
+/* ---------------------------------------------------------------- events */
+
+/*
+ * Pull up to max events.  Their pointers stay valid until the next call to
+ * lmq_session_events() (message data is copied into an arena the session
+ * reuses).  Returns the count.
+ */
+int lmq_session_events(lmq_session *s, lmq_event *out, int max);
+
+/* Queue an event from the layer above (transport errors, logs), so that
+ * all events come out of one queue in order.  text is copied. */
+void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
+                            const char *text);
+
+/* The last detailed error message ("" if none). */
+const char *lmq_session_errmsg(const lmq_session *s);
+
+/* Counters for tests and benchmarks. */
+typedef struct lmq_session_stats {
+    uint32_t inflight_out;     /* QoS 1/2 sent, not yet complete */
+    uint32_t waiting_out;      /* queued behind the server's receive maximum */
+    uint32_t offline_msgs;     /* in the offline queue */
+    uint64_t offline_bytes;
+    uint32_t inflight_in;      /* QoS 2 received, waiting for PUBREL; QoS 1/2 awaiting manual ack */
+    uint16_t server_receive_max;
+    uint16_t server_alias_max;
+    uint32_t server_max_packet;
+    uint8_t server_max_qos;
+    uint8_t server_retain;
+} lmq_session_stats;
+
+void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st);
+
+#endif /* LMQ_SESSION_H */

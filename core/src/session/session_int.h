@@ -1,0 +1,257 @@
+/*
+ * session_int.h - what the files of the session module share: the session
+ * struct, the outgoing request record, and the helpers each file offers
+ * the others.  Private to core/src/session/.
+ *
+ *   proplist.c   lmq_proplist (public) and its conversion to lmq_props
+ *   event.c      the event queue, its arena, lmq_event_prop_* (public)
+ *   outflight.c  packet ids, the O(1) outgoing table, the pending queue
+ *   inflight.c   incoming QoS 1/2 state and incoming topic aliases
+ *   alias.c      outgoing topic aliases
+ *   connect.c    CONNECT, CONNACK, AUTH
+ *   publish.c    PUBLISH out (flow control, acks) and in
+ *   subscribe.c  SUBSCRIBE / UNSUBSCRIBE and the remembered subscriptions
+ *   options.c    LMQ_OPT_* setters
+ *   session.c    lifecycle, input dispatch, keepalive, errors, events out
+ */
+#ifndef LMQ_SESSION_INT_H
+#define LMQ_SESSION_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session/session.h"
+
+/* ------------------------------------------------------------- proplist */
+
+/* Check that every property of pl may go in `where` (LMQ_IN(type) or
+ * LMQ_IN_WILL) and fill *out (slices borrowed from pl).  NULL pl gives an
+ * empty *out.  0 or LMQ_EINVAL. */
+int lmq_proplist_props(const lmq_proplist *pl, uint16_t where, lmq_props *out);
+/* A deep copy (NULL for NULL); *rc gets LMQ_ENOMEM on failure. */
+lmq_proplist *lmq_proplist_dup(const lmq_proplist *pl, int *rc);
+/* Bytes the list holds (for the offline queue's byte count). */
+size_t lmq_proplist_bytes(const lmq_proplist *pl);
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct lmq_arena_chunk lmq_arena_chunk;
+
+typedef struct lmq_evq {
+    lmq_event *ev;                /* ring */
+    lmq_arena_chunk **chunk;      /* the chunk each event's data starts in */
+    uint32_t cap, head, count;
+    uint32_t delivered;           /* handed out by the last pull */
+    lmq_arena_chunk *first, *last;/* arena: chunks never move */
+    lmq_arena_chunk *spare;
+} lmq_evq;
+
+void lmq_evq_free(lmq_evq *q);
+/* A new event at the tail (zeroed, type set), or NULL without memory. */
+lmq_event *lmq_evq_push(lmq_evq *q, int type);
+/* Copy n bytes into the arena for the event just pushed; NULL on ENOMEM
+ * (n == 0 gives a valid empty pointer). */
+void *lmq_evq_copy(lmq_evq *q, const void *p, size_t n);
+int lmq_evq_pull(lmq_evq *q, lmq_event *out, int max);
+
+/* -------------------------------------------------- outgoing requests */
+
+enum lmq_req_state {
+    LMQ_RQ_QUEUED = 0,   /* not sent yet (offline / beyond receive maximum) */
+    LMQ_RQ_SENT = 1,     /* PUBLISH / SUBSCRIBE / UNSUBSCRIBE sent, no ack */
+    LMQ_RQ_RELEASED = 2  /* QoS 2: PUBREC received, PUBREL sent */
+};
+
+/* One outgoing PUBLISH, SUBSCRIBE or UNSUBSCRIBE, from the API call to its
+ * completion.  topic/payload (or the filters) live in the same allocation. */
+typedef struct lmq_req {
+    struct lmq_req *prev, *next;  /* pending queue or inflight list */
+    int32_t msg_id;               /* 0: internal (auto re-subscribe) */
+    uint16_t packet_id;           /* 0 while it has none */
+    uint8_t kind;                 /* LMQ_PUBLISH, LMQ_SUBSCRIBE, LMQ_UNSUBSCRIBE */
+    uint8_t qos, retain, state;
+    uint32_t tlen, plen;
+    uint8_t *topic, *payload;
+    uint32_t n_entries;           /* SUBSCRIBE / UNSUBSCRIBE */
+    lmq_sub_entry *entries;       /* filters point into the allocation */
+    lmq_proplist *props;          /* owned copy, or NULL */
+    size_t bytes;                 /* what it costs the offline byte bound */
+} lmq_req;
+
+typedef struct lmq_reqlist {
+    lmq_req *head, *tail;
+    uint32_t count;
+} lmq_reqlist;
+
+void lmq_reqlist_append(lmq_reqlist *l, lmq_req *r);
+void lmq_reqlist_prepend(lmq_reqlist *l, lmq_req *r);
+void lmq_reqlist_remove(lmq_reqlist *l, lmq_req *r);
+void lmq_req_free(lmq_req *r);
+
+/* ------------------------------------------------------------ the session */
+
+#define LMQ_ALIAS_OUT_LIMIT 1024u  /* outgoing aliases used at most */
+
+typedef struct lmq_alias_out {
+    uint8_t **topic;              /* [1..n] owned copies */
+    uint32_t *tlen;
+    uint16_t *bucket;             /* hash: alias, 0 empty */
+    uint32_t nbuckets;
+    uint16_t n, max;
+} lmq_alias_out;
+
+typedef struct lmq_bytes {
+    uint8_t *p;
+    uint32_t n;
+    uint8_t set;                  /* 1 when the option was given */
+} lmq_bytes;
+
+/* Incoming packet-id states. */
+enum lmq_in_state {
+    LMQ_IN_NONE = 0,
+    LMQ_IN_Q1_UNACKED = 1,        /* QoS 1 delivered, manual ack pending */
+    LMQ_IN_Q2_UNACKED = 2,        /* QoS 2 delivered, manual ack pending */
+    LMQ_IN_Q2_RECEIVED = 3        /* PUBREC sent, waiting for PUBREL */
+};
+
+typedef struct lmq_sub_memo {
+    uint8_t *filter;
+    uint32_t flen;
+    uint8_t options;
+    uint32_t sub_id;              /* 0: none */
+} lmq_sub_memo;
+
+struct lmq_session {
+    /* options */
+    uint8_t level, clean_start, req_resp_info, req_prob_info;
+    uint8_t will_qos, will_retain, manual_ack, auto_resub, alias_out;
+    uint16_t keepalive, receive_max, alias_max_in;
+    uint32_t session_expiry, max_packet;
+    int64_t connect_timeout_ms;
+    uint32_t offline_max_msgs;
+    uint64_t offline_max_bytes;
+    int offline_policy, log_level;
+    lmq_bytes client_id, username, password, auth_method, auth_data;
+    lmq_bytes will_topic, will_payload;
+    lmq_proplist *connect_props, *will_props;
+
+    /* the current connection */
+    int state;
+    uint32_t conn_gen;            /* counts connections (ack ids carry it) */
+    uint8_t reported;             /* the end of this connection was reported */
+    uint8_t user_closing;         /* our own DISCONNECT */
+    uint8_t sent_clean;           /* clean start as sent in this CONNECT */
+    uint8_t auth_active;          /* enhanced auth / re-auth under way */
+    uint8_t ping_out;             /* PINGREQ sent, nothing received since */
+    int failed;                   /* sticky error of this connection */
+    int close_reason;             /* reason of our DISCONNECT */
+    uint32_t sent_session_expiry;
+    uint16_t in_receive_max;      /* Receive Maximum as sent in CONNECT */
+    uint16_t in_alias_max;        /* Topic Alias Maximum as sent in CONNECT */
+    lmq_decoder dec;
+    uint8_t *obuf;
+    size_t ostart, oend, ocap;
+    int64_t last_sent, last_recv, ping_deadline, connect_deadline;
+    uint16_t ka;                  /* effective keepalive (server's wins) */
+
+    /* what the server said in CONNACK (defaults until then) */
+    uint16_t srv_receive_max, srv_alias_max;
+    uint32_t srv_max_packet;
+    uint8_t srv_max_qos, srv_retain, srv_known;
+
+    /* outgoing */
+    lmq_req **slot;               /* [65536] by packet id, lazily allocated */
+    uint16_t next_pid;
+    uint32_t ids_used;
+    int32_t next_msg_id;
+    lmq_reqlist inflight;         /* sent, in send order */
+    lmq_reqlist pending;          /* PUBLISH waiting to be sent, FIFO */
+    lmq_reqlist subq;             /* SUBSCRIBE/UNSUBSCRIBE waiting */
+    uint64_t pending_bytes;
+    uint32_t inflight_pub;        /* QoS 1/2 PUBLISH counted by receive max */
+    lmq_alias_out aout;
+
+    /* incoming */
+    uint8_t *in_state;            /* [65536] enum lmq_in_state, lazily */
+    uint32_t in_count;            /* QoS 1/2 not yet fully acknowledged */
+    lmq_bytes *alias_in;          /* [1..alias_max_in] per connection */
+    uint16_t alias_in_n;
+
+    /* remembered subscriptions [MQTT-4.8] for auto re-subscribe */
+    lmq_sub_memo *memo;
+    uint32_t n_memo, cap_memo;
+
+    lmq_evq evq;
+    char errmsg[200];
+};
+
+/* --------------------------------------------------------- shared helpers */
+
+/* session.c */
+void lmq_bytes_free(lmq_bytes *b);
+int lmq_session_emit(lmq_session *s, const lmq_packet *pkt);
+int lmq_session_fail(lmq_session *s, int err, const char *text);
+void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lmq_session_seterr(lmq_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Push an event and copy the raw property block of props into it. */
+lmq_event *lmq_session_event(lmq_session *s, int type, int error, int reason,
+                             const lmq_props *props);
+
+/* outflight.c */
+int lmq_out_slots(lmq_session *s);
+int lmq_out_alloc_id(lmq_session *s, lmq_req *r);
+void lmq_out_release_id(lmq_session *s, lmq_req *r);
+lmq_req *lmq_out_find(const lmq_session *s, uint16_t pid);
+int32_t lmq_out_msg_id(lmq_session *s);
+void lmq_out_free_all(lmq_session *s);
+/* Queue a PUBLISH for sending, applying the offline bounds and policy. */
+int lmq_out_enqueue(lmq_session *s, lmq_req *r);
+lmq_req *lmq_out_dequeue(lmq_session *s);
+void lmq_out_requeue_front(lmq_session *s, lmq_req *r);
+
+/* inflight.c */
+int lmq_in_init(lmq_session *s);
+int lmq_in_get(const lmq_session *s, uint16_t pid);
+void lmq_in_set(lmq_session *s, uint16_t pid, int st);
+void lmq_in_forget_unacked(lmq_session *s);
+void lmq_in_clear(lmq_session *s);
+int lmq_in_alias_reset(lmq_session *s);
+void lmq_in_alias_free(lmq_session *s);
+/* Resolve the topic of an incoming PUBLISH [MQTT-3.3.2-9..12]. */
+int lmq_in_alias_resolve(lmq_session *s, lmq_publish *p);
+
+/* alias.c */
+void lmq_alias_out_reset(lmq_alias_out *a, uint16_t max);
+void lmq_alias_out_free(lmq_alias_out *a);
+uint16_t lmq_alias_out_find(const lmq_alias_out *a, const uint8_t *t, uint32_t n);
+/* The alias the next new topic would get (0: none left). */
+uint16_t lmq_alias_out_next(const lmq_alias_out *a);
+int lmq_alias_out_add(lmq_alias_out *a, const uint8_t *t, uint32_t n);
+
+/* connect.c */
+int lmq_connect_send(lmq_session *s);
+int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now);
+int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au);
+
+/* publish.c */
+int lmq_pub_pump(lmq_session *s);
+int lmq_pub_resend(lmq_session *s, lmq_req *r);
+void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
+                      const lmq_props *props);
+int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt);
+int lmq_pub_on_publish(lmq_session *s, lmq_publish *p);
+int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a);
+int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason);
+/* Session present = 0: unacknowledged messages go back to the queue. */
+void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old);
+
+/* subscribe.c */
+int lmq_sub_send(lmq_session *s, lmq_req *r);
+int lmq_sub_flush(lmq_session *s);
+int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt);
+int lmq_sub_resubscribe(lmq_session *s);
+void lmq_sub_memo_free(lmq_session *s);
+
+#endif /* LMQ_SESSION_INT_H */
