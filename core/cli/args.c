@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +17,8 @@ const char cli_conn_usage[] =
     "Connection:\n"
     "  -h HOST            broker host (default localhost)\n"
     "  -p PORT            broker port (default 1883)\n"
-    "  -L URL             mqtt://[user[:password]@]host[:port]/topic or unix:///path\n"
+    "  -L URL             mqtt(s)://[user[:password]@]host[:port]/topic,\n"
+    "                     ws(s)://host[:port]/path, unix:///path\n"
     "  --unix PATH        connect to a Unix socket\n"
     "  -A ADDRESS         bind the socket to this local address\n"
     "  -i ID              client id;  -I PREFIX: PREFIX followed by the process id\n"
@@ -31,8 +33,13 @@ const char cli_conn_usage[] =
     "  --will-topic T --will-payload P --will-qos Q --will-retain\n"
     "  --nodelay          (the default: TCP_NODELAY is always on)\n"
     "  -d                 debug output on stderr;  --quiet: no error messages\n"
-    "  --cafile --capath --cert --key --insecure --tls-version --alpn\n"
-    "                     TLS (not supported by this build yet)\n";
+    "TLS (any of these turns it on; port 8883 unless -p or -L says):\n"
+    "  --cafile FILE, --capath DIR   trusted CAs (default: the system's)\n"
+    "  --cert FILE --key FILE [--keypass P]   client certificate\n"
+    "  --insecure         do not check the server's name (the chain still is)\n"
+    "  --tls-version tlsv1.2|tlsv1.3  the lowest version accepted\n"
+    "  --alpn PROTO[,PROTO]  --ciphers LIST  --psk HEX --psk-identity ID\n"
+    "  --tls-use-os-certs TLS with the system's CAs\n";
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -314,88 +321,83 @@ static int parse_version(cli_conn *o, const char *v)
     return 0;
 }
 
-/* mqtt://[user[:password]@]host[:port][/topic] and unix:///path.  The
- * library has no URL option yet: the parts go to the host, port, user...
- * flags as if given one by one (later flags still override). */
+/* -L URL: what lmq_client_set_url takes (mqtt, mqtts, ws, wss, unix),
+ * except that, as with mosquitto, an mqtt:// or mqtts:// path is the
+ * topic: it is cut off here.  Checked now on a scratch client, so a bad
+ * URL is a usage error; applied before the other flags, which override. */
 static int parse_url(cli_conn *o, const char *url)
 {
-    char *s, *at, *slash, *colon, *host;
-    int64_t port;
+    lmq_client *scratch;
+    char *s;
+    int rc;
 
     free(o->url_copy);
     o->url_copy = s = strdup(url);
     if (!s)
         return -1;
-    if (!strncmp(s, "unix://", 7)) {
-        if (!s[7]) {
-            cli_err(o, "-L: unix:// needs a path");
-            return -1;
+    if (!strncasecmp(s, "mqtt://", 7) || !strncasecmp(s, "mqtts://", 8)) {
+        char *slash = strchr(strstr(s, "://") + 3, '/');
+        if (slash) {
+            *slash = '\0';
+            if (slash[1])
+                o->url_topic = slash + 1;
         }
-        o->unix_path = s + 7;
-        return 0;
     }
-    if (!strncmp(s, "mqtts://", 8) || !strncmp(s, "ws://", 5) || !strncmp(s, "wss://", 6)) {
-        cli_err(o, "-L: %.*s URLs are not supported yet (mqtt:// and unix:// are)",
-                (int)(strchr(s, ':') - s), s);
+    scratch = lmq_client_new();
+    if (!scratch)
         return -1;
-    }
-    if (strncmp(s, "mqtt://", 7)) {
-        cli_err(o, "-L: '%s' is not an mqtt:// or unix:// URL", url);
-        return -1;
-    }
-    host = s + 7;
-    slash = strchr(host, '/');
-    if (slash) {
-        *slash = '\0';
-        if (slash[1])
-            o->url_topic = slash + 1;
-    }
-    at = strrchr(host, '@');
-    if (at) {
-        *at = '\0';
-        colon = strchr(host, ':');
-        if (colon) {
-            *colon = '\0';
-            o->password = colon + 1;
-        }
-        o->username = host;
-        host = at + 1;
-    }
-    if (*host == '[') {         /* [v6 address]:port */
-        char *end = strchr(host, ']');
-        if (!end) {
-            cli_err(o, "-L: unclosed '[' in '%s'", url);
-            return -1;
-        }
-        *end = '\0';
-        colon = end[1] == ':' ? end + 1 : NULL;
-        host++;
-    } else {
-        colon = strchr(host, ':');
-    }
-    if (colon) {
-        *colon = '\0';
-        if (cli_parse_int(colon + 1, 1, 65535, &port) < 0) {
-            cli_err(o, "-L: bad port in '%s'", url);
-            return -1;
-        }
-        o->port = (int)port;
-    }
-    if (*host)
-        o->host = host;
-    return 0;
+    rc = lmq_client_set_url(scratch, s, -1);
+    if (rc < 0)
+        cli_err(o, "-L %s: %s", url, lmq_client_errmsg(scratch)[0]
+                ? lmq_client_errmsg(scratch) : lmq_strerror(rc));
+    lmq_client_free(scratch);
+    o->url = s;
+    return rc < 0 ? -1 : 0;
 }
 
-static int is_tls_flag(const char *f)
+/* --cafile and the others; 1 taken, 0 not one, -1 bad */
+static int tls_flag(cli_conn *o, int argc, char **argv, int *i)
 {
-    static const char *const tls[] = {
-        "--cafile", "--capath", "--cert", "--key", "--tls-version", "--alpn",
-        "--tls-alpn", "--ciphers", NULL,
+    static const char *const names[] = {
+        "--cafile", "--capath", "--cert", "--key", "--keypass", "--alpn", "--tls-alpn",
+        "--ciphers", "--psk", "--psk-identity", "--tls-version", NULL,
     };
-    for (int k = 0; tls[k]; k++)
-        if (!strcmp(f, tls[k]))
-            return 1;
-    return 0;
+    const char **dst[] = {
+        &o->cafile, &o->capath, &o->cert, &o->key, &o->keypass, &o->alpn, &o->alpn,
+        &o->ciphers, &o->psk, &o->psk_identity,
+    };
+    const char *f = argv[*i], *v;
+    int k;
+
+    if (!strcmp(f, "--insecure")) {
+        o->insecure = o->tls = 1;
+        return 1;
+    }
+    if (!strcmp(f, "--tls-use-os-certs")) {
+        o->tls = 1;             /* no CA given: the library uses the system's */
+        return 1;
+    }
+    for (k = 0; names[k] && strcmp(f, names[k]); k++)
+        ;
+    if (!names[k])
+        return 0;
+    if (!(v = cli_value(o->prog, argc, argv, i)))
+        return -1;
+    o->tls = 1;
+    if (names[k + 1]) {
+        *dst[k] = v;
+        return 1;
+    }
+    /* --tls-version: the lowest version accepted */
+    if (!strcmp(v, "tlsv1.2") || !strcmp(v, "1.2"))
+        o->tls_min_version = 12;
+    else if (!strcmp(v, "tlsv1.3") || !strcmp(v, "1.3"))
+        o->tls_min_version = 13;
+    else {
+        cli_err(o, "--tls-version: '%s' is not tlsv1.2 or tlsv1.3", v);
+        return -1;
+    }
+    return 1;
 }
 
 /* Flags taking a number: where it goes and its range. */
@@ -441,11 +443,9 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
     if (!strcmp(f, "--quiet")) { o->quiet = 1; return 1; }
     if (!strcmp(f, "--nodelay")) { o->nodelay = 1; return 1; }
     if (!strcmp(f, "--will-retain")) { o->will_retain = 1; return 1; }
-    if (!strcmp(f, "--insecure") || !strcmp(f, "--tls-use-os-certs")) {
-        if (!o->tls_flag)
-            o->tls_flag = f;
-        return 1;
-    }
+    int rc = tls_flag(o, argc, argv, i);
+    if (rc)
+        return rc;
     if (!strcmp(f, "-D"))
         return parse_property(o, argc, argv, i) < 0 ? -1 : 1;
     for (int k = 0; num_flags[k]; k++)
@@ -466,16 +466,12 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
     else if (!strcmp(f, "--will-topic")) dst = &o->will_topic;
     else if (!strcmp(f, "--will-payload")) dst = &o->will_payload;
     else if (!strcmp(f, "-L") || !strcmp(f, "--url") || !strcmp(f, "-V") ||
-             !strcmp(f, "--protocol-version") || is_tls_flag(f)) {
+             !strcmp(f, "--protocol-version")) {
         if (!(v = cli_value(o->prog, argc, argv, i)))
             return -1;
         if (f[1] == 'L' || !strcmp(f, "--url"))
             return parse_url(o, v) < 0 ? -1 : 1;
-        if (f[1] == 'V' || !strcmp(f, "--protocol-version"))
-            return parse_version(o, v) < 0 ? -1 : 1;
-        if (!o->tls_flag)
-            o->tls_flag = f;
-        return 1;
+        return parse_version(o, v) < 0 ? -1 : 1;
     }
     if (!dst)
         return 0;
@@ -487,10 +483,21 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
 
 int cli_conn_check(cli_conn *o)
 {
-    if (o->tls_flag) {
-        cli_err(o, "%s: TLS is not supported by this build yet", o->tls_flag);
+    if (!o->cert != !o->key) {
+        cli_err(o, "--cert and --key go together");
         return -1;
     }
+    if (!o->psk != !o->psk_identity) {
+        cli_err(o, "--psk and --psk-identity go together");
+        return -1;
+    }
+    if (o->unix_path && o->tls) {
+        cli_err(o, "--unix and TLS exclude each other");
+        return -1;
+    }
+    /* mosquitto's default: TLS on 8883 unless a port or URL says */
+    if (o->tls && !o->port && !o->url)
+        o->port = 8883;
     if (o->id && o->id_prefix) {
         cli_err(o, "-i and -I cannot be used together");
         return -1;
@@ -547,6 +554,27 @@ static int set_str(const cli_conn *o, lmq_client *c, int opt, const char *v, con
     return rc < 0 ? -1 : 0;
 }
 
+static int apply_tls(const cli_conn *o, lmq_client *c)
+{
+    if (set_int(o, c, LMQ_OPT_TLS, 1, "TLS") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_CA_FILE, o->cafile, "--cafile") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_CA_PATH, o->capath, "--capath") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_CERT_FILE, o->cert, "--cert") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_KEY_FILE, o->key, "--key") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_KEY_PASSWORD, o->keypass, "--keypass") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_ALPN, o->alpn, "--alpn") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_CIPHERS, o->ciphers, "--ciphers") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_PSK, o->psk, "--psk") < 0 ||
+        set_str(o, c, LMQ_OPT_TLS_PSK_IDENTITY, o->psk_identity, "--psk-identity") < 0)
+        return -1;
+    if (o->insecure && set_int(o, c, LMQ_OPT_TLS_INSECURE, 1, "--insecure") < 0)
+        return -1;
+    if (o->tls_min_version &&
+        set_int(o, c, LMQ_OPT_TLS_MIN_VERSION, o->tls_min_version, "--tls-version") < 0)
+        return -1;
+    return 0;
+}
+
 int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
 {
     char id[128];
@@ -555,6 +583,10 @@ int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
         snprintf(id, sizeof id, "%s%ld", o->id_prefix, (long)getpid());
     else
         snprintf(id, sizeof id, "%s", o->id ? o->id : default_id);
+    if (o->url && lmq_client_set_url(c, o->url, -1) < 0) {
+        cli_err(o, "-L: %s", lmq_client_errmsg(c));
+        return -1;
+    }
     if (set_str(o, c, LMQ_OPT_HOST, o->host, "-h") < 0 ||
         (o->port && set_int(o, c, LMQ_OPT_PORT, o->port, "-p") < 0) ||
         set_str(o, c, LMQ_OPT_UNIX_PATH, o->unix_path, "--unix") < 0 ||
@@ -597,6 +629,8 @@ int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
             return -1;
         }
     }
+    if (o->tls && apply_tls(o, c) < 0)
+        return -1;
     if (o->debug)
         return set_int(o, c, LMQ_OPT_LOG_LEVEL, LMQ_LOG_DEBUG, "-d");
     return 0;

@@ -58,7 +58,13 @@ typedef struct cli_conn {
     const char *will_payload;
     int will_qos;
     int will_retain;
-    const char *tls_flag;       /* first TLS flag given (not supported yet) */
+    const char *url;            /* -L without a mqtt(s):// topic path */
+    /* TLS: any of these turns it on */
+    int tls;
+    const char *cafile, *capath, *cert, *key, *keypass, *alpn, *ciphers;
+    const char *psk, *psk_identity;
+    int tls_min_version;        /* 12 or 13, 0: the default */
+    int insecure;
     lmq_proplist *props[CLI_PK_COUNT];
     int nprops;                 /* -D given */
     /* -D connect properties the library sets through options */

@@ -235,9 +235,6 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
     switch (ev->type) {
     case LMQ_EV_CONNECTED:
         p->connected = 1;
-        if (p->conn.debug)
-            fprintf(stderr, "%s: connected (session present %d)\n", p->conn.prog,
-                    (int)ev->session_present);
         pump(p);
         break;
     case LMQ_EV_CONNECT_FAILED:

@@ -199,9 +199,6 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
     (void)c;
     switch (ev->type) {
     case LMQ_EV_CONNECTED:
-        if (s->conn.debug)
-            fprintf(stderr, "%s: connected (session present %d)\n", s->conn.prog,
-                    (int)ev->session_present);
         /* after a reconnect the library renews the subscriptions itself */
         if (!s->subscribed_once && !s->finishing) {
             s->subscribed_once = 1;

@@ -619,6 +619,8 @@ static void after_io(lmq_client *c, int64_t now)
         conn_lost(c, c->user_stop ? 0 : LMQ_ECLOSED, now);
 }
 
+static void read_open(lmq_client *c, int64_t now);
+
 static void transport_up(lmq_client *c, int64_t now)
 {
     int rc;
@@ -638,8 +640,14 @@ static void transport_up(lmq_client *c, int64_t now)
         return;
     }
     rc = flush(c, now);
-    if (rc < 0)
+    if (rc < 0) {
         conn_lost(c, rc, now);
+        return;
+    }
+    /* Bytes the transport took in with its handshake (a WebSocket frame
+     * right behind the upgrade answer) will not wake poll(): read now. */
+    if (c->t.pending_in)
+        read_open(c, now);
 }
 
 /* Connect to the next resolved address; on failure the one after. */
