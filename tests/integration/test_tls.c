@@ -7,17 +7,22 @@
 #define _GNU_SOURCE
 #include "itest.h"
 #include "certs.h"
+#include "ws_bridge.h"
 
 /* A broker whose listener speaks TLS with the given certificate (under
  * the test CA) plus more lines. */
 static tb_broker *tls_broker(const char *cert, const char *more)
 {
-    char extra[1024];
+    /* The broker keeps the pointer (it rewrites its config on restart):
+     * the text must outlive this call. */
+    static char extras[4][1024];
+    static int next;
+    char *extra = extras[next++ % 4];
     tb_broker_opts opts = {0};
 
     if (!tc_certs_dir())
         return NULL;
-    snprintf(extra, sizeof extra, "cafile %s\ncertfile %s\nkeyfile %s\n%s", tc_file("ca.crt"),
+    snprintf(extra, sizeof extras[0], "cafile %s\ncertfile %s\nkeyfile %s\n%s", tc_file("ca.crt"),
              tc_file(cert), tc_file("server.key"), more ? more : "");
     opts.extra = extra;
     return tb_broker_start(&opts);
@@ -218,6 +223,12 @@ static void test_tls_insecure_skips_the_name_check_only_and_warns(void)
     REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
     CHECK(logged_warning(t, "host name check is off"));
     round_trip(t, "it/tls/insecure");
+    /* said again on the reconnect, not only once */
+    REQUIRE(tb_broker_kill(b) == 0);
+    REQUIRE(tw_wait(t, LMQ_EV_DISCONNECTED, IT_SHORT_MS));
+    REQUIRE(tb_broker_start_again(b) == 0);
+    CHECK(tw_wait(t, LMQ_EV_CONNECTED, IT_LONG_MS) != NULL);
+    CHECK(count_logged(t, "host name check is off") >= 2);
 
     u = tls_client(b, "tls-insecure-bad-ca", "other-ca.crt");
     REQUIRE(u);
@@ -488,6 +499,110 @@ done:
     it_broker_stop(b);
 }
 
+/* A Python TLS server (ws_bridge.py --raw --cert) in front of the broker
+ * reports what the ClientHello carried. */
+static tbr_bridge *tls_relay(const tb_broker *b, const char *more1, const char *more2)
+{
+    const char *args[] = {"--raw", "--cert", tc_file("server.crt"), "--key",
+                          tc_file("server.key"), more1, more2, NULL};
+
+    return tbr_start(tb_broker_port(b), args);
+}
+
+static tw_client *relay_client(const tbr_bridge *br, const char *name, const char *host)
+{
+    tw_client *t = tw_new(name);
+
+    if (!t)
+        return NULL;
+    lmq_client_set_str(t->c, LMQ_OPT_HOST, host, -1);
+    lmq_client_set_int(t->c, LMQ_OPT_PORT, br->port);
+    lmq_client_set_str(t->c, LMQ_OPT_CLIENT_ID, name, -1);
+    lmq_client_set_int(t->c, LMQ_OPT_RECONNECT, 0);
+    lmq_client_set_int(t->c, LMQ_OPT_TLS, 1);
+    lmq_client_set_str(t->c, LMQ_OPT_TLS_CA_FILE, tc_file("ca.crt"), -1);
+    return t;
+}
+
+static void test_tls_sends_sni_for_a_name_and_none_for_an_address(void)
+{
+    tb_broker *b = tb_broker_start(NULL);
+    tbr_bridge *br = NULL;
+    tw_client *t = NULL, *u = NULL;
+    char line[128];
+
+    REQUIRE(b && tc_certs_dir());
+    br = tls_relay(b, NULL, NULL);
+    REQUIRE(br);
+    t = relay_client(br, "sni-name", "localhost");
+    REQUIRE(t);
+    REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
+    CHECK(tbr_expect(br, "SNI", line, sizeof line, IT_SHORT_MS) == 0 &&
+          strcmp(line, "SNI localhost") == 0);
+    CHECK(tbr_expect(br, "TLS", line, sizeof line, IT_SHORT_MS) == 0 &&
+          strcmp(line, "TLS TLSv1.3") == 0);
+    u = relay_client(br, "sni-ip", "127.0.0.1");
+    REQUIRE(u);
+    REQUIRE(tw_connect(u, IT_SHORT_MS) == 0);
+    CHECK(tbr_expect(br, "SNI", line, sizeof line, IT_SHORT_MS) == 0 &&
+          strcmp(line, "SNI -") == 0);
+done:
+    tw_free(t);
+    tw_free(u);
+    tbr_stop(br);
+    it_broker_stop(b);
+}
+
+static void test_tls_alpn_offers_the_configured_protocols(void)
+{
+    tb_broker *b = tb_broker_start(NULL);
+    tbr_bridge *br = NULL;
+    tw_client *t = NULL;
+    char line[128];
+
+    REQUIRE(b && tc_certs_dir());
+    br = tls_relay(b, "--alpn", "x-amzn-mqtt-ca");
+    REQUIRE(br);
+    t = relay_client(br, "alpn", "127.0.0.1");
+    REQUIRE(t);
+    CHECK_INT(lmq_client_set_str(t->c, LMQ_OPT_TLS_ALPN, "mqtt,x-amzn-mqtt-ca", -1), 0);
+    REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
+    CHECK(tbr_expect(br, "ALPN", line, sizeof line, IT_SHORT_MS) == 0 &&
+          strcmp(line, "ALPN x-amzn-mqtt-ca") == 0);
+    round_trip(t, "it/tls/alpn-relay");
+done:
+    tw_free(t);
+    tbr_stop(br);
+    it_broker_stop(b);
+}
+
+static void test_tls12_server_is_taken_by_default_and_refused_with_a_13_minimum(void)
+{
+    tb_broker *b = tb_broker_start(NULL);
+    tbr_bridge *br = NULL;
+    tw_client *t = NULL, *u = NULL;
+    char line[128];
+
+    REQUIRE(b && tc_certs_dir());
+    br = tls_relay(b, "--tls-max", "1.2");
+    REQUIRE(br);
+    t = relay_client(br, "tls12-ok", "127.0.0.1");
+    REQUIRE(t);
+    REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
+    CHECK(tbr_expect(br, "TLS", line, sizeof line, IT_SHORT_MS) == 0 &&
+          strcmp(line, "TLS TLSv1.2") == 0);
+    u = relay_client(br, "tls13-min", "127.0.0.1");
+    REQUIRE(u);
+    CHECK_INT(lmq_client_set_int(u->c, LMQ_OPT_TLS_MIN_VERSION, 13), 0);
+    CHECK_INT(tw_connect(u, IT_SHORT_MS), LMQ_ETLS);
+    CHECK(strstr(lmq_client_errmsg(u->c), "TLS handshake") != NULL);
+done:
+    tw_free(t);
+    tw_free(u);
+    tbr_stop(br);
+    it_broker_stop(b);
+}
+
 int main(void)
 {
     RUN(test_tls_with_the_ca_connects_and_checks_the_ip_san);
@@ -508,6 +623,8 @@ int main(void)
     RUN(test_tls_handshake_timeout_is_its_own_error);
     RUN(test_tls_carries_messages_larger_than_a_record);
     RUN(test_reconnect_after_a_broker_restart_still_verifies);
-    (void)count_logged;
+    RUN(test_tls_sends_sni_for_a_name_and_none_for_an_address);
+    RUN(test_tls_alpn_offers_the_configured_protocols);
+    RUN(test_tls12_server_is_taken_by_default_and_refused_with_a_13_minimum);
     return check_done();
 }

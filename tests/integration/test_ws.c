@@ -39,6 +39,9 @@ static void round_trip(tw_client *t, const char *topic)
     CHECK(m && m->ev.payload_len == 7 && memcmp(m->payload, "over ws", 7) == 0);
 }
 
+/* The server (python3-websockets) closes the connection on an unmasked
+ * client frame (RFC 6455, 5.1): every passing exchange here also proves
+ * the client masks. */
 static void test_ws_connects_on_the_path_offering_mqtt(void)
 {
     const char *args[] = {"--path", "/mqtt", NULL};

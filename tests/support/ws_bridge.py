@@ -15,8 +15,12 @@ It tells the test what happened on stdout, one line each, flushed:
 Switches make it misbehave on purpose: --reject STATUS, --path (404 for
 others), --require-header, --max-frame (split what the broker sends),
 --text-frame (send a text frame, which MQTT forbids), --close-code.
---raw relays plain TCP instead (no WebSocket): the same Python relay, as a
-baseline for the benchmark's WebSocket figures.
+--raw relays TCP instead (no WebSocket): the same Python relay, as a
+baseline for the benchmark's WebSocket figures; with --cert it is a TLS
+server in front of the broker that tells what the client offered:
+  SNI <name>|-            the server name the client sent (- for none)
+  ALPN <protocol>|-       the protocol chosen from the client's list (--alpn)
+  TLS <version>           the version negotiated (--tls-max 1.2 caps it)
 """
 import argparse
 import asyncio
@@ -48,6 +52,8 @@ def parse_args():
     p.add_argument("--close-code", type=int, default=1001)
     p.add_argument("--close-reason", default="broker gone")
     p.add_argument("--raw", action="store_true")
+    p.add_argument("--alpn", help="comma-separated protocols the TLS server accepts")
+    p.add_argument("--tls-max", choices=["1.2", "1.3"])
     return p.parse_args()
 
 
@@ -130,6 +136,11 @@ async def relay(src, dst):
 
 def make_raw_handler(args):
     async def handler(creader, cwriter):
+        tls = cwriter.get_extra_info("ssl_object")
+        if tls is not None:
+            say("SNI", getattr(tls, "lmq_sni", None) or "-")
+            say("ALPN", tls.selected_alpn_protocol() or "-")
+            say("TLS", tls.version())
         try:
             breader, bwriter = await asyncio.open_connection(args.target_host, args.target_port)
         except OSError:
@@ -141,14 +152,24 @@ def make_raw_handler(args):
 
 async def main():
     args = parse_args()
-    if args.raw:
-        server = await asyncio.start_server(make_raw_handler(args), "127.0.0.1", args.port)
-        say("READY", server.sockets[0].getsockname()[1])
-        await asyncio.Future()
     tls = None
     if args.cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.cert, args.key)
+    if args.raw:
+        if tls is not None:
+            if args.alpn:
+                tls.set_alpn_protocols(args.alpn.split(","))
+            if args.tls_max == "1.2":
+                tls.maximum_version = ssl.TLSVersion.TLSv1_2
+
+            def on_sni(sslobj, name, ctx):
+                sslobj.lmq_sni = name
+            tls.sni_callback = on_sni
+        server = await asyncio.start_server(make_raw_handler(args), "127.0.0.1", args.port,
+                                            ssl=tls)
+        say("READY", server.sockets[0].getsockname()[1])
+        await asyncio.Future()
     server = await websockets.legacy.server.serve(
         make_handler(args), "127.0.0.1", args.port, ssl=tls,
         subprotocols=["mqtt", "mqttv3.1"], process_request=make_process_request(args),

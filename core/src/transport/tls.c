@@ -292,9 +292,29 @@ static void tls_free_state(lmq_transport *t)
 
 /* ------------------------------------------------------------ handshake */
 
-/* wolfSSL's error as one of ours, with its reason in t->err. */
+/* An alert the server sent, as text; NULL when none came. */
+static const char *tls_alert_rx(tls_state *st, int *code)
+{
+    WOLFSSL_ALERT_HISTORY h;
+    const char *d;
+
+    if (wolfSSL_get_alert_history(st->ssl, &h) != WOLFSSL_SUCCESS || h.last_rx.code <= 0)
+        return NULL;
+    *code = h.last_rx.code;
+    d = wolfSSL_alert_desc_string_long(h.last_rx.code);
+    /* 116 is TLS 1.3's certificate_required, unknown to wolfSSL 5.5 */
+    if (!d)
+        d = h.last_rx.code == 116 ? "certificate required" : "unknown";
+    return d;
+}
+
+/* wolfSSL's error as one of ours, with its reason in t->err.  During the
+ * handshake a closed or reset connection is the server refusing TLS (it
+ * accepted TCP), so it is LMQ_ETLS, not a plain I/O error. */
 static int tls_error(lmq_transport *t, tls_state *st, int err, const char *when)
 {
+    int handshake = t->handshaking, alert = 0;
+    const char *alert_text;
     char reason[80];
 
     wolfSSL_ERR_error_string_n((unsigned long)err, reason, sizeof reason);
@@ -314,29 +334,25 @@ static int tls_error(lmq_transport *t, tls_state *st, int err, const char *when)
     case ASN_BEFORE_DATE_E:
         return tls_fail(t, LMQ_ETLS_EXPIRED, "%s: server certificate not yet valid (%s)",
                         when, reason);
-    case SOCKET_PEER_CLOSED_E:
-    case WOLFSSL_ERROR_ZERO_RETURN:
-        return tls_fail(t, LMQ_ECLOSED, "%s: connection closed by the server", when);
-    case SOCKET_ERROR_E:
-        return tls_fail(t, LMQ_EIO, "%s: %s", when,
-                        st->sys_errno ? strerror(st->sys_errno) : reason);
     default:
         break;
     }
-    if (err == FATAL_ERROR) {
-        /* The server sent an alert: say which (e.g. "certificate required"). */
-        WOLFSSL_ALERT_HISTORY h;
-        if (wolfSSL_get_alert_history(st->ssl, &h) == WOLFSSL_SUCCESS &&
-            h.last_rx.code > 0) {
-            const char *d = wolfSSL_alert_desc_string_long(h.last_rx.code);
-            /* 116 is TLS 1.3's certificate_required, unknown to wolfSSL 5.5 */
-            if (!d)
-                d = h.last_rx.code == 116 ? "certificate required" : "unknown";
-            return tls_fail(t, LMQ_ETLS, "%s: the server sent alert %d \"%s\"", when,
-                            h.last_rx.code, d);
-        }
+    alert_text = tls_alert_rx(st, &alert);
+    if (alert_text && (handshake || err == FATAL_ERROR))
+        return tls_fail(t, LMQ_ETLS, "%s: the server sent alert %d \"%s\"", when, alert,
+                        alert_text);
+    switch (err) {
+    case SOCKET_PEER_CLOSED_E:
+    case WOLFSSL_ERROR_ZERO_RETURN:
+        if (handshake)
+            return tls_fail(t, LMQ_ETLS, "%s: the server closed the connection", when);
+        return tls_fail(t, LMQ_ECLOSED, "%s: connection closed by the server", when);
+    case SOCKET_ERROR_E:
+        return tls_fail(t, handshake ? LMQ_ETLS : LMQ_EIO, "%s: %s", when,
+                        st->sys_errno ? strerror(st->sys_errno) : "the connection broke");
+    default:
+        return tls_fail(t, LMQ_ETLS, "%s: %s (wolfSSL %d)", when, reason, err);
     }
-    return tls_fail(t, LMQ_ETLS, "%s: %s (wolfSSL %d)", when, reason, err);
 }
 
 /* One round of the handshake: 0 done, 1 waiting for the fd, or an error. */
