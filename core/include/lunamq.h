@@ -313,7 +313,14 @@ enum lmq_props_target {
 /* A new client, not connected.  Free with lmq_client_free. */
 LMQ_API lmq_client *lmq_client_new(void);
 /* Closes the connection (no DISCONNECT: call lmq_client_disconnect first for
- * a clean one), frees everything.  NULL is a no-op. */
+ * a clean one), frees everything.  NULL is a no-op.
+ * From inside an event callback it is deferred: c stays valid until the
+ * callback returns, no further event is delivered, and the client is
+ * freed when the call that ran the callback returns (lmq_client_on_readable & co,
+ * lmq_client_publish...); do not use c after that.  lmq_client_run and
+ * lmq_client_connect_wait then return LMQ_ECLOSED.  In thread mode the
+ * loop thread frees the client and ends itself (no join needed).  From
+ * another thread in thread mode it stops and joins the loop thread first. */
 LMQ_API void lmq_client_free(lmq_client *c);
 
 LMQ_API int lmq_client_set_int(lmq_client *c, int option, int64_t value);
@@ -368,7 +375,13 @@ LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
                                    const int32_t *filter_lens, int32_t n,
                                    const lmq_proplist *props);
 /* Acknowledge a QoS 1/2 message received with LMQ_OPT_MANUAL_ACK, by the
- * ack_id its LMQ_EV_MESSAGE event carried; reason (v5) 0 or >= 0x80. */
+ * ack_id its LMQ_EV_MESSAGE event carried; reason (v5) 0 or >= 0x80.
+ * QoS 2 stays exactly-once across a reconnect that keeps the session: the
+ * ack_id stays valid and the server's resend is not delivered again.  A
+ * QoS 1 message not acked when the connection dropped is delivered again
+ * (at-least-once) with a new ack_id; the old one then gives LMQ_ESTATE.
+ * Options changed while connected (protocol, keepalive, manual ack, ...)
+ * apply from the next connection. */
 LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason);
 /* Send AUTH (v5 enhanced authentication, or re-authentication). */
 LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *props);
@@ -432,9 +445,15 @@ LMQ_API int lmq_event_prop_user(const lmq_event *ev, int32_t index, const char *
                                 int32_t *klen, const char **val, int32_t *vlen);
 
 /* For C users: once set, every event goes to fn as it happens instead of
- * the pull queue; NULL goes back to pulling.  `fin`,
+ * the pull queue; NULL goes back to pulling (also from inside fn: the
+ * events fn has not seen yet stay queued for lmq_client_events).  `fin`,
  * when set, is called with userdata when the callback is replaced or the
- * client freed.  Not for LuaJIT or Python: pull instead. */
+ * client freed; when fn is replaced while it runs (by itself or by another
+ * thread), only after it returns.  The event
+ * is borrowed for the duration of the call.  fn runs without the client's
+ * lock held, so it may take the application's own locks; in thread mode
+ * (lmq_client_thread_start) it runs on the loop thread only, never on the
+ * thread calling publish & co.  Not for LuaJIT or Python: pull instead. */
 typedef void (*lmq_event_fn)(lmq_client *c, const lmq_event *ev, void *userdata);
 typedef void (*lmq_finalizer_fn)(void *userdata);
 LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userdata,
@@ -497,7 +516,7 @@ LMQ_API int lmq_client_connect_wait(lmq_client *c, int32_t timeout_ms);
 LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms);
 /* Run the client's loop in a background thread (paho's loop_start); while
  * it runs, publish/subscribe/unsubscribe/disconnect may be called from any
- * thread.  Events go to the callback. */
+ * thread.  Events go to the callback, on the loop thread only. */
 LMQ_API int lmq_client_thread_start(lmq_client *c);
 LMQ_API int lmq_client_thread_stop(lmq_client *c);
 

@@ -90,6 +90,12 @@ struct lmq_client {
     void *cb_ud;
     lmq_finalizer_fn cb_fin;
     int dispatching;
+    pthread_t dispatcher;       /* the thread running dispatch() */
+    int cb_in_use;              /* cb_ud is in a callback right now */
+    lmq_finalizer_fn fin_later; /* its finalizer, when replaced meanwhile */
+    void *fin_later_ud;
+    int lock_depth;             /* recursion of mu by its holder */
+    int free_pending;           /* lmq_client_free() from a callback */
 
     const lmq_client_driver *drv;
     void *drv_ctx;
@@ -110,11 +116,28 @@ int64_t lmq_client_now_ms(void)
 void lmq_client_lock(const lmq_client *c)
 {
     pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+    ((lmq_client *)c)->lock_depth++;
 }
 
+static void free_now(lmq_client *c);
+
+/* The outermost unlock after a callback asked for lmq_client_free() is
+ * where the client goes: by then every frame that used it has finished. */
 void lmq_client_unlock(const lmq_client *c)
 {
-    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+    lmq_client *m = (lmq_client *)c;
+    int doomed;
+
+    m->lock_depth--;
+    doomed = m->lock_depth == 0 && m->free_pending && !m->dispatching;
+    pthread_mutex_unlock(&m->mu);
+    if (doomed)
+        free_now(m);
+}
+
+int lmq_client_doomed(const lmq_client *c)
+{
+    return c->free_pending;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -175,7 +198,8 @@ LMQ_API lmq_client *lmq_client_new(void)
 
     if (!c)
         return NULL;
-    /* Recursive: a callback running under the lock may call the API. */
+    /* Recursive: the driver holds it around steps that call the API;
+     * callbacks run with it let go (deliver()). */
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&c->mu, &ma);
@@ -218,10 +242,26 @@ static void attempt_cleanup(lmq_client *c)
     c->t.ops->close(&c->t);
 }
 
+/* From inside a callback the client cannot go yet: the dispatch loop,
+ * the API call or driver step that ran it, and (in thread mode) the loop
+ * thread itself still use it.  It goes at the outermost unlock. */
 LMQ_API void lmq_client_free(lmq_client *c)
 {
+    int defer;
+
     if (!c)
         return;
+    lmq_client_lock(c);
+    defer = c->dispatching && pthread_equal(c->dispatcher, pthread_self());
+    if (defer)
+        c->free_pending = 1;
+    lmq_client_unlock(c);
+    if (!defer)
+        free_now(c);
+}
+
+static void free_now(lmq_client *c)
+{
     /* The driver first, without the lock: it may join a thread that is
      * waiting for that lock. */
     if (c->drv && c->drv->release)
@@ -443,21 +483,61 @@ LMQ_API int lmq_client_fd(const lmq_client *c)
     return fd;
 }
 
-/* Events go to the callback when one is set.  The flag keeps a callback
- * that calls the API from dispatching recursively: the outer loop goes on
- * pulling until the queue is empty. */
+static int foreign_thread(const lmq_client *c);
+
+/* One event to the callback, with the client lock let go entirely: an
+ * application that holds a lock of its own while calling the API, and
+ * takes it in its callback, must not deadlock against the loop thread.
+ * Other threads may call the API meanwhile; what they queue is delivered
+ * by the dispatch loop that runs here. */
+static void deliver(lmq_client *c, const lmq_event *ev)
+{
+    lmq_event_fn fn = c->cb;
+    void *ud = c->cb_ud;
+    lmq_finalizer_fn fin;
+    int depth = c->lock_depth, i;
+
+    c->cb_in_use = 1;
+    c->lock_depth = 0;
+    for (i = 0; i < depth; i++)
+        pthread_mutex_unlock(&c->mu);
+    fn(c, ev, ud);
+    for (i = 0; i < depth; i++)
+        pthread_mutex_lock(&c->mu);
+    c->lock_depth = depth;
+    c->cb_in_use = 0;
+    /* The callback replaced itself: its userdata is done with only now. */
+    fin = c->fin_later;
+    ud = c->fin_later_ud;
+    c->fin_later = NULL;
+    if (fin)
+        fin(ud);
+}
+
+/* Events go to the callback when one is set, one at a time: a callback
+ * that goes back to pulling (or frees the client) stops the loop, and
+ * what it did not get stays queued for lmq_client_events().  The flag
+ * keeps a callback that calls the API from dispatching recursively.  In
+ * thread mode only the loop thread delivers; an API call from another
+ * thread wakes it (the driver's changed hook) and it delivers there. */
 static void dispatch(lmq_client *c)
 {
-    lmq_event evs[16];
-    int i, n;
+    lmq_event ev;
 
-    if (!c->cb || c->dispatching)
+    if (!c->cb || c->dispatching || foreign_thread(c))
         return;
     c->dispatching = 1;
-    while (c->cb && (n = lmq_session_events(c->s, evs, 16)) > 0)
-        for (i = 0; i < n && c->cb; i++)
-            c->cb(c, &evs[i], c->cb_ud);
+    c->dispatcher = pthread_self();
+    while (c->cb && !c->free_pending && lmq_session_events(c->s, &ev, 1) == 1)
+        deliver(c, &ev);
     c->dispatching = 0;
+}
+
+void lmq_client_deliver(lmq_client *c)
+{
+    lmq_client_lock(c);
+    dispatch(c);
+    lmq_client_unlock(c);
 }
 
 /* The end of every step and API call: tell about a new fd, deliver events
@@ -485,7 +565,13 @@ LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max)
     if (!c || (!out && max > 0) || max < 0)
         return LMQ_EINVAL;
     lmq_client_lock(c);
-    n = c->cb ? 0 : lmq_session_events(c->s, out, max);
+    /* Not while another thread's callback still reads the event it got
+     * (a pull reuses its memory); that dispatch stops at the next event,
+     * and leaves the rest to the next pull. */
+    if (c->cb || (c->dispatching && !pthread_equal(c->dispatcher, pthread_self())))
+        n = 0;
+    else
+        n = lmq_session_events(c->s, out, max);
     lmq_client_unlock(c);
     return n;
 }
@@ -504,8 +590,15 @@ LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userda
     c->cb = fn;
     c->cb_ud = userdata;
     c->cb_fin = fin;
-    if (old_fin)
+    if (c->cb_in_use) {
+        /* The old callback is running (this may be it): finalize its
+         * userdata when it returns, not under its feet. */
+        c->cb_in_use = 0;
+        c->fin_later = old_fin;
+        c->fin_later_ud = old_ud;
+    } else if (old_fin) {
         old_fin(old_ud);
+    }
     lmq_client_unlock(c);
     return 0;
 }

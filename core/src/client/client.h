@@ -36,7 +36,9 @@ int lmq_client_set_driver(lmq_client *c, const lmq_client_driver *d, void *ctx);
 void *lmq_client_driver_ctx(const lmq_client *c, const lmq_client_driver *d);
 
 /* The client's lock (recursive): every public call takes it, so calls from
- * other threads are safe while a driver thread runs the loop. */
+ * other threads are safe while a driver thread runs the loop.  Callbacks
+ * run with it let go.  The outermost unlock frees the client when a
+ * callback called lmq_client_free() meanwhile (lmq_client_doomed). */
 void lmq_client_lock(const lmq_client *c);
 void lmq_client_unlock(const lmq_client *c);
 
@@ -48,6 +50,15 @@ int lmq_client_outcome(const lmq_client *c);
 int lmq_client_active(const lmq_client *c);
 /* The error the client stopped with (0 after our own disconnect). */
 int lmq_client_stop_error(const lmq_client *c);
+
+/* Deliver queued events to the callback: the loop thread calls it when
+ * another thread's API call woke it (in thread mode only the loop thread
+ * runs callbacks). */
+void lmq_client_deliver(lmq_client *c);
+/* 1 when a callback called lmq_client_free(c): the client goes at the
+ * outermost lmq_client_unlock(), so a driver that holds the lock around
+ * several calls must not use c after its own unlock. */
+int lmq_client_doomed(const lmq_client *c);
 
 /* Changes whenever the client opens a new fd, even one that reuses the
  * number of the fd it just closed: loops must then re-register it. */

@@ -35,6 +35,8 @@ typedef struct evclient {
     pthread_t thread;
     int thread_on;              /* written under the client lock */
     atomic_int thread_stop;
+    int in_run;                 /* run_until is inside ev_run (its thread) */
+    int orphaned;               /* client freed from a callback: see abandon() */
 } evclient;
 
 /* ------------------------------------------------------------------ loops */
@@ -139,14 +141,20 @@ static void rearm(evclient *e)
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     evclient *e = w->data;
-    unsigned gen = lmq_client_fd_gen(e->c);
+    lmq_client *c = e->c;
+    unsigned gen;
 
     (void)loop;
+    /* Held across both calls: a callback in the first may free the
+     * client, which then happens at our unlock, not under the second. */
+    lmq_client_lock(c);
+    gen = lmq_client_fd_gen(c);
     if (revents & EV_READ)
-        lmq_client_on_readable(e->c);
+        lmq_client_on_readable(c);
     /* Readiness was for the fd we watched: skip it if the read replaced it. */
-    if ((revents & EV_WRITE) && lmq_client_fd_gen(e->c) == gen)
-        lmq_client_on_writable(e->c);
+    if ((revents & EV_WRITE) && lmq_client_fd_gen(c) == gen && !lmq_client_doomed(c))
+        lmq_client_on_writable(c);
+    lmq_client_unlock(c);       /* e and c may be gone from here on */
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -167,7 +175,12 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
         ev_break(loop, EVBREAK_ALL);
         return;
     }
+    /* Another thread's API call queued events: callbacks run here, on the
+     * loop thread, never on the caller's. */
+    lmq_client_lock(e->c);
+    lmq_client_deliver(e->c);
     rearm(e);
+    lmq_client_unlock(e->c);    /* e may be gone from here on */
 }
 
 /* ------------------------------------------------------------ client hooks */
@@ -201,11 +214,45 @@ static void thread_join(evclient *e)
     ev_unref(e->loop->ev);
 }
 
+/* Freed from a callback while this thread runs the loop: ev_run is still
+ * on the stack, so the loop cannot be destroyed yet, and a thread cannot
+ * join itself.  Stop the watchers (that drops their pending events too),
+ * let the thread go, and leave e and the loop to whoever runs ev_run,
+ * once it returns (run_until, thread_main). */
+static void abandon(evclient *e)
+{
+    struct ev_loop *loop = e->loop->ev;
+
+    ev_io_stop(loop, &e->io);
+    ev_timer_stop(loop, &e->timer);
+    ev_ref(loop);               /* balances the ev_unref at attach */
+    ev_async_stop(loop, &e->async);
+    if (e->thread_on) {
+        ev_unref(loop);         /* balances the ev_ref at thread start */
+        atomic_store(&e->thread_stop, 1);
+        pthread_detach(e->thread);
+    }
+    e->c = NULL;
+    e->orphaned = 1;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void finish_orphan(evclient *e)
+{
+    if (e->own_loop)
+        lmq_loop_free(e->loop);
+    free(e);
+}
+
 static void drv_release(void *ctx)
 {
     evclient *e = ctx;
     struct ev_loop *loop = e->loop->ev;
 
+    if (e->thread_on ? !drv_foreign_thread(e) : e->in_run) {
+        abandon(e);
+        return;
+    }
     if (e->thread_on)
         thread_join(e);
     ev_io_stop(loop, &e->io);
@@ -299,9 +346,25 @@ static int want_stopped(const lmq_client *c)
     return !lmq_client_active(c);
 }
 
+/* One ev_run, then stop the caller's wake timer; 1 when a callback freed
+ * the client meanwhile (e and a private loop are gone too then). */
+static int run_once(evclient *e, int how, ev_timer *wake)
+{
+    e->in_run = 1;
+    ev_run(e->loop->ev, how);
+    ev_timer_stop(e->loop->ev, wake);
+    if (e->orphaned) {
+        finish_orphan(e);
+        return 1;
+    }
+    e->in_run = 0;
+    return 0;
+}
+
 /* Run the loop one iteration at a time until done(c) or timeout_ms passed
- * (-1: no limit).  A one-shot timer bounds each blocking iteration. */
-static void run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_client *))
+ * (-1: no limit).  A one-shot timer bounds each blocking iteration.
+ * 1 when a callback freed the client (see run_once). */
+static int run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_client *))
 {
     struct ev_loop *loop = e->loop->ev;
     int64_t end = timeout_ms < 0 ? -1 : lmq_client_now_ms() + timeout_ms;
@@ -314,18 +377,17 @@ static void run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_cli
         int64_t left = end < 0 ? -1 : end - lmq_client_now_ms();
         if (end >= 0 && left <= 0) {
             /* timeout 0 still gets one look at what is ready */
-            if (first)
-                ev_run(loop, EVRUN_NOWAIT);
-            break;
+            return first ? run_once(e, EVRUN_NOWAIT, &wake) : 0;
         }
         first = 0;
         if (left >= 0) {
             ev_timer_set(&wake, (double)left / 1000.0, 0.0);
             ev_timer_start(loop, &wake);
         }
-        ev_run(loop, EVRUN_ONCE);
-        ev_timer_stop(loop, &wake);
+        if (run_once(e, EVRUN_ONCE, &wake))
+            return 1;
     }
+    return 0;
 }
 
 static evclient *blocking_driver(lmq_client *c, int *rc)
@@ -343,19 +405,25 @@ static evclient *blocking_driver(lmq_client *c, int *rc)
 LMQ_API int lmq_client_connect_wait(lmq_client *c, int32_t timeout_ms)
 {
     evclient *e;
-    int rc, outcome;
+    int rc, outcome, freed;
 
     if (!c)
         return LMQ_EINVAL;
     e = blocking_driver(c, &rc);
     if (!e)
         return rc;
-    if (!lmq_client_active(c)) {
-        rc = lmq_client_connect(c);
-        if (rc < 0)
-            return rc;
-    }
-    run_until(e, timeout_ms, want_connect_outcome);
+    /* Held: a callback run by the connect call may free the client,
+     * which then happens at the unlock, before the loop is used. */
+    lmq_client_lock(c);
+    rc = lmq_client_active(c) ? 0 : lmq_client_connect(c);
+    freed = lmq_client_doomed(c);
+    lmq_client_unlock(c);
+    if (freed)
+        return LMQ_ECLOSED;
+    if (rc < 0)
+        return rc;
+    if (run_until(e, timeout_ms, want_connect_outcome))
+        return LMQ_ECLOSED;
     outcome = lmq_client_outcome(c);
     /* Still trying: the attempt goes on; the caller may wait again or
      * call lmq_client_disconnect. */
@@ -372,7 +440,8 @@ LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms)
     e = blocking_driver(c, &rc);
     if (!e)
         return rc;
-    run_until(e, timeout_ms, want_stopped);
+    if (run_until(e, timeout_ms, want_stopped))
+        return LMQ_ECLOSED;
     return lmq_client_active(c) ? 0 : lmq_client_stop_error(c);
 }
 
@@ -382,6 +451,9 @@ static void *thread_main(void *arg)
 
     while (!atomic_load(&e->thread_stop))
         ev_run(e->loop->ev, 0);
+    /* Freed from a callback: nobody joins us; the rest is ours to free. */
+    if (e->orphaned)
+        finish_orphan(e);
     return NULL;
 }
 

@@ -202,7 +202,9 @@ static int take_server_limits(lmq_session *s, const lmq_props *p)
 
 /* Send again what was in flight, in the original order [MQTT-4.6.0-1]:
  * PUBLISH with DUP and their ids, PUBREL for those PUBREC'd
- * [MQTT-4.4.0-1], then SUBSCRIBE / UNSUBSCRIBE never answered. */
+ * [MQTT-4.4.0-1], as far as the new server's Receive Maximum allows
+ * [MQTT-3.3.4-7] (the rest wait in s->resendq, see lmq_pub_resend), and
+ * SUBSCRIBE / UNSUBSCRIBE never answered. */
 static void resend_inflight(lmq_session *s, lmq_reqlist *old)
 {
     lmq_req *r;
@@ -213,6 +215,25 @@ static void resend_inflight(lmq_session *s, lmq_reqlist *old)
         else
             lmq_sub_send(s, r);
     }
+}
+
+/* Everything the last connection left in flight, in send order: what it
+ * had resent (s->inflight), then what it had not got to yet (s->resendq;
+ * nothing new was sent while that was not empty, so the order holds).
+ * The window of the new connection starts empty. */
+static lmq_reqlist take_inflight(lmq_session *s)
+{
+    lmq_reqlist old = s->inflight;
+    lmq_req *r;
+
+    memset(&s->inflight, 0, sizeof s->inflight);
+    while ((r = s->resendq.head)) {
+        lmq_reqlist_remove(&s->resendq, r);
+        r->resend = 0;
+        lmq_reqlist_append(&old, r);
+    }
+    s->inflight_pub = 0;
+    return old;
 }
 
 int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
@@ -236,8 +257,7 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
         ev->session_present = ca->session_present;
     lmq_session_log(s, LMQ_LOG_INFO, "connected, session present %d", ca->session_present);
 
-    lmq_reqlist old = s->inflight;
-    memset(&s->inflight, 0, sizeof s->inflight);
+    lmq_reqlist old = take_inflight(s);
     if (!ca->session_present) {
         /* The server has no session: neither half survives
          * [MQTT-4.1.0-1] (see lmq_pub_session_lost for our messages). */

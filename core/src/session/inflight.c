@@ -29,22 +29,41 @@ void lmq_in_set(lmq_session *s, uint16_t pid, int st)
         s->in_count++;
     else if (old != LMQ_IN_NONE && st == LMQ_IN_NONE)
         s->in_count--;
+    s->in_q1_unacked += (st == LMQ_IN_Q1_UNACKED) - (old == LMQ_IN_Q1_UNACKED);
     s->in_state[pid] = (uint8_t)st;
 }
 
-/* The connection is gone: a message the application has not acked yet
- * will come again from the server (DUP) on the next connection, and an ack
- * for the old one would mean nothing there.  QoS 2 messages we PUBREC'd
- * stay: the PUBREL for them may come on the next connection
- * [MQTT-4.4.0-1], and a resent PUBLISH must not be delivered twice
- * [MQTT-4.3.3-10]. */
+/* Only manual ack needs it: allocated on its first delivery. */
+int lmq_in_set_gen(lmq_session *s, uint16_t pid, uint16_t gen)
+{
+    if (!s->in_gen && !(s->in_gen = calloc(65536, sizeof *s->in_gen)))
+        return LMQ_ENOMEM;
+    s->in_gen[pid] = gen;
+    return 0;
+}
+
+uint16_t lmq_in_gen(const lmq_session *s, uint16_t pid)
+{
+    return s->in_gen ? s->in_gen[pid] : 0;
+}
+
+/*
+ * The connection is gone.  A QoS 1 message the application has not acked
+ * yet will come again from the server (DUP) on the next connection and is
+ * delivered again, under a new ack id: QoS 1 is at-least-once, and an ack
+ * for the old delivery would mean nothing there.  QoS 2 state stays, acked
+ * or not: the PUBREL may come on the next connection [MQTT-4.4.0-1], a
+ * resent PUBLISH must not be delivered twice [MQTT-4.3.3-10], and the
+ * application's ack (its id still valid) sends the PUBREC then.  (CONNACK
+ * session present 0 drops it all: lmq_in_clear.)  Counted, so a session
+ * without QoS 1 messages pending never scans the table.
+ */
 void lmq_in_forget_unacked(lmq_session *s)
 {
     if (!s->in_state)
         return;
-    for (uint32_t i = 1; i < 65536; i++) {
-        uint8_t st = s->in_state[i];
-        if (st == LMQ_IN_Q1_UNACKED || st == LMQ_IN_Q2_UNACKED)
+    for (uint32_t i = 1; i < 65536 && s->in_q1_unacked; i++) {
+        if (s->in_state[i] == LMQ_IN_Q1_UNACKED)
             lmq_in_set(s, (uint16_t)i, LMQ_IN_NONE);
     }
 }
@@ -55,6 +74,7 @@ void lmq_in_clear(lmq_session *s)
     if (s->in_state)
         memset(s->in_state, 0, 65536);
     s->in_count = 0;
+    s->in_q1_unacked = 0;
 }
 
 /* ---------------------------------------------------------- topic aliases */

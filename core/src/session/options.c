@@ -1,6 +1,9 @@
 /*
  * options.c - the LMQ_OPT_* keys that concern the protocol, checked and
- * stored for the next CONNECT (see session.h for the list).
+ * stored for the next CONNECT (see session.h for the list).  Nothing here
+ * touches the live connection: those that shape one (protocol level, keep
+ * alive, manual ack, outgoing aliases) go to s->cfg, copied at
+ * lmq_session_start; the others are read only when CONNECT is built.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +25,12 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
     case LMQ_OPT_PROTOCOL:
         if (v != LMQ_MQTT_31 && v != LMQ_MQTT_311 && v != LMQ_MQTT_5)
             return LMQ_EVERSION;
-        s->level = (uint8_t)v;
+        s->cfg.level = (uint8_t)v;
         return 0;
     case LMQ_OPT_KEEPALIVE:
         if (!in_range(v, 0, 65535))
             return LMQ_EINVAL;
-        s->keepalive = (uint16_t)v;
+        s->cfg.keepalive = (uint16_t)v;
         return 0;
     case LMQ_OPT_CLEAN_START:
         s->clean_start = v != 0;
@@ -87,13 +90,13 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
         s->offline_policy = (int)v;
         return 0;
     case LMQ_OPT_MANUAL_ACK:
-        s->manual_ack = v != 0;
+        s->cfg.manual_ack = v != 0;
         return 0;
     case LMQ_OPT_AUTO_RESUBSCRIBE:
         s->auto_resub = v != 0;
         return 0;
     case LMQ_OPT_TOPIC_ALIAS_OUT:
-        s->alias_out = v != 0;
+        s->cfg.alias_out = v != 0;
         return 0;
     case LMQ_OPT_LOG_LEVEL:
         if (!in_range(v, 0, LMQ_LOG_DEBUG))

@@ -71,6 +71,7 @@ static void list_free(lmq_reqlist *l)
 void lmq_out_free_all(lmq_session *s)
 {
     list_free(&s->inflight);
+    list_free(&s->resendq);
     list_free(&s->pending);
     list_free(&s->subq);
     free(s->slot);

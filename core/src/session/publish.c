@@ -29,7 +29,10 @@ void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
 /* Encode r as PUBLISH, with an outgoing topic alias when the server takes
  * them.  The alias is recorded only once the packet is in the output, so a
  * packet refused here never leaves the server with an alias it did not
- * get. */
+ * get.  The packet is sized once, by the encoder writing it (see
+ * lmq_session_emit); if the alias property pushes it over the server's
+ * Maximum Packet Size [MQTT-3.1.2-24] it goes again without one, the size
+ * check_publish accepted. */
 static int send_publish(lmq_session *s, lmq_req *r, int dup)
 {
     lmq_packet pkt;
@@ -46,8 +49,10 @@ static int send_publish(lmq_session *s, lmq_req *r, int dup)
     p->topic.n = r->tlen;
     p->payload.p = r->payload;
     p->payload.n = r->plen;
-    if (s->level == 5 && (rc = lmq_proplist_props(r->props, LMQ_IN(LMQ_PUBLISH), &p->props)))
+    if (s->level == 5 && r->props &&
+        (rc = lmq_proplist_props(r->props, LMQ_IN(LMQ_PUBLISH), &p->props)))
         return rc;
+    uint32_t present = p->props.present;
     uint16_t alias = 0;
     if (s->level == 5 && s->aout.max) {
         if ((alias = lmq_alias_out_find(&s->aout, r->topic, r->tlen)))
@@ -59,7 +64,15 @@ static int send_publish(lmq_session *s, lmq_req *r, int dup)
             lmq_props_set(&p->props, LMQ_PROP_TOPIC_ALIAS);
         }
     }
-    if ((rc = lmq_session_emit(s, &pkt)))
+    rc = lmq_session_emit(s, &pkt);
+    if (rc == LMQ_ESERVER_MAX_SIZE && alias) {
+        p->topic.n = r->tlen;
+        p->props.present = present;
+        alias = 0;
+        fresh = 0;
+        rc = lmq_session_emit(s, &pkt);
+    }
+    if (rc)
         return rc;
     /* Without memory the alias is simply not remembered: the next PUBLISH
      * to this topic sends the topic again, which is always allowed. */
@@ -81,11 +94,55 @@ static int server_allows(const lmq_session *s, const lmq_req *r)
     return 0;
 }
 
+/* Send again now what an earlier connection left in flight: the PUBREL
+ * [MQTT-4.4.0-1], or the PUBLISH with DUP and its id [MQTT-3.3.1-1]
+ * (never the PUBLISH once its PUBREL went [MQTT-4.3.3-6]), if the new
+ * server takes its QoS and retain flag; if not, the message completes with
+ * that error rather than send what the server forbids. */
+static void resend_now(lmq_session *s, lmq_req *r)
+{
+    int rc;
+    if (r->state == LMQ_RQ_RELEASED)
+        rc = lmq_pub_send_ack(s, LMQ_PUBREL, r->packet_id, 0);
+    else if (!(rc = server_allows(s, r)))
+        rc = send_publish(s, r, 1);
+    if (rc) {
+        lmq_pub_complete(s, r, rc, 0, NULL);
+        return;
+    }
+    lmq_reqlist_append(&s->inflight, r);
+    s->inflight_pub++;
+}
+
+/* After a reconnect with a session, in the original order: what fits the
+ * new server's Receive Maximum goes now [MQTT-3.3.4-7]; the rest keep their
+ * ids and wait in s->resendq, ahead of anything new (lmq_pub_pump). */
+void lmq_pub_resend(lmq_session *s, lmq_req *r)
+{
+    if (s->resendq.count || s->inflight_pub >= s->srv_receive_max) {
+        r->resend = 1;
+        lmq_reqlist_append(&s->resendq, r);
+        return;
+    }
+    resend_now(s, r);
+}
+
+/* An ack for a message not resent yet (the server had it): it leaves the
+ * resend queue and is handled as any message in flight. */
+static void unpark(lmq_session *s, lmq_req *r)
+{
+    lmq_reqlist_remove(&s->resendq, r);
+    r->resend = 0;
+    lmq_reqlist_append(&s->inflight, r);
+    s->inflight_pub++;
+}
+
 /*
  * Send what the pending queue holds, in order, while the server's Receive
  * Maximum allows: at most that many QoS 1/2 PUBLISH unacknowledged
  * [MQTT-4.9.0-1] [MQTT-4.9.0-2] [MQTT-3.3.4-7]; QoS 0 is not counted
  * [MQTT-4.9.0-3] but keeps its place in the queue.
+ * Messages an earlier connection left to resend go first.
  */
 int lmq_pub_pump(lmq_session *s)
 {
@@ -93,6 +150,13 @@ int lmq_pub_pump(lmq_session *s)
 
     if (s->state != LMQ_SS_CONNECTED || s->failed)
         return 0;
+    while ((r = s->resendq.head) && s->inflight_pub < s->srv_receive_max) {
+        lmq_reqlist_remove(&s->resendq, r);
+        r->resend = 0;
+        resend_now(s, r);
+    }
+    if (s->resendq.count)
+        return 0;               /* the old messages go first [MQTT-4.6.0-1] */
     while ((r = s->pending.head)) {
         if (r->qos > 0 && s->inflight_pub >= s->srv_receive_max)
             break;
@@ -119,25 +183,6 @@ int lmq_pub_pump(lmq_session *s)
     return 0;
 }
 
-/* After a reconnect with a session: the same packet id, DUP set, or the
- * PUBREL again [MQTT-4.4.0-1] [MQTT-3.3.1-1]; never the PUBLISH once its
- * PUBREL went [MQTT-4.3.3-6]. */
-int lmq_pub_resend(lmq_session *s, lmq_req *r)
-{
-    int rc;
-    if (r->state == LMQ_RQ_RELEASED)
-        rc = lmq_pub_send_ack(s, LMQ_PUBREL, r->packet_id, 0);
-    else
-        rc = send_publish(s, r, 1);
-    if (rc) {
-        s->inflight_pub--;
-        lmq_pub_complete(s, r, rc, 0, NULL);
-        return rc;
-    }
-    lmq_reqlist_append(&s->inflight, r);
-    return 0;
-}
-
 /*
  * The server has no session for us (CONNACK session present 0), so it
  * knows nothing of our unacknowledged messages.  Documented choice (see
@@ -155,7 +200,6 @@ void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old)
         lmq_req *next = r->next;
         if (r->kind == LMQ_PUBLISH) {
             lmq_reqlist_remove(old, r);
-            s->inflight_pub--;
             if (r->state == LMQ_RQ_RELEASED) {
                 lmq_pub_complete(s, r, 0, 0, NULL);
             } else {
@@ -206,6 +250,8 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
 
     if (!r || r->kind != LMQ_PUBLISH)
         return unknown_ack(s, names[pkt->type], a->packet_id);
+    if (r->resend)
+        unpark(s, r);
     /* A reason >= 0x80 in PUBACK or PUBREC ends the flow: the message
      * failed (sections 3.4.2.1, 3.5.2.1, 4.3.3). */
     int error = a->reason >= 0x80 ? LMQ_EREJECTED : 0;
@@ -294,11 +340,15 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
      * Maximum: DISCONNECT 0x93. */
     if (st == LMQ_IN_NONE && s->level == 5 && s->in_count >= s->in_receive_max)
         return lmq_session_fail(s, LMQ_ERECEIVE_MAX, "the server exceeded our Receive Maximum");
-    deliver(s, p, s->manual_ack ? make_ack_id(s, pid) : 0);
     if (s->manual_ack) {
+        int32_t ack_id = make_ack_id(s, pid);
+        if ((rc = lmq_in_set_gen(s, pid, (uint16_t)(ack_id >> 16))))
+            return lmq_session_fail(s, rc, "out of memory");
+        deliver(s, p, ack_id);
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
         return 0;
     }
+    deliver(s, p, 0);
     if (p->qos == 1) {
         rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
     } else {
@@ -326,23 +376,44 @@ int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a)
     return 0;
 }
 
+/*
+ * The application's ack for a message delivered with ack_id (connection
+ * generation << 16 | packet id).  Accepted while the message is still
+ * unacked under that very id, whatever LMQ_OPT_MANUAL_ACK says now (it
+ * was on when the message came).  QoS 2 state survives a reconnect with a
+ * session present (the server will not deliver it again, [MQTT-4.3.3-10]),
+ * so its ack id stays valid; a QoS 1 message unacked at the disconnect was
+ * forgotten and the server sends it again under a new ack id
+ * (at-least-once), so the old id gives LMQ_ESTATE.
+ */
 int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now)
 {
     (void)now;
     if (!s || ack_id <= 0 || reason < 0 || reason > 0xFF)
         return LMQ_EINVAL;
     uint16_t pid = (uint16_t)(ack_id & 0xFFFF);
-    uint32_t gen = (uint32_t)ack_id >> 16;
-    if (pid == 0 || !s->manual_ack)
+    uint16_t gen = (uint16_t)((uint32_t)ack_id >> 16);
+    if (pid == 0)
         return LMQ_EINVAL;
-    if (s->state != LMQ_SS_CONNECTED || gen != (s->conn_gen & 0x7FFFu))
-        return LMQ_ESTATE;      /* its connection is gone: the server resends */
     int st = lmq_in_get(s, pid);
+    if ((st != LMQ_IN_Q1_UNACKED && st != LMQ_IN_Q2_UNACKED) || lmq_in_gen(s, pid) != gen)
+        return gen != (s->conn_gen & 0x7FFFu)
+                   ? LMQ_ESTATE     /* its connection is gone: the server resends */
+                   : LMQ_EINVAL;    /* acked already, or never delivered */
     uint8_t type = st == LMQ_IN_Q1_UNACKED ? LMQ_PUBACK : LMQ_PUBREC;
-    if (st != LMQ_IN_Q1_UNACKED && st != LMQ_IN_Q2_UNACKED)
-        return LMQ_EINVAL;      /* acked already, or never delivered */
-    if (s->level == 5 && !lmq_reason_valid(type, (uint8_t)reason))
+    uint8_t lv = lmq_session_api_level(s);
+    if (lv == 5 && !lmq_reason_valid(type, (uint8_t)reason))
         return LMQ_EINVAL;
+    if (s->state != LMQ_SS_CONNECTED) {
+        /* A kept QoS 2 message acked between connections: remember it as
+         * PUBREC'd; the server must send the PUBLISH again on the next
+         * connection [MQTT-4.4.0-1] and gets its PUBREC then.  A refusal
+         * has no such state to wait in: ack again once connected. */
+        if (st != LMQ_IN_Q2_UNACKED || (lv == 5 && reason >= 0x80))
+            return LMQ_ESTATE;
+        lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);
+        return 0;
+    }
     if (s->level < 5)
         reason = 0;
     int rc = lmq_pub_send_ack(s, type, pid, (uint8_t)reason);
@@ -376,12 +447,40 @@ static lmq_req *req_new(const uint8_t *topic, size_t tlen, const uint8_t *payloa
     return r;
 }
 
-/* Everything that can be refused before a message is accepted. */
+/* The PUBLISH of a message as check_publish sizes it: no Topic Alias
+ * (the largest form, so what passes here can always go). */
+static int64_t publish_size(uint8_t level, const uint8_t *topic, size_t tlen,
+                            const uint8_t *payload, size_t plen, int qos,
+                            const lmq_props *props)
+{
+    lmq_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_PUBLISH;
+    pkt.u.publish.qos = (uint8_t)qos;
+    pkt.u.publish.packet_id = 1;
+    pkt.u.publish.topic.p = topic ? topic : (const uint8_t *)"";
+    pkt.u.publish.topic.n = (uint32_t)tlen;
+    pkt.u.publish.payload.p = payload;
+    pkt.u.publish.payload.n = (uint32_t)plen;
+    pkt.u.publish.props = *props;
+    return lmq_encode_size_as(&pkt, level, LMQ_FROM_CLIENT);
+}
+
+#define LMQ_REMAINING_LIMIT 268435455u  /* section 2.1.4 */
+
+/*
+ * Everything that can be refused before a message is accepted.  The topic
+ * is checked here once (the encoder only re-checks what it writes).  The
+ * packet is sized only when that can refuse it: the server set a Maximum
+ * Packet Size, or properties make the bound hard to see; otherwise plain
+ * arithmetic bounds the Remaining Length, so the hot path (QoS 0, no
+ * properties) encodes each message once, when it is sent.
+ */
 static int check_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
                          const uint8_t *payload, size_t plen, int qos, int retain,
                          const lmq_proplist *props)
 {
-    lmq_packet pkt;
+    lmq_props pr;
     int rc;
 
     if ((!topic && tlen) || (!payload && plen) || qos < 0 || qos > 2)
@@ -390,33 +489,37 @@ static int check_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
         return LMQ_ETOPIC_LONG;
     if ((rc = lmq_topic_validate_name((const char *)topic, (int32_t)tlen)))
         return rc;                          /* [MQTT-3.3.2-1] [MQTT-3.3.2-2] */
-    if (plen > 268435455u)
+    if (plen > LMQ_REMAINING_LIMIT)
         return LMQ_ETOOBIG;
-    memset(&pkt, 0, sizeof pkt);
-    pkt.type = LMQ_PUBLISH;
-    if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props)))
-        return rc;
-    /* The session owns topic aliases; a client never sends a Subscription
-     * Identifier [MQTT-3.3.4-6]. */
-    if (lmq_props_has(&pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS) ||
-        lmq_props_has(&pkt.u.publish.props, LMQ_PROP_SUBSCRIPTION_ID))
-        return LMQ_EINVAL;
+    uint8_t level = lmq_session_api_level(s);
+    memset(&pr, 0, sizeof pr);
+    /* Properties go only in a v5 PUBLISH: at 3.x they are never converted. */
+    if (props && level == 5) {
+        if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_PUBLISH), &pr)))
+            return rc;
+        /* The session owns topic aliases; a client never sends a
+         * Subscription Identifier [MQTT-3.3.4-6]. */
+        if (lmq_props_has(&pr, LMQ_PROP_TOPIC_ALIAS) ||
+            lmq_props_has(&pr, LMQ_PROP_SUBSCRIPTION_ID))
+            return LMQ_EINVAL;
+    }
     if (s->srv_known) {
         if (qos > s->srv_max_qos)
             return LMQ_EQOS_NOT_SUPPORTED;      /* [MQTT-3.2.2-11] */
         if (retain && !s->srv_retain)
             return LMQ_ERETAIN_NOT_SUPPORTED;   /* [MQTT-3.2.2-14] */
     }
-    pkt.u.publish.qos = (uint8_t)qos;
-    pkt.u.publish.packet_id = 1;
-    pkt.u.publish.topic.p = topic ? topic : (const uint8_t *)"";
-    pkt.u.publish.topic.n = (uint32_t)tlen;
-    pkt.u.publish.payload.p = payload;
-    pkt.u.publish.payload.n = (uint32_t)plen;
-    int64_t size = lmq_encode_size_as(&pkt, s->level, LMQ_FROM_CLIENT);
+    int limited = s->srv_known && s->srv_max_packet;
+    if (!limited && !(props && level == 5)) {
+        /* topic length + topic + packet id + property length + payload */
+        if (2u + tlen + 2u + 4u + (uint64_t)plen > LMQ_REMAINING_LIMIT)
+            return LMQ_ETOOBIG;
+        return 0;
+    }
+    int64_t size = publish_size(level, topic, tlen, payload, plen, qos, &pr);
     if (size < 0)
         return (int)size;
-    if (s->srv_known && s->srv_max_packet && (uint64_t)size > s->srv_max_packet)
+    if (limited && (uint64_t)size > s->srv_max_packet)
         return LMQ_ESERVER_MAX_SIZE;            /* [MQTT-3.1.2-24] */
     return 0;
 }

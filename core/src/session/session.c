@@ -13,14 +13,36 @@
 
 #define LMQ_PING_WAIT_MIN_MS 3000   /* "a few seconds" for a PINGRESP */
 
+/* What a client assumes of a server no CONNACK has described yet
+ * (section 3.2.2.3: the defaults of absent properties). */
+static void server_defaults(lmq_session *s)
+{
+    s->srv_receive_max = 65535;
+    s->srv_max_qos = 2;
+    s->srv_retain = 1;
+    s->srv_max_packet = 0;
+    s->srv_alias_max = 0;
+    s->srv_known = 0;
+}
+
+/* The connection-shaping options, fixed for one connection. */
+static void take_cfg(lmq_session *s)
+{
+    s->level = s->cfg.level;
+    s->keepalive = s->cfg.keepalive;
+    s->manual_ack = s->cfg.manual_ack;
+    s->alias_out = s->cfg.alias_out;
+}
+
 lmq_session *lmq_session_new(void)
 {
     lmq_session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->level = LMQ_MQTT_5;
+    s->cfg.level = LMQ_MQTT_5;
+    s->cfg.keepalive = 60;
+    s->cfg.alias_out = 1;
     s->clean_start = 1;
-    s->keepalive = 60;
     s->receive_max = 65535;
     s->req_prob_info = 1;
     s->connect_timeout_ms = 10000;
@@ -28,11 +50,9 @@ lmq_session *lmq_session_new(void)
     s->offline_max_bytes = 16u << 20;
     s->offline_policy = LMQ_QUEUE_REFUSE;
     s->auto_resub = 1;
-    s->alias_out = 1;
     s->log_level = LMQ_LOG_WARNING;
-    s->srv_receive_max = 65535;
-    s->srv_max_qos = 2;
-    s->srv_retain = 1;
+    take_cfg(s);
+    server_defaults(s);
     s->next_pid = 1;
     s->next_msg_id = 1;
     return s;
@@ -55,6 +75,7 @@ void lmq_session_free(lmq_session *s)
     lmq_decoder_free(&s->dec);
     lmq_sub_memo_free(s);
     free(s->in_state);
+    free(s->in_gen);
     free(s->obuf);
     lmq_bytes_free(&s->client_id);
     lmq_bytes_free(&s->username);
@@ -162,19 +183,38 @@ static int out_reserve(lmq_session *s, size_t n)
 
 /* Encode a packet to the output.  Nothing is ever sent larger than the
  * server's Maximum Packet Size [MQTT-3.1.2-24]. */
+/*
+ * Encode pkt straight into the output buffer: one encoder call on the hot
+ * path.  Only when the spare room is too small (LMQ_EBUFSIZE, nothing
+ * written) is the packet sized, the buffer grown and the encoding retried.
+ * A packet over the server's Maximum Packet Size [MQTT-3.1.2-24] is not
+ * committed (oend does not move) and gives LMQ_ESERVER_MAX_SIZE.
+ */
 int lmq_session_emit(lmq_session *s, const lmq_packet *pkt)
 {
-    int64_t n = lmq_encode_size_as(pkt, s->level, LMQ_FROM_CLIENT);
-    if (n < 0)
-        return (int)n;
-    if (s->srv_max_packet && (uint64_t)n > s->srv_max_packet)
-        return LMQ_ESERVER_MAX_SIZE;
-    int rc = out_reserve(s, (size_t)n);
-    if (rc)
+    int rc;
+
+    if (s->ostart == s->oend)
+        s->ostart = s->oend = 0;
+    if (!s->obuf && (rc = out_reserve(s, 1)))
         return rc;
-    int64_t w = lmq_encode_as(pkt, s->level, LMQ_FROM_CLIENT, s->obuf + s->oend, s->ocap - s->oend);
+    int64_t w = lmq_encode_as(pkt, s->level, LMQ_FROM_CLIENT, s->obuf + s->oend,
+                              s->ocap - s->oend);
+    if (w == LMQ_EBUFSIZE) {
+        int64_t n = lmq_encode_size_as(pkt, s->level, LMQ_FROM_CLIENT);
+        if (n < 0)
+            return (int)n;
+        if (s->srv_max_packet && (uint64_t)n > s->srv_max_packet)
+            return LMQ_ESERVER_MAX_SIZE;
+        if ((rc = out_reserve(s, (size_t)n)))
+            return rc;
+        w = lmq_encode_as(pkt, s->level, LMQ_FROM_CLIENT, s->obuf + s->oend,
+                          s->ocap - s->oend);
+    }
     if (w < 0)
         return (int)w;
+    if (s->srv_max_packet && (uint64_t)w > s->srv_max_packet)
+        return LMQ_ESERVER_MAX_SIZE;
     s->oend += (size_t)w;
     return 0;
 }
@@ -258,8 +298,12 @@ int lmq_session_start(lmq_session *s, int64_t now)
     s->ostart = s->oend = 0;
     s->last_sent = s->last_recv = now;
     s->connect_deadline = s->connect_timeout_ms ? now + s->connect_timeout_ms : 0;
-    /* Until CONNACK says otherwise nothing bounds the CONNECT. */
-    s->srv_max_packet = 0;
+    /* Options changed since the last connection apply from here on. */
+    take_cfg(s);
+    /* This may be another server: nothing is judged by the previous one's
+     * limits (until CONNACK, publish only queues), and nothing bounds the
+     * CONNECT. */
+    server_defaults(s);
     lmq_alias_out_reset(&s->aout, 0);
     s->state = LMQ_SS_CONNECTING;
     int rc = lmq_connect_send(s);
@@ -437,11 +481,15 @@ int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
         return 0;               /* after our DISCONNECT: nothing matters */
     if (n == 0)
         return 0;
-    s->last_recv = now;
-    s->ping_out = 0;            /* the link is alive */
     if ((rc = lmq_decoder_feed(&s->dec, p, n)))
         return lmq_session_fail(s, rc, "out of memory buffering input");
     while ((rc = lmq_decoder_next(&s->dec, &pkt)) == 1) {
+        /* Only a whole packet proves the server alive: a server that
+         * trickles the bytes of a packet it never finishes must not keep
+         * the PINGRESP wait from expiring (3.1.2.10: no PINGRESP within a
+         * reasonable time, close). */
+        s->last_recv = now;
+        s->ping_out = 0;
         if ((rc = dispatch(s, &pkt, now)) < 0)
             return rc;
         if (s->state == LMQ_SS_CLOSING)
@@ -522,7 +570,7 @@ void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st)
     memset(st, 0, sizeof *st);
     if (!s)
         return;
-    st->inflight_out = s->inflight_pub;
+    st->inflight_out = s->inflight_pub + s->resendq.count;
     if (s->state == LMQ_SS_CONNECTED)
         st->waiting_out = s->pending.count;
     else

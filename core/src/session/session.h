@@ -43,13 +43,18 @@ void lmq_session_free(lmq_session *s);
  * LMQ_OPT_CONNECT_TIMEOUT_MS (CONNACK wait), LMQ_OPT_LOG_LEVEL).  Other keys
  * return LMQ_EINVAL (the client handles them).  Strings are copied; a NULL
  * string with length 0 clears the option (no user name, no will...).
+ * Options never change a live connection: what shapes one (protocol level,
+ * client id, keep alive, receive / topic alias / packet size maximums,
+ * manual ack, outgoing aliases) is taken by lmq_session_start and holds
+ * until that connection ends; a change applies from the next start.
  */
 int lmq_session_set_int(lmq_session *s, int option, int64_t value);
 int lmq_session_set_str(lmq_session *s, int option, const uint8_t *p, size_t n);
 /* target: LMQ_PROPS_CONNECT or LMQ_PROPS_WILL.  Copied; NULL clears. */
 int lmq_session_set_props(lmq_session *s, int target, const lmq_proplist *pl);
 
-/* A new network connection is up: queue CONNECT.  0 or LMQ_E*. */
+/* A new network connection is up: queue CONNECT.  0 or LMQ_E*.  The
+ * previous server's limits are forgotten (until CONNACK, publish queues). */
 int lmq_session_start(lmq_session *s, int64_t now);
 
 /*
@@ -108,7 +113,12 @@ int lmq_session_wants_close(const lmq_session *s);
  *   error LMQ_EREJECTED with that reason.
  * - Reconnect, CONNACK session present = 1: unacknowledged PUBLISH go again
  *   with DUP and their ids, PUBREL for those PUBREC'd, in the original
- *   order, then unanswered SUBSCRIBE/UNSUBSCRIBE, then the queue.
+ *   order, as far as the new server's Receive Maximum allows (the rest keep
+ *   their ids and go, still in order, as acks free the window, before
+ *   anything new); unanswered SUBSCRIBE/UNSUBSCRIBE go at once, then the
+ *   queue.  A PUBLISH the new server forbids (QoS above its maximum, retain
+ *   it has not) is not resent: it completes with LMQ_EQOS_NOT_SUPPORTED /
+ *   LMQ_ERETAIN_NOT_SUPPORTED.
  * - Reconnect, session present = 0 (the server forgot us): a QoS 1/2
  *   PUBLISH never acknowledged goes back to the front of the queue, in
  *   order, and is sent as a NEW message (new packet id, no DUP): the
@@ -126,12 +136,20 @@ int lmq_session_wants_close(const lmq_session *s);
  *   goes first after the next CONNACK (never behind PUBLISH flow control);
  *   a failure then comes as the event's error.
  * - Manual ack (LMQ_OPT_MANUAL_ACK): LMQ_EV_MESSAGE carries ack_id > 0 for
- *   QoS 1/2; lmq_session_ack sends PUBACK / PUBREC with the reason.  An
- *   ack_id from an earlier connection gives LMQ_ESTATE (the server sends
- *   the message again); one acked already gives LMQ_EINVAL.
+ *   QoS 1/2; lmq_session_ack sends PUBACK / PUBREC with the reason.  The
+ *   ack is taken while the message is unacked, even if the option was
+ *   turned off since.  QoS 2: the unacked state survives a reconnect with
+ *   session present, the server's resend is not delivered again, and the
+ *   ack_id stays valid (acked between connections, the PUBREC answers the
+ *   server's resend; a refusal >= 0x80 then gives LMQ_ESTATE: ack once
+ *   connected).  QoS 1 (at-least-once): unacked at the disconnect, it is
+ *   forgotten; the server sends it again and it is delivered again with a
+ *   new ack_id, the old one giving LMQ_ESTATE.  One acked already gives
+ *   LMQ_EINVAL.
  * - Keepalive: PINGREQ when nothing was sent, or nothing received, for the
  *   keepalive (the server's Server Keep Alive wins); no answer within half
- *   of it (at least min(keepalive, 3 s)) fails with LMQ_EKEEPALIVE.
+ *   of it (at least min(keepalive, 3 s)) fails with LMQ_EKEEPALIVE.  Only a
+ *   complete packet counts as hearing from the server.
  * - After our own DISCONNECT (until lmq_session_lost), publish / subscribe
  *   / unsubscribe return LMQ_ESTATE; once offline they queue again for the
  *   next start.  Disconnect while offline returns LMQ_ENOT_CONNECTED.

@@ -70,6 +70,7 @@ typedef struct lmq_req {
     uint16_t packet_id;           /* 0 while it has none */
     uint8_t kind;                 /* LMQ_PUBLISH, LMQ_SUBSCRIBE, LMQ_UNSUBSCRIBE */
     uint8_t qos, retain, state;
+    uint8_t resend;               /* in s->resendq: goes again when the window allows */
     uint32_t tlen, plen;
     uint8_t *topic, *payload;
     uint32_t n_entries;           /* SUBSCRIBE / UNSUBSCRIBE */
@@ -121,11 +122,23 @@ typedef struct lmq_sub_memo {
     uint32_t sub_id;              /* 0: none */
 } lmq_sub_memo;
 
+/* The options that shape a connection, as the application set them.  The
+ * live connection never reads these: lmq_session_start copies them into
+ * the fields of the same name below, so a change made while connected
+ * applies from the next connection on (changing the protocol level under
+ * a live connection would make the server read garbage). */
+typedef struct lmq_session_cfg {
+    uint8_t level, manual_ack, alias_out;
+    uint16_t keepalive;
+} lmq_session_cfg;
+
 struct lmq_session {
-    /* options */
-    uint8_t level, clean_start, req_resp_info, req_prob_info;
-    uint8_t will_qos, will_retain, manual_ack, auto_resub, alias_out;
-    uint16_t keepalive, receive_max, alias_max_in;
+    /* options (those of lmq_session_cfg in cfg; the rest are read only
+     * when CONNECT is built, or concern the API side only) */
+    lmq_session_cfg cfg;
+    uint8_t clean_start, req_resp_info, req_prob_info;
+    uint8_t will_qos, will_retain, auto_resub;
+    uint16_t receive_max, alias_max_in;
     uint32_t session_expiry, max_packet;
     int64_t connect_timeout_ms;
     uint32_t offline_max_msgs;
@@ -135,7 +148,9 @@ struct lmq_session {
     lmq_bytes will_topic, will_payload;
     lmq_proplist *connect_props, *will_props;
 
-    /* the current connection */
+    /* the current connection (level..keepalive: cfg as of its start) */
+    uint8_t level, manual_ack, alias_out;
+    uint16_t keepalive;
     int state;
     uint32_t conn_gen;            /* counts connections (ack ids carry it) */
     uint8_t reported;             /* the end of this connection was reported */
@@ -165,15 +180,21 @@ struct lmq_session {
     uint32_t ids_used;
     int32_t next_msg_id;
     lmq_reqlist inflight;         /* sent, in send order */
+    lmq_reqlist resendq;          /* in flight from an earlier connection, still to
+                                   * resend on this one: beyond the window [MQTT-3.3.4-7] */
     lmq_reqlist pending;          /* PUBLISH waiting to be sent, FIFO */
     lmq_reqlist subq;             /* SUBSCRIBE/UNSUBSCRIBE waiting */
     uint64_t pending_bytes;
-    uint32_t inflight_pub;        /* QoS 1/2 PUBLISH counted by receive max */
+    uint32_t inflight_pub;        /* QoS 1/2 PUBLISH (or PUBREL) sent on this connection
+                                   * and not complete: counted by receive max */
     lmq_alias_out aout;
 
     /* incoming */
     uint8_t *in_state;            /* [65536] enum lmq_in_state, lazily */
     uint32_t in_count;            /* QoS 1/2 not yet fully acknowledged */
+    uint32_t in_q1_unacked;       /* of which LMQ_IN_Q1_UNACKED (forgotten at lost) */
+    uint16_t *in_gen;             /* [65536] connection (15 bits) an unacked message
+                                   * was delivered on: its ack id; lazily */
     lmq_bytes *alias_in;          /* [1..alias_max_in] per connection */
     uint16_t alias_in_n;
 
@@ -215,6 +236,10 @@ void lmq_out_requeue_front(lmq_session *s, lmq_req *r);
 int lmq_in_init(lmq_session *s);
 int lmq_in_get(const lmq_session *s, uint16_t pid);
 void lmq_in_set(lmq_session *s, uint16_t pid, int st);
+/* The connection an unacked message was delivered on (its ack id's upper
+ * half); set before the message is marked unacked.  0 or LMQ_ENOMEM. */
+int lmq_in_set_gen(lmq_session *s, uint16_t pid, uint16_t gen);
+uint16_t lmq_in_gen(const lmq_session *s, uint16_t pid);
 void lmq_in_forget_unacked(lmq_session *s);
 void lmq_in_clear(lmq_session *s);
 int lmq_in_alias_reset(lmq_session *s);
@@ -235,9 +260,18 @@ int lmq_connect_send(lmq_session *s);
 int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now);
 int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au);
 
+/* The protocol level API calls are judged by: the live connection's, or
+ * the configured one (the next connection's) while offline. */
+static inline uint8_t lmq_session_api_level(const lmq_session *s)
+{
+    return s->state == LMQ_SS_OFFLINE ? s->cfg.level : s->level;
+}
+
 /* publish.c */
 int lmq_pub_pump(lmq_session *s);
-int lmq_pub_resend(lmq_session *s, lmq_req *r);
+/* Session present: resend r (in flight on an earlier connection) now if
+ * the new server's window allows, else park it in s->resendq. */
+void lmq_pub_resend(lmq_session *s, lmq_req *r);
 void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
                       const lmq_props *props);
 int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt);

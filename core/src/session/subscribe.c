@@ -244,7 +244,7 @@ static int check_options(const lmq_session *s, lmq_slice f, uint8_t o)
     if ((o & 3u) == 3 || (o & 0xC0u) || ((o >> 4) & 3u) == 3)
         return LMQ_EINVAL;      /* QoS 3, reserved bits [MQTT-3.8.3-5], RH 3 */
     /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. */
-    if (s->level == 5 && (o & 0x04u) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
+    if (lmq_session_api_level(s) == 5 && (o & 0x04u) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
         return LMQ_EINVAL;
     return 0;
 }
@@ -299,7 +299,7 @@ int lmq_session_subscribe(lmq_session *s, const lmq_subscription *subs, int n,
         }
         f[i] = (lmq_slice){ (const uint8_t *)subs[i].filter, (uint32_t)len };
         /* 3.x knows only the QoS bits. */
-        o[i] = (uint8_t)(s->level == 5 ? subs[i].options : subs[i].options & 3);
+        o[i] = (uint8_t)(lmq_session_api_level(s) == 5 ? subs[i].options : subs[i].options & 3);
         if ((rc = lmq_topic_validate_filter(subs[i].filter, (int32_t)len)))
             break;                              /* [MQTT-4.7.1-1] [MQTT-4.7.1-2] */
         rc = check_options(s, f[i], o[i]);

@@ -1,0 +1,555 @@
+-- lunamq.runtime - the rule host without the network: scripts, their
+-- handlers, timers and state, dispatch, and hot reload.
+--
+-- The runtime talks to the broker through a small transport table
+-- (publish, subscribe, unsubscribe) and reads time from a clock function,
+-- so specs drive it with fake messages and a fake clock; lunamq.host plugs
+-- in a real client and the monotonic clock.
+--
+-- Reload is a transaction: a changed file is compiled and run in a fresh
+-- environment while the old version keeps its handlers; only when that
+-- succeeds are the new handlers and timers swapped in.  The host calls
+-- scan() between two event batches, so no message arrives mid-swap and
+-- none is lost.
+local sys = require "lunamq.sys"
+local timers_mod = require "lunamq.timers"
+local state_mod = require "lunamq.state"
+local dispatch_mod = require "lunamq.dispatch"
+local guard_mod = require "lunamq.guard"
+local cjson = require("cjson").new()
+cjson.encode_sparse_array(true)
+
+local M = {}
+local R = {}
+R.__index = R
+
+M.DEFAULTS = {
+  max_errors = 5,   -- consecutive errors before a handler is disabled
+  bound_ms = 1000,  -- longest a single call into a script may run
+}
+
+local function default_log(level, script, msg)
+  io.stderr:write(("%s [%s] %s\n"):format(level, script or "host", msg))
+end
+
+-- opts: dir (scripts), state_dir (nil: state not persisted), transport,
+-- clock (ms), wall_clock (ms since the epoch, for persisted deadlines;
+-- default the real one), guard_clock (ms, the bound's clock; default the monotonic
+-- one even when clock is fake), log(level, script, msg), matches(filter,
+-- topic), max_errors, bound_ms.
+function M.new(opts)
+  local self = setmetatable({}, R)
+  self.dir = opts.dir
+  self.transport = opts.transport
+  self.clock = opts.clock or sys.monotonic_ms
+  -- Persisted deadlines are wall-clock times.  The offset is taken once so
+  -- an unchanged timer encodes the same every time (no rewrite per flush).
+  local wall = opts.wall_clock or sys.realtime_ms
+  self.wall = wall
+  self.wall_offset = math.floor(wall() - self.clock())
+  self.log = opts.log or default_log
+  self.max_errors = opts.max_errors or M.DEFAULTS.max_errors
+  local matches = opts.matches
+  if not matches then
+    local lunamq = require "lunamq"
+    matches = function(f, t) return lunamq.topic_matches(f, t) == true end
+  end
+  self.dispatch = dispatch_mod.new(matches)
+  self.timers = timers_mod.new(self.clock)
+  self.store = state_mod.new(opts.state_dir)
+  local bound = opts.bound_ms
+  if bound == nil then bound = M.DEFAULTS.bound_ms end
+  self.guard = guard_mod.new(bound, opts.guard_clock or sys.monotonic_ms)
+  self.scripts = {}     -- name -> script record
+  self.subscribed = {}  -- filter -> qos, as asked of the broker
+  self.last = {}        -- topic -> last payload seen (last(topic))
+  self.touched = {}     -- scripts whose state may have changed
+  return self
+end
+
+-- --------------------------------------------------------------- helpers
+
+local SAFE_GLOBALS = {
+  "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
+  "tostring", "type", "unpack", "xpcall", "rawequal", "rawget", "rawset",
+  "setmetatable", "getmetatable",
+}
+local SAFE_LIBS = { "string", "table", "math", "bit" }
+
+local function copy(t)
+  local r = {}
+  for k, v in pairs(t) do r[k] = v end
+  return r
+end
+
+-- "fmt", ... -> text; a single non-string argument is tostring'd.
+local function fmt(...)
+  local n = select("#", ...)
+  local first = ...
+  if n > 1 and type(first) == "string" then
+    local ok, s = pcall(string.format, ...)
+    if ok then return s end
+  end
+  local parts = {}
+  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  return table.concat(parts, " ")
+end
+
+local function ms(seconds, what)
+  if type(seconds) ~= "number" or seconds < 0 then
+    error(what .. ": seconds must be a number >= 0", 3)
+  end
+  return seconds * 1000
+end
+
+-- ------------------------------------------------------------ script API
+
+-- The environment one version of one script runs in.  `rec` is the script
+-- record (stable across versions), `ver` this version's pending
+-- registrations while its top level runs.
+function R:make_env(rec, ver)
+  local rt = self
+  local env, api = {}, {}
+  for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
+  -- the string metatable is shared by every script and the host: not handed out
+  env.getmetatable = function(v)
+    if type(v) == "string" then return nil end
+    return getmetatable(v)
+  end
+  -- copies, so one script cannot change string.format for another
+  for _, k in ipairs(SAFE_LIBS) do
+    if _G[k] then env[k] = copy(_G[k]) end
+  end
+  env._G = env
+  -- a script may not catch the runaway stop (see lunamq.guard)
+  env.pcall, env.xpcall = self.guard.pcall, self.guard.xpcall
+  -- What the host provides lives behind the environment's metatable, so an
+  -- assignment such as `state = {}` is an error at its line rather than a
+  -- table that silently stops being saved.
+  env = setmetatable(env, {
+    __index = api,
+    __newindex = function(t, k, v)
+      if api[k] ~= nil then
+        error(("%s is provided by the host and cannot be replaced"):format(tostring(k)), 2)
+      end
+      rawset(t, k, v)
+    end,
+  })
+  api.SCRIPT = rec.name
+  api.state = rec.state
+  api.json = { encode = cjson.encode, decode = cjson.decode, null = cjson.null }
+
+  local log = {}
+  for _, level in ipairs { "debug", "info", "warn", "error" } do
+    log[level] = function(...) rt.log(level, rec.name, fmt(...)) end
+  end
+  api.log = log
+  api.print = log.info
+
+  -- on(filter, fn [, { qos =, json =, changed_only =, debounce = s, throttle = s }])
+  function api.on(filter, fn, o)
+    o = o or {}
+    if type(filter) ~= "string" then error("on: filter must be a string", 2) end
+    if type(fn) ~= "function" then error("on: handler must be a function", 2) end
+    local lunamq = require "lunamq"
+    local ok, msg = lunamq.validate_filter(filter)
+    if not ok then error(("on: bad filter %q: %s"):format(filter, msg), 2) end
+    local qos = o.qos or 0
+    if qos ~= 0 and qos ~= 1 and qos ~= 2 then error("on: qos must be 0, 1 or 2", 2) end
+    for _, k in ipairs { "debounce", "throttle" } do
+      if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] <= 0) then
+        error(("on: %s must be a number of seconds > 0"):format(k), 2)
+      end
+    end
+    local info = debug.getinfo(2, "l")
+    rt.handler_seq = (rt.handler_seq or 0) + 1
+    local h = {
+      id = rt.handler_seq, script = rec.name, filter = filter, fn = fn, qos = qos,
+      json = o.json and true or false, changed_only = o.changed_only and true or false,
+      debounce = o.debounce and o.debounce * 1000, throttle = o.throttle and o.throttle * 1000,
+      where = rec.name .. ".lua:" .. (info and info.currentline or 0),
+      errors = 0, consecutive = 0, calls = 0, seen = {}, throttled = {},
+    }
+    if ver.loading then
+      ver.handlers[#ver.handlers + 1] = h
+    else
+      -- registered from a handler or timer: live at once
+      rec.handlers[#rec.handlers + 1] = h
+      rt.dispatch:add(h)
+      rt:reconcile()
+    end
+    return h
+  end
+
+  -- publish(topic, payload [, { qos =, retain = }]); a table payload is
+  -- sent as JSON, a number or boolean as its text.
+  function api.publish(topic, payload, o)
+    o = o or {}
+    if type(topic) ~= "string" then error("publish: topic must be a string", 2) end
+    if type(payload) == "table" then
+      payload = cjson.encode(payload)
+    elseif payload == nil then
+      payload = ""
+    else
+      payload = tostring(payload)
+    end
+    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, o.retain and true or false)
+    if not id then error(("publish %s: %s"):format(tostring(topic), tostring(msg)), 2) end
+    return id
+  end
+
+  -- Timers are named so a reload finds them again.  At a script's top
+  -- level they are declarations: when a timer of that name is live (from
+  -- the previous version, declared or set by a handler) the reload keeps its
+  -- deadline and gives it the new callback; a declared timer that the new
+  -- version no longer declares is cancelled.  From a handler a timer is set
+  -- anew each time (after("off", 300) restarts the wait), and one that no
+  -- declaration claims survives a reload with the callback it was given.
+  local function set_timer(name, secs, fn, periodic, what)
+    if type(name) ~= "string" then error(what .. ": name must be a string", 3) end
+    if type(fn) ~= "function" then error(what .. ": callback must be a function", 3) end
+    local d = ms(secs, what)
+    if periodic and d <= 0 then error(what .. ": interval must be > 0", 3) end
+    if ver.loading then
+      ver.timers[#ver.timers + 1] = { name = name, delay = d,
+                                      interval = periodic and d or nil, fn = fn }
+    else
+      rt.timers:set(rec.name, name, d, periodic and d or nil, fn, false, { declared = false })
+    end
+  end
+  function api.after(name, secs, fn) set_timer(name, secs, fn, false, "after") end
+  function api.every(name, secs, fn) set_timer(name, secs, fn, true, "every") end
+  function api.cancel(name)
+    if ver.loading then
+      for i = #ver.timers, 1, -1 do
+        if ver.timers[i].name == name then table.remove(ver.timers, i) end
+      end
+    end
+    return rt.timers:cancel(rec.name, name)
+  end
+  -- Seconds until the named timer fires, nil when it is not armed.
+  function api.pending(name)
+    local t = rt.timers:get(rec.name, name)
+    if not t then return nil end
+    return math.max(0, t.due - rt.clock()) / 1000
+  end
+
+  function api.last(topic) return rt.last[topic] end
+  -- The runtime's clock in seconds (monotonic, or the specs' fake one).
+  function api.now() return rt.clock() / 1000 end
+
+  return env
+end
+
+-- -------------------------------------------------------------- loading
+
+-- Compile and run one version of a script.  On success returns the
+-- version's registrations; on failure nil and a message naming file:line.
+function R:compile(rec, path)
+  local src, err = sys.read_file(path)
+  if not src then return nil, path .. ": cannot read" end
+  local ver = { loading = true, handlers = {}, timers = {} }
+  local env = self:make_env(rec, ver)
+  -- text only: a precompiled chunk could break the VM's invariants
+  local chunk, cerr = load(src, "@" .. path, "t", env)
+  if not chunk then return nil, cerr, src end
+  guard_mod.prepare(chunk)
+  local ok, rerr = self.guard.call(chunk)
+  ver.loading = false
+  if not ok then return nil, rerr, src end
+  ver.env = env
+  ver.src = src
+  return ver
+end
+
+-- Swap a compiled version in: the old handlers go, the new ones come;
+-- declared timers are re-attached by name (keeping their deadline) or
+-- cancelled when no longer declared; handler-made timers stay.
+function R:commit(rec, ver)
+  self.dispatch:remove(function(h) return h.script == rec.name end)
+  for _, h in ipairs(rec.handlers) do h.removed = true end
+  rec.handlers = ver.handlers
+  for _, h in ipairs(ver.handlers) do self.dispatch:add(h) end
+  local declared = {}
+  local saved = rec.saved_timers or {}
+  rec.saved_timers = nil -- only the first version after a start uses them
+  for _, t in ipairs(ver.timers) do
+    declared[t.name] = true
+    local live = self.timers:get(rec.name, t.name)
+    local delay = t.delay
+    local was = saved[t.name]
+    if not live and type(was) == "table" and type(was.due) == "number" then
+      -- pending when the host stopped: the deadline it had, or at once
+      delay = math.max(0, was.due - self.wall())
+    end
+    self.timers:set(rec.name, t.name, delay, t.interval, t.fn,
+                    live ~= nil, { declared = true })
+  end
+  for name in pairs(saved) do
+    if not declared[name] then
+      self.log("warn", rec.name, ("timer %q was pending when the host stopped, but the script "
+        .. "does not declare it at its top level: it cannot be restored"):format(name))
+    end
+  end
+  self.touched[rec.name] = true
+  self.timers:cancel_owner(rec.name, function(t)
+    return t.declared and not declared[t.name]
+  end)
+  rec.env = ver.env
+  rec.src = ver.src
+  rec.version = (rec.version or 0) + 1
+  self:reconcile()
+end
+
+local function script_name(file)
+  return file:match("^([%w_%-%.]+)%.lua$")
+end
+
+-- Load or reload one file.  true when the new version is live.
+function R:load(name, path, key)
+  local rec = self.scripts[name]
+  if rec == nil then
+    local st, serr = self.store:load(name)
+    if serr then self.log("warn", name, serr) end
+    local saved, terr = self.store:load(name, "timers")
+    if terr then self.log("warn", name, terr) end
+    rec = { name = name, path = path, state = st, handlers = {}, version = 0,
+            saved_timers = saved }
+  end
+  -- never live yet (new, or only broken versions so far)
+  local fresh = rec.version == 0
+  rec.key = key
+  local ver, err, src = self:compile(rec, path)
+  if not ver then
+    rec.broken_src = src
+    if fresh then
+      -- a new file that does not load: remember its key so it is not
+      -- retried until it changes, but it has nothing live
+      rec.broken = true
+      self.scripts[name] = rec
+      self.log("error", name, "not loaded: " .. err)
+    else
+      self.log("error", name, "reload failed, the previous version keeps running: " .. err)
+    end
+    return false, err
+  end
+  rec.broken = false
+  self.scripts[name] = rec
+  self:commit(rec, ver)
+  self.log("info", name, (fresh and "loaded" or "reloaded") .. " " .. path)
+  return true
+end
+
+function R:unload(name)
+  local rec = self.scripts[name]
+  if not rec then return end
+  self.dispatch:remove(function(h) return h.script == name end)
+  self.timers:cancel_owner(name)
+  self:save(rec)
+  self.scripts[name] = nil
+  self:reconcile()
+  self.log("info", name, "unloaded (file removed)")
+end
+
+-- File times tick coarsely (a jiffy, a few ms), so two writes of the same
+-- size in one tick leave size and mtime alike.  While a file's mtime is
+-- that recent, its content is compared as well.
+local RECENT_S = 2
+function R:recent_and_different(rec, path, st)
+  local sec = tonumber(st.mtime:match("^(%d+)"))
+  if sys.realtime_ms() / 1000 - sec > RECENT_S then return false end
+  local src = sys.read_file(path)
+  return src ~= nil and src ~= rec.src and src ~= rec.broken_src
+end
+
+-- Look at the directory: load new files, reload changed ones (size or
+-- mtime), unload removed ones.  Returns the number of changes seen.
+function R:scan()
+  local files, err = sys.list(self.dir)
+  if not files then
+    self.log("error", nil, err)
+    return 0
+  end
+  local seen, changes = {}, 0
+  for _, f in ipairs(files) do
+    local name = script_name(f)
+    if name then
+      local path = self.dir .. "/" .. f
+      local st = sys.stat(path)
+      if st and not st.dir then
+        seen[name] = true
+        local key = st.size .. "/" .. st.mtime
+        local rec = self.scripts[name]
+        if not rec or rec.key ~= key or self:recent_and_different(rec, path, st) then
+          changes = changes + 1
+          self:load(name, path, key)
+        end
+      end
+    end
+  end
+  for name in pairs(self.scripts) do
+    if not seen[name] then
+      changes = changes + 1
+      if self.scripts[name].broken then
+        self.scripts[name] = nil
+      else
+        self:unload(name)
+      end
+    end
+  end
+  return changes
+end
+
+-- ------------------------------------------------------------ dispatch
+
+-- Bring the broker's subscriptions to the union of the filters: only the
+-- difference is sent.
+function R:reconcile()
+  local sub, unsub = self.dispatch:diff(self.subscribed)
+  if #unsub > 0 then
+    local ok, err = self.transport.unsubscribe(unsub)
+    if not ok then self.log("error", nil, "unsubscribe: " .. tostring(err)) end
+    for _, f in ipairs(unsub) do self.subscribed[f] = nil end
+  end
+  if #sub > 0 then
+    local ok, err = self.transport.subscribe(sub)
+    if not ok then self.log("error", nil, "subscribe: " .. tostring(err)) end
+    for _, s in ipairs(sub) do self.subscribed[s[1]] = s[2] end
+  end
+end
+
+-- Note an error of a handler (or timer); disable it after max_errors in a
+-- row.
+function R:failed(h, what, err)
+  h.errors = h.errors + 1
+  h.consecutive = h.consecutive + 1
+  self.log("error", h.script, ("%s failed: %s"):format(what, err))
+  if h.consecutive >= self.max_errors then
+    h.disabled = true
+    self.log("error", h.script, ("%s disabled after %d errors in a row"):format(what, h.consecutive))
+    return true
+  end
+end
+
+-- What a message goes through before the handler: changed_only drops a
+-- repeat, throttle drops what comes within the window after a call,
+-- debounce holds the message until the topic has been quiet for a while
+-- (and then calls with the latest one).  All per topic.
+function R:call_handler(h, msg)
+  local topic, payload = msg.topic, msg.payload
+  if h.changed_only then
+    if h.seen[topic] == payload then return end
+    h.seen[topic] = payload
+  end
+  if h.throttle then
+    local now, prev = self.clock(), h.throttled[topic]
+    if prev and now - prev < h.throttle then return end
+    h.throttled[topic] = now
+  end
+  if h.debounce then
+    self.timers:set(h.script, ("\0debounce:%d:%s"):format(h.id, topic), h.debounce, nil,
+                    function()
+                      if not h.removed and not h.disabled then self:invoke(h, msg) end
+                    end, false, { internal = true })
+    return
+  end
+  self:invoke(h, msg)
+end
+
+function R:invoke(h, msg)
+  local payload = msg.payload
+  local arg = payload
+  if h.json then
+    local ok, v = pcall(cjson.decode, payload)
+    if not ok then
+      self.log("warn", h.script, ("%s: payload on %s is not JSON, handler skipped")
+               :format(h.where, msg.topic))
+      return
+    end
+    arg = v
+  end
+  h.calls = h.calls + 1
+  self.touched[h.script] = true
+  local ok, err = self.guard.call(h.fn, arg, msg.topic, msg)
+  if ok then
+    h.consecutive = 0
+  elseif self:failed(h, ("handler %s (%s)"):format(h.where, h.filter), err) then
+    self:reconcile()
+  end
+end
+
+-- One incoming message: { topic =, payload =, qos =, retain = }.
+function R:deliver(msg)
+  self.last[msg.topic] = msg.payload
+  local hs = self.dispatch:handlers_for(msg.topic)
+  for i = 1, #hs do
+    local h = hs[i]
+    if not h.disabled then self:call_handler(h, msg) end
+  end
+end
+
+-- Run the timers that are due.
+function R:run_timers()
+  return self.timers:run_due(function(t)
+    self.touched[t.owner] = true
+    local ok, err = self.guard.call(t.fn)
+    if ok then
+      t.consecutive = 0
+    else
+      t.script, t.consecutive = t.owner, t.consecutive or 0
+      if self:failed(t, ("timer %q"):format(t.name), err) then
+        self.timers:cancel(t.owner, t.name)
+      end
+    end
+  end)
+end
+
+-- Milliseconds until the next timer, nil when there is none.
+function R:next_timer_in() return self.timers:next_in() end
+
+-- A script's state table and its pending timers (deadlines as wall-clock
+-- ms) to the state dir.  A script that never loaded has nothing to save.
+function R:save(rec)
+  if rec.version == 0 then return end
+  local ok, err = self.store:save(rec.name, rec.state)
+  if not ok then self.log("error", rec.name, err) end
+  local pending = {}
+  for _, t in ipairs(self.timers:owned(rec.name)) do
+    if not t.internal then
+      pending[t.name] = { due = math.floor(t.due + self.wall_offset), interval = t.interval }
+    end
+  end
+  ok, err = self.store:save(rec.name, pending, "timers")
+  if not ok then self.log("error", rec.name, err) end
+end
+
+-- Persist every script that ran since the last flush.
+function R:flush()
+  for name in pairs(self.touched) do
+    local rec = self.scripts[name]
+    if rec then self:save(rec) end
+  end
+  self.touched = {}
+end
+
+-- Save everything (on the way out).
+function R:close()
+  for _, rec in pairs(self.scripts) do self:save(rec) end
+  self.touched = {}
+end
+
+-- { [script] = { handlers = n, timers = { names } } } for status and specs.
+function R:status()
+  local r = {}
+  for name, rec in pairs(self.scripts) do
+    local tn = {}
+    for _, t in ipairs(self.timers:owned(name)) do
+      if not t.internal then tn[#tn + 1] = t.name end
+    end
+    r[name] = { handlers = #rec.handlers, timers = tn, version = rec.version,
+                broken = rec.broken }
+  end
+  return r
+end
+
+return M

@@ -1,0 +1,187 @@
+-- lunamq.sys - the few libc calls the host needs, through the FFI, so the
+-- host depends on nothing but LuaJIT and the engine: a monotonic and a wall
+-- clock, directory listing with size and mtime (statx, whose layout is the
+-- same on every Linux architecture), mkdir, and an atomic file write
+-- (temp file, fsync, rename).
+local ffi = require "ffi"
+local bit = require "bit"
+
+local M = {}
+
+pcall(ffi.cdef, [[
+struct lmq_sys_timespec { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk, void *ts);
+]])
+pcall(ffi.cdef, [[
+typedef struct lmq_lua_dir lmq_lua_dir;
+struct lmq_lua_dirent {
+  uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type;
+  char d_name[256];
+};
+lmq_lua_dir *opendir(const char *name);
+struct lmq_lua_dirent *readdir(lmq_lua_dir *d);
+int closedir(lmq_lua_dir *d);
+
+struct lmq_lua_statx_ts { int64_t tv_sec; uint32_t tv_nsec; int32_t reserved; };
+struct lmq_lua_statx {
+  uint32_t mask; uint32_t blksize; uint64_t attributes;
+  uint32_t nlink; uint32_t uid; uint32_t gid; uint16_t mode; uint16_t spare0;
+  uint64_t ino; uint64_t size; uint64_t blocks; uint64_t attributes_mask;
+  struct lmq_lua_statx_ts atime, btime, ctime, mtime;
+  uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+  uint64_t spare2[14];
+};
+int statx(int dirfd, const char *path, int flags, unsigned int mask,
+          struct lmq_lua_statx *buf);
+
+int open(const char *path, int flags, int mode);
+long write(int fd, const void *buf, unsigned long n);
+int fsync(int fd);
+int close(int fd);
+int rename(const char *from, const char *to);
+int unlink(const char *path);
+int mkdir(const char *path, int mode);
+char *strerror(int errnum);
+int getpid(void);
+]])
+
+local ts = ffi.new("struct lmq_sys_timespec")
+
+-- Milliseconds on CLOCK_MONOTONIC (never jumps with the wall clock).
+function M.monotonic_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+-- Milliseconds since the epoch (CLOCK_REALTIME): what persisted deadlines use.
+function M.realtime_ms()
+  ffi.C.clock_gettime(0, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+local function errno_text()
+  return ffi.string(ffi.C.strerror(ffi.errno()))
+end
+
+local AT_FDCWD = -100
+local STATX_BASIC = 0x7ff
+local sx = ffi.new("struct lmq_lua_statx")
+
+-- { size =, mtime = "sec.nsec", dir = bool } or nil, message.  (mtime is a
+-- string: nanoseconds since the epoch do not fit a double.)
+function M.stat(path)
+  if ffi.C.statx(AT_FDCWD, path, 0, STATX_BASIC, sx) ~= 0 then
+    return nil, path .. ": " .. errno_text()
+  end
+  return {
+    size = tonumber(sx.size),
+    mtime = ("%d.%09d"):format(tonumber(sx.mtime.tv_sec), tonumber(sx.mtime.tv_nsec)),
+    dir = bit.band(sx.mode, 0xf000) == 0x4000,
+  }
+end
+
+-- The names in a directory (without "." and ".."), sorted; or nil, message.
+function M.list(dir)
+  local d = ffi.C.opendir(dir)
+  if d == nil then return nil, dir .. ": " .. errno_text() end
+  local names = {}
+  while true do
+    local e = ffi.C.readdir(d)
+    if e == nil then break end
+    local name = ffi.string(e.d_name)
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
+  end
+  ffi.C.closedir(d)
+  table.sort(names)
+  return names
+end
+
+-- mkdir -p; true or nil, message.
+function M.mkdir_p(path)
+  local acc = path:sub(1, 1) == "/" and "" or "."
+  for part in path:gmatch("[^/]+") do
+    acc = acc .. "/" .. part
+    if ffi.C.mkdir(acc, 493) ~= 0 and ffi.errno() ~= 17 then -- 0755, EEXIST
+      return nil, acc .. ": " .. errno_text()
+    end
+  end
+  return true
+end
+
+local O_WRONLY, O_CREAT, O_TRUNC, O_CLOEXEC = 1, 64, 512, 524288
+
+-- Replace path's content so that a crash leaves either the old or the new
+-- file, never a torn one: write a temp file beside it, fsync, rename over.
+function M.write_atomic(path, data)
+  local tmp = ("%s.tmp.%d"):format(path, ffi.C.getpid())
+  local fd = ffi.C.open(tmp, bit.bor(O_WRONLY, O_CREAT, O_TRUNC, O_CLOEXEC), 420)
+  if fd < 0 then return nil, tmp .. ": " .. errno_text() end
+  local off, n = 0, #data
+  local buf = ffi.cast("const char *", data)
+  while off < n do
+    local w = tonumber(ffi.C.write(fd, buf + off, n - off))
+    if w < 0 then
+      local msg = errno_text()
+      ffi.C.close(fd)
+      ffi.C.unlink(tmp)
+      return nil, tmp .. ": " .. msg
+    end
+    off = off + w
+  end
+  local ok = ffi.C.fsync(fd) == 0
+  local msg = not ok and errno_text()
+  ffi.C.close(fd)
+  if ok and ffi.C.rename(tmp, path) ~= 0 then
+    ok, msg = false, errno_text()
+  end
+  if not ok then
+    ffi.C.unlink(tmp)
+    return nil, path .. ": " .. msg
+  end
+  return true
+end
+
+function M.getpid() return ffi.C.getpid() end
+
+pcall(ffi.cdef, [[
+typedef struct { unsigned long val[16]; } lmq_sys_sigset;
+int sigemptyset(lmq_sys_sigset *set);
+int sigaddset(lmq_sys_sigset *set, int sig);
+int sigprocmask(int how, const lmq_sys_sigset *set, lmq_sys_sigset *old);
+int signalfd(int fd, const lmq_sys_sigset *mask, int flags);
+long read(int fd, void *buf, unsigned long n);
+]])
+
+local SIGINT, SIGTERM, SIG_BLOCK = 2, 15, 0
+local SFD_NONBLOCK, SFD_CLOEXEC = 2048, 524288
+
+-- SIGINT and SIGTERM as a readable fd (signalfd), so a poll loop can shut
+-- down cleanly between two batches instead of dying mid-handler.  Returns
+-- the fd, or nil, message.
+function M.signal_fd()
+  local set = ffi.new("lmq_sys_sigset")
+  ffi.C.sigemptyset(set)
+  ffi.C.sigaddset(set, SIGINT)
+  ffi.C.sigaddset(set, SIGTERM)
+  if ffi.C.sigprocmask(SIG_BLOCK, set, nil) ~= 0 then return nil, errno_text() end
+  local fd = ffi.C.signalfd(-1, set, bit.bor(SFD_NONBLOCK, SFD_CLOEXEC))
+  if fd < 0 then return nil, errno_text() end
+  return fd
+end
+
+-- The number of the signal waiting on a signal fd, or nil.
+local siginfo = ffi.new("uint8_t[128]") -- struct signalfd_siginfo
+function M.read_signal(fd)
+  if tonumber(ffi.C.read(fd, siginfo, 128)) ~= 128 then return nil end
+  return ffi.cast("uint32_t *", siginfo)[0]
+end
+
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+return M

@@ -1,0 +1,96 @@
+-- The binding against a real mosquitto: connect, subscribe, a publish that
+-- comes back at each QoS, unsubscribe, disconnect.
+local lunamq = require "lunamq"
+local broker = require "helpers.broker"
+
+local function is(t) return function(ev) return ev.type == t end end
+
+describe("a client against mosquitto #broker", function()
+  local b
+
+  setup(function()
+    b = assert(broker.start())
+  end)
+
+  teardown(function()
+    if b then b:stop() end
+  end)
+
+  local function connected(opts)
+    opts = opts or {}
+    opts.host, opts.port, opts.reconnect = b.host, b.port, false
+    local c = assert(lunamq.new(opts))
+    assert.is_true(c:connect())
+    local ev = assert(c:wait(is("connected"), 3000))
+    assert.is_false(ev.session_present)
+    return c
+  end
+
+  it("connects with MQTT 5 and disconnects cleanly", function()
+    local c = connected { protocol = 5, client_id = "lua-spec-connect" }
+    finally(function() c:close() end)
+    assert.is_true(c:disconnect())
+    local ev = assert(c:wait(is("disconnected"), 3000))
+    assert.are.equal(0, ev.error)
+  end)
+
+  for _, qos in ipairs { 0, 1, 2 } do
+    it("gets back what it publishes at QoS " .. qos, function()
+      local c = connected { protocol = 5 }
+      finally(function() c:close() end)
+      local topic = "lua/spec/roundtrip/" .. qos
+      local sid = assert(c:subscribe(topic, qos))
+      local sub = assert(c:wait(is("subscribed"), 3000))
+      assert.are.equal(sid, sub.msg_id)
+      assert.are.same({ qos }, sub.reasons) -- granted QoS
+      local payload = "payload \0 with a NUL and " .. qos
+      local pid = assert(c:publish(topic, payload, qos))
+      local msg, published
+      local deadline = lunamq.monotonic_ms() + 3000
+      while not (msg and published) and lunamq.monotonic_ms() < deadline do
+        local ev = c:wait(function(e) return e.type == "message" or e.type == "published" end, 500)
+        if ev and ev.type == "message" then msg = ev end
+        if ev and ev.type == "published" and ev.msg_id == pid then published = ev end
+      end
+      assert.is_not_nil(msg, "message came back")
+      assert.is_not_nil(published, "publish completed")
+      assert.are.equal(0, published.error)
+      assert.are.equal(topic, msg.topic)
+      assert.are.equal(payload, msg.payload)
+      assert.are.equal(qos, msg.qos)
+      assert.is_false(msg.retain)
+    end)
+  end
+
+  it("stops receiving after it unsubscribes", function()
+    local c = connected { protocol = 4 }
+    finally(function() c:close() end)
+    assert(c:subscribe({ "lua/spec/unsub/a", { "lua/spec/unsub/b", 1 } }))
+    local sub = assert(c:wait(is("subscribed"), 3000))
+    assert.are.same({ 0, 1 }, sub.reasons)
+    assert(c:unsubscribe { "lua/spec/unsub/a" })
+    assert(c:wait(is("unsubscribed"), 3000))
+    assert(c:publish("lua/spec/unsub/a", "gone", 1))
+    assert(c:publish("lua/spec/unsub/b", "kept", 1))
+    local ev = assert(c:wait(is("message"), 3000))
+    -- the broker keeps order on one connection: had a/ arrived, it would be first
+    assert.are.equal("lua/spec/unsub/b", ev.topic)
+  end)
+
+  it("delivers a batch larger than one pull", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    assert(c:subscribe("lua/spec/batch", 1))
+    assert(c:wait(is("subscribed"), 3000))
+    local n = 200
+    for i = 1, n do assert(c:publish("lua/spec/batch", tostring(i), 1)) end
+    local got = {}
+    local deadline = lunamq.monotonic_ms() + 5000
+    while #got < n and lunamq.monotonic_ms() < deadline do
+      local ev = c:wait(is("message"), 1000)
+      if ev then got[#got + 1] = tonumber(ev.payload) end
+    end
+    assert.are.equal(n, #got)
+    for i = 1, n do assert.are.equal(i, got[i]) end
+  end)
+end)

@@ -1,0 +1,69 @@
+-- Small things the specs share: temp dirs, files, a fake clock, a fake
+-- transport that records what the runtime asks of the broker, a log sink.
+local M = {}
+
+function M.tmpdir()
+  local p = io.popen("mktemp -d /tmp/lunamq-spec-XXXXXX")
+  local d = p:read("*l")
+  p:close()
+  return d
+end
+
+function M.rmrf(dir)
+  if dir and dir:match("^/tmp/lunamq%-") then os.execute("rm -rf '" .. dir .. "'") end
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- now() in ms, advanced by hand.
+function M.fake_clock(start)
+  local c = { t = start or 1000 }
+  function c.now() return c.t end
+  function c.advance(ms) c.t = c.t + ms end
+  return c
+end
+
+function M.fake_transport()
+  local t = { published = {}, subscribes = {}, unsubscribes = {}, next_id = 0 }
+  function t.publish(topic, payload, qos, retain)
+    t.next_id = t.next_id + 1
+    t.published[#t.published + 1] = { topic = topic, payload = payload, qos = qos, retain = retain }
+    return t.next_id
+  end
+  function t.subscribe(list)
+    t.subscribes[#t.subscribes + 1] = list
+    return 1
+  end
+  function t.unsubscribe(list)
+    t.unsubscribes[#t.unsubscribes + 1] = list
+    return 1
+  end
+  return t
+end
+
+function M.log_sink()
+  local s = { lines = {} }
+  function s.log(level, script, msg)
+    s.lines[#s.lines + 1] = { level = level, script = script, msg = msg }
+  end
+  function s.find(level, pattern)
+    for _, l in ipairs(s.lines) do
+      if (not level or l.level == level) and l.msg:find(pattern) then return l end
+    end
+  end
+  return s
+end
+
+return M

@@ -1,0 +1,142 @@
+"""The ctypes mirror (python/lunamq/_ffi.py) matches core/include/lunamq.h:
+struct layouts as the C compiler lays them out (abi_dump), enum values and
+function arity as the header (and its generated cdef) declare them, and the
+library is found or refused with a clear error."""
+import ctypes
+import ctypes.util
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+from lunamq import _ffi
+
+
+def header_text():
+    with open(os.environ["LMQ_HEADER"]) as f:
+        return f.read()
+
+
+def header_enums(text):
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"\b(LMQ_[A-Z0-9_]+)\s*=\s*(-?\d+)", text)}
+
+
+class TestLayout(unittest.TestCase):
+    def dump(self):
+        out = subprocess.run([os.environ["LMQ_ABI_DUMP"]], check=True,
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return dict(line.rsplit(" ", 1) for line in out.splitlines())
+
+    def test_event_struct_matches_the_c_layout(self):
+        d = self.dump()
+        self.assertEqual(int(d["sizeof lmq_event"]), ctypes.sizeof(_ffi.Event))
+        for name, _ in _ffi.Event._fields_:
+            self.assertEqual(int(d["offsetof lmq_event.%s" % name]),
+                             getattr(_ffi.Event, name).offset, name)
+        # every C field is mirrored
+        c_fields = [k.split(".", 1)[1] for k in d if k.startswith("offsetof lmq_event.")]
+        self.assertEqual(sorted(c_fields), sorted(_ffi.EVENT_FIELDS))
+
+    def test_bulk_unpack_format_covers_the_event_stride(self):
+        self.assertTrue(_ffi.EVENT_BULK_OK)
+        ev = _ffi.Event(type=4, error=-5, topic_len=3, topic=0x1234, payload_len=7,
+                        n_reasons=2, props_len=9, text=0x99)
+        row = _ffi.EVENT_STRUCT.unpack(bytes(ev))
+        got = dict(zip(_ffi.EVENT_FIELDS, row))
+        self.assertEqual((got["type"], got["error"], got["topic_len"], got["topic"],
+                          got["payload_len"], got["n_reasons"], got["props_len"],
+                          got["text"]), (4, -5, 3, 0x1234, 7, 2, 9, 0x99))
+
+    def test_subscription_struct_matches_the_c_layout(self):
+        d = self.dump()
+        self.assertEqual(int(d["sizeof lmq_subscription"]), ctypes.sizeof(_ffi.Subscription))
+        for name, _ in _ffi.Subscription._fields_:
+            self.assertEqual(int(d["offsetof lmq_subscription.%s" % name]),
+                             getattr(_ffi.Subscription, name).offset, name)
+
+
+class TestHeader(unittest.TestCase):
+    def test_enum_values_match_the_header(self):
+        enums = header_enums(header_text())
+        mirrored = {}
+        for table in (_ffi.OPTIONS, _ffi.OTHER_ENUMS, _ffi.EVENT_TYPES, _ffi.ERRORS):
+            mirrored.update(table)
+        for name, value in mirrored.items():
+            self.assertIn(name, enums, "%s is gone from lunamq.h" % name)
+            self.assertEqual(enums[name], value, name)
+
+    def test_every_option_and_event_type_is_mirrored(self):
+        # New options or event types need a decision in the Python package.
+        enums = header_enums(header_text())
+        for prefix, table in (("LMQ_OPT_", _ffi.OPTIONS), ("LMQ_EV_", _ffi.EVENT_TYPES)):
+            missing = sorted(n for n in enums if n.startswith(prefix) and n not in table)
+            self.assertEqual(missing, [], "not in lunamq/_ffi.py")
+
+    def test_declared_functions_exist_in_the_cdef_with_the_same_arity(self):
+        with open(os.environ["LMQ_CDEF"]) as f:
+            cdef = re.sub(r"\s+", " ", f.read())
+        for name, (_, argtypes) in _ffi.FUNCTIONS.items():
+            m = re.search(r"\b%s\s*\(([^)]*)\)" % name, cdef)
+            self.assertIsNotNone(m, "%s not declared in the cdef" % name)
+            params = m.group(1).strip()
+            n = 0 if params in ("", "void") else params.count(",") + 1
+            self.assertEqual(n, len(argtypes), name)
+
+    def test_the_library_reports_the_header_version(self):
+        text = header_text()
+        major = int(re.search(r"LMQ_VERSION_MAJOR (\d+)", text).group(1))
+        number = int(re.search(r"LMQ_VERSION_NUMBER (\d+)", text).group(1))
+        L = _ffi.lib()
+        self.assertEqual(L.lmq_version_number(), number)
+        self.assertEqual(major, _ffi.ABI_MAJOR)
+
+
+class TestLoading(unittest.TestCase):
+    def run_py(self, code, env_lib):
+        env = dict(os.environ, LUNAMQ_LIBRARY=env_lib)
+        return subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+
+    def test_import_works_without_the_library_and_use_says_where_it_looked(self):
+        p = self.run_py("import lunamq\n"
+                        "try:\n"
+                        "    lunamq.Topic('a')\n"
+                        "except lunamq.LibraryNotFound as e:\n"
+                        "    print('ERR', e)\n", "/nonexistent/liblunamq.so")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ERR cannot load liblunamq", p.stdout)
+        self.assertIn("/nonexistent/liblunamq.so", p.stdout)
+
+    def test_a_library_that_is_not_lunamq_is_refused(self):
+        libc = ctypes.util.find_library("c")
+        p = self.run_py("import lunamq\n"
+                        "try:\n"
+                        "    lunamq.library_version()\n"
+                        "except lunamq.LibraryNotFound as e:\n"
+                        "    print('ERR', e)\n", libc)
+        self.assertIn("not a usable liblunamq", p.stdout)
+
+    def test_the_library_is_found_next_to_the_package(self):
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp()
+        try:
+            pkg = os.path.join(d, "lunamq")
+            shutil.copytree(os.path.dirname(_ffi.__file__), pkg)
+            shutil.copy(os.environ["LUNAMQ_LIBRARY"], os.path.join(pkg, "liblunamq.so.0"))
+            env = {k: v for k, v in os.environ.items() if k != "LUNAMQ_LIBRARY"}
+            env["PYTHONPATH"] = d
+            p = subprocess.run([sys.executable, "-c",
+                                "import lunamq, lunamq._ffi as f; lunamq.library_version();"
+                                "print(f.lib()._name)"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, cwd=d)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(p.stdout.strip().startswith(pkg), p.stdout)
+        finally:
+            shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
