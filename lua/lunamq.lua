@@ -124,7 +124,9 @@ M._uses = {
   "lmq_client_disconnect", "lmq_client_events", "lmq_client_connect",
   "lmq_client_fd", "lmq_client_want", "lmq_client_timeout_ms",
   "lmq_client_on_readable", "lmq_client_on_writable", "lmq_client_on_timeout",
-  "lmq_reason_name",
+  "lmq_reason_name", "lmq_proplist_new", "lmq_proplist_free", "lmq_proplist_add_int",
+  "lmq_proplist_add_str", "lmq_proplist_add_user", "lmq_event_prop_int",
+  "lmq_event_prop_str", "lmq_event_prop_user",
 }
 -- The lmq_event fields read when copying an event.
 M._event_fields = {
@@ -233,6 +235,115 @@ local function copy_event(ev)
   return t
 end
 
+-- -------------------------------------------------------- MQTT 5 properties
+
+-- Property names (MQTT 5.0 section 2.2.2.2) to identifiers, and which ones
+-- are strings or binary data (the rest are integers).  User properties
+-- (0x26) go separately as `user`.
+local PROP = {
+  payload_format_indicator = 0x01, message_expiry_interval = 0x02,
+  content_type = 0x03, response_topic = 0x08, correlation_data = 0x09,
+  subscription_identifier = 0x0B, session_expiry_interval = 0x11,
+  assigned_client_identifier = 0x12, server_keep_alive = 0x13,
+  authentication_method = 0x15, authentication_data = 0x16,
+  request_problem_information = 0x17, will_delay_interval = 0x18,
+  request_response_information = 0x19, response_information = 0x1A,
+  server_reference = 0x1C, reason_string = 0x1F, receive_maximum = 0x21,
+  topic_alias_maximum = 0x22, topic_alias = 0x23, maximum_qos = 0x24,
+  retain_available = 0x25, maximum_packet_size = 0x27,
+  wildcard_subscription_available = 0x28,
+  subscription_identifier_available = 0x29,
+  shared_subscription_available = 0x2A,
+}
+local PROP_STR = { [0x03] = true, [0x08] = true, [0x09] = true, [0x12] = true,
+                   [0x15] = true, [0x16] = true, [0x1A] = true, [0x1C] = true,
+                   [0x1F] = true }
+M.PROP = PROP
+
+-- A property list from { content_type = "application/json", user =
+-- { { "k", "v" }, ... } or { k = "v" } , ... }: an lmq_proplist freed by the
+-- GC, or nil, message, code.
+function M.proplist(t)
+  local pl = C.lmq_proplist_new()
+  if pl == nil then return nil, M.strerror(-2), -2 end
+  pl = ffi.gc(pl, C.lmq_proplist_free)
+  for k, v in pairs(t) do
+    local rc
+    if k == "user" then
+      rc = 0
+      if v[1] ~= nil then
+        for _, kv in ipairs(v) do
+          local key, val = tostring(kv[1]), tostring(kv[2])
+          rc = C.lmq_proplist_add_user(pl, key, #key, val, #val)
+          if rc < 0 then break end
+        end
+      else
+        local keys = {}
+        for uk in pairs(v) do keys[#keys + 1] = uk end
+        table.sort(keys) -- a map has no order: make it a stable one
+        for _, uk in ipairs(keys) do
+          local val = tostring(v[uk])
+          rc = C.lmq_proplist_add_user(pl, uk, #uk, val, #val)
+          if rc < 0 then break end
+        end
+      end
+    else
+      local id = PROP[k]
+      if not id then return nil, "unknown property " .. tostring(k), M.E.EINVAL end
+      if PROP_STR[id] then
+        v = tostring(v)
+        rc = C.lmq_proplist_add_str(pl, id, v, #v)
+      else
+        if type(v) == "boolean" then v = v and 1 or 0 end
+        rc = C.lmq_proplist_add_int(pl, id, v)
+      end
+    end
+    if rc < 0 then return fail(rc) end
+  end
+  return pl
+end
+
+local prop_ev = ffi.new("lmq_event[1]")
+local prop_i64 = ffi.new("int64_t[1]")
+local prop_s = ffi.new("const char *[2]")
+local prop_len = ffi.new("int32_t[2]")
+
+-- The MQTT 5 properties an event carried (ev.props, the raw block) as a
+-- table: { content_type = ..., user = { { k, v }, ... },
+-- subscription_identifier = { ... } }.  Decoded on demand, not on every
+-- event.
+function M.event_props(ev)
+  local r = {}
+  local raw = ev.props
+  if not raw or raw == "" then return r end
+  ffi.fill(prop_ev, ffi.sizeof(prop_ev))
+  prop_ev[0].props = ffi.cast("const uint8_t *", raw)
+  prop_ev[0].props_len = #raw
+  for name, id in pairs(PROP) do
+    if PROP_STR[id] then
+      if C.lmq_event_prop_str(prop_ev, id, prop_s, prop_len) == 1 then
+        r[name] = ffi.string(prop_s[0], prop_len[0])
+      end
+    elseif id == 0x0B then
+      local ids, i = {}, 0
+      while C.lmq_event_prop_int(prop_ev, id, i, prop_i64) == 1 do
+        i = i + 1
+        ids[i] = tonumber(prop_i64[0])
+      end
+      if i > 0 then r[name] = ids end
+    elseif C.lmq_event_prop_int(prop_ev, id, 0, prop_i64) == 1 then
+      r[name] = tonumber(prop_i64[0])
+    end
+  end
+  local i = 0
+  while C.lmq_event_prop_user(prop_ev, i, prop_s, prop_len, prop_s + 1, prop_len + 1) == 1 do
+    r.user = r.user or {}
+    i = i + 1
+    r.user[i] = { ffi.string(prop_s[0], prop_len[0]), ffi.string(prop_s[1], prop_len[1]) }
+  end
+  return r
+end
+
 -- ------------------------------------------------------------------ client
 
 local Client = {}
@@ -311,13 +422,22 @@ function Client:connect()
 end
 
 -- publish(topic, payload [, qos [, retain]]) or publish(topic, payload,
--- { qos =, retain = }) -> message id
+-- { qos =, retain =, props = { ... } (see lunamq.proplist) }) -> message id
 function Client:publish(topic, payload, qos, retain)
   if self.h == nil then return closed() end
-  if type(qos) == "table" then qos, retain = qos.qos, qos.retain end
+  local pl
+  if type(qos) == "table" then
+    local o = qos
+    qos, retain = o.qos, o.retain
+    if o.props then
+      local msg, code
+      pl, msg, code = M.proplist(o.props)
+      if not pl then return nil, msg, code end
+    end
+  end
   payload = payload or ""
   return ret(C.lmq_client_publish(self.h, topic, #topic, payload, #payload,
-                                  qos or 0, retain and 1 or 0, nil), self.h)
+                                  qos or 0, retain and 1 or 0, pl), self.h)
 end
 
 -- Subscription options as on the wire: bits 0-1 QoS, 2 no local,

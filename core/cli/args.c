@@ -502,8 +502,8 @@ int cli_conn_check(cli_conn *o)
         cli_err(o, "-i and -I cannot be used together");
         return -1;
     }
-    if (!o->clean && !o->id) {
-        cli_err(o, "-c needs a client id (-i)");
+    if (!o->clean && !o->id && !o->id_prefix) {
+        cli_err(o, "-c needs a client id (-i or -I)");
         return -1;
     }
     if (o->protocol != LMQ_MQTT_5 && o->nprops) {

@@ -564,8 +564,6 @@ static int parse(bench *b, int argc, char **argv)
         cli_err(&b->conn, "--rate and -I set the same pace: give one");
         return -1;
     }
-    if (b->conn.id && b->clients > 1)
-        b->conn.id_prefix = NULL;
     /* the engine resolves names on a thread per client: a numeric
      * default spares thousands of lookups of "localhost" */
     if (!b->conn.host && !b->conn.unix_path)

@@ -238,6 +238,10 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         pump(p);
         break;
     case LMQ_EV_CONNECT_FAILED:
+        if (p->finishing) {     /* our own cancel (a signal) */
+            ev_break(p->ev, EVBREAK_ALL);
+            break;
+        }
         if (ev->reason)
             cli_err(&p->conn, "connection refused: %s",
                     cli_connack_text(p->conn.protocol, ev->reason));

@@ -206,6 +206,10 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         }
         break;
     case LMQ_EV_CONNECT_FAILED:
+        if (s->finishing) {     /* our own cancel (-W, a signal) */
+            ev_break(s->ev, EVBREAK_ALL);
+            break;
+        }
         if (ev->reason)
             cli_err(&s->conn, "connection refused: %s",
                     cli_connack_text(s->conn.protocol, ev->reason));
@@ -213,9 +217,8 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             cli_err(&s->conn, "connection failed: %s",
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
         /* a later attempt (after a loss) goes on; the first one ends it */
-        if (!s->subscribed_once || s->finishing) {
-            if (!s->finishing)
-                s->exit_code = CLI_EXIT_FAIL;
+        if (!s->subscribed_once) {
+            s->exit_code = CLI_EXIT_FAIL;
             ev_break(s->ev, EVBREAK_ALL);
         }
         break;

@@ -316,9 +316,9 @@ LMQ_API lmq_client *lmq_client_new(void);
  * a clean one), frees everything.  NULL is a no-op.
  * From inside an event callback it is deferred: c stays valid until the
  * callback returns, no further event is delivered, and the client is
- * freed when the call that ran the callback returns (lmq_client_on_readable & co,
- * lmq_client_publish...); do not use c after that.  lmq_client_run and
- * lmq_client_connect_wait then return LMQ_ECLOSED.  In thread mode the
+ * freed when the call that ran the callback returns (lmq_client_publish,
+ * lmq_client_on_readable & co); do not use c after that.  lmq_client_run
+ * and lmq_client_connect_wait then return LMQ_ECLOSED.  In thread mode the
  * loop thread frees the client and ends itself (no join needed).  From
  * another thread in thread mode it stops and joins the loop thread first. */
 LMQ_API void lmq_client_free(lmq_client *c);
@@ -449,8 +449,8 @@ LMQ_API int lmq_event_prop_user(const lmq_event *ev, int32_t index, const char *
  * events fn has not seen yet stay queued for lmq_client_events).  `fin`,
  * when set, is called with userdata when the callback is replaced or the
  * client freed; when fn is replaced while it runs (by itself or by another
- * thread), only after it returns.  The event
- * is borrowed for the duration of the call.  fn runs without the client's
+ * thread), only after it returns.  The event is borrowed for the duration
+ * of the call.  fn runs without the client's
  * lock held, so it may take the application's own locks; in thread mode
  * (lmq_client_thread_start) it runs on the loop thread only, never on the
  * thread calling publish & co.  Not for LuaJIT or Python: pull instead. */

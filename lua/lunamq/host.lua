@@ -103,8 +103,8 @@ function M.main(args)
   if not client then return usage("client: " .. cerr) end
 
   local transport = {
-    publish = function(topic, payload, qos, retain)
-      return client:publish(topic, payload, qos, retain)
+    publish = function(topic, payload, qos, retain, props)
+      return client:publish(topic, payload, { qos = qos, retain = retain, props = props })
     end,
     subscribe = function(list) return client:subscribe(list) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,

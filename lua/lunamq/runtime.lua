@@ -181,8 +181,9 @@ function R:make_env(rec, ver)
     return h
   end
 
-  -- publish(topic, payload [, { qos =, retain = }]); a table payload is
-  -- sent as JSON, a number or boolean as its text.
+  -- publish(topic, payload [, { qos =, retain =, props = }]); a table
+  -- payload is sent as JSON, a number or boolean as its text; props are
+  -- MQTT 5 properties by name (lunamq.proplist).
   function api.publish(topic, payload, o)
     o = o or {}
     if type(topic) ~= "string" then error("publish: topic must be a string", 2) end
@@ -193,7 +194,8 @@ function R:make_env(rec, ver)
     else
       payload = tostring(payload)
     end
-    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, o.retain and true or false)
+    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, o.retain and true or false,
+                                         o.props)
     if not id then error(("publish %s: %s"):format(tostring(topic), tostring(msg)), 2) end
     return id
   end
@@ -205,20 +207,31 @@ function R:make_env(rec, ver)
   -- version no longer declares is cancelled.  From a handler a timer is set
   -- anew each time (after("off", 300) restarts the wait), and one that no
   -- declaration claims survives a reload with the callback it was given.
-  local function set_timer(name, secs, fn, periodic, what)
+  local function set_timer(name, secs, fn, periodic, what, next_delay)
     if type(name) ~= "string" then error(what .. ": name must be a string", 3) end
     if type(fn) ~= "function" then error(what .. ": callback must be a function", 3) end
-    local d = ms(secs, what)
+    local d = next_delay and next_delay() or ms(secs, what)
     if periodic and d <= 0 then error(what .. ": interval must be > 0", 3) end
+    local interval = periodic and d or nil
     if ver.loading then
-      ver.timers[#ver.timers + 1] = { name = name, delay = d,
-                                      interval = periodic and d or nil, fn = fn }
+      ver.timers[#ver.timers + 1] = { name = name, delay = d, interval = interval, fn = fn,
+                                      next_delay = next_delay }
     else
-      rt.timers:set(rec.name, name, d, periodic and d or nil, fn, false, { declared = false })
+      rt.timers:set(rec.name, name, d, interval, fn, false,
+                    { declared = false, next_delay = next_delay or false })
     end
   end
   function api.after(name, secs, fn) set_timer(name, secs, fn, false, "after") end
   function api.every(name, secs, fn) set_timer(name, secs, fn, true, "every") end
+  -- at(name, "HH:MM[:SS]", fn): every day at that local time.
+  function api.at(name, clock_time, fn)
+    local h, m, sec = tostring(clock_time):match("^(%d%d?):(%d%d):?(%d*)$")
+    h, m, sec = tonumber(h), tonumber(m), tonumber(sec) or 0
+    if not h or h > 23 or m > 59 or sec > 59 then
+      error(("at: %q is not a time of day HH:MM[:SS]"):format(tostring(clock_time)), 2)
+    end
+    set_timer(name, 0, fn, false, "at", function() return rt:ms_until_local(h, m, sec) end)
+  end
   function api.cancel(name)
     if ver.loading then
       for i = #ver.timers, 1, -1 do
@@ -235,10 +248,27 @@ function R:make_env(rec, ver)
   end
 
   function api.last(topic) return rt.last[topic] end
+  -- The MQTT 5 properties of a message a handler got (third argument).
+  function api.props(m)
+    return require("lunamq").event_props(m)
+  end
   -- The runtime's clock in seconds (monotonic, or the specs' fake one).
   function api.now() return rt.clock() / 1000 end
 
   return env
+end
+
+-- Milliseconds from now (the wall clock) to the next h:m:s local time.
+function R:ms_until_local(h, m, s)
+  local now = self.wall() / 1000
+  local t = os.date("*t", math.floor(now))
+  local target = os.time { year = t.year, month = t.month, day = t.day, hour = h, min = m, sec = s,
+                           isdst = nil }
+  if target <= now then
+    -- tomorrow; os.time normalises day 32 and finds the DST of that day
+    target = os.time { year = t.year, month = t.month, day = t.day + 1, hour = h, min = m, sec = s }
+  end
+  return (target - now) * 1000
 end
 
 -- -------------------------------------------------------------- loading
@@ -283,7 +313,7 @@ function R:commit(rec, ver)
       delay = math.max(0, was.due - self.wall())
     end
     self.timers:set(rec.name, t.name, delay, t.interval, t.fn,
-                    live ~= nil, { declared = true })
+                    live ~= nil, { declared = true, next_delay = t.next_delay or false })
   end
   for name in pairs(saved) do
     if not declared[name] then
@@ -301,8 +331,10 @@ function R:commit(rec, ver)
   self:reconcile()
 end
 
+-- name.lua -> name; hidden files (editor locks such as .#name.lua) and
+-- other characters are not scripts.
 local function script_name(file)
-  return file:match("^([%w_%-%.]+)%.lua$")
+  return file:match("^([%w_%-][%w_%-%.]*)%.lua$")
 end
 
 -- Load or reload one file.  true when the new version is live.
@@ -333,7 +365,7 @@ function R:load(name, path, key)
     end
     return false, err
   end
-  rec.broken = false
+  rec.broken, rec.broken_src = false, nil
   self.scripts[name] = rec
   self:commit(rec, ver)
   self.log("info", name, (fresh and "loaded" or "reloaded") .. " " .. path)

@@ -86,7 +86,11 @@ function Timers:run_due(call)
   for _, t in ipairs(due) do
     -- an earlier callback may have cancelled or replaced it
     if self.all[key(t.owner, t.name)] == t then
-      if t.interval then
+      if t.next_delay then
+        -- calendar timers (at "07:30") work out their next time anew: a
+        -- day is not always 24 hours of local time
+        t.due = now + t.next_delay()
+      elseif t.interval then
         t.due = t.due + t.interval
         if t.due <= now then t.due = now + t.interval end
       else

@@ -366,6 +366,33 @@ def group_sub(b):
     check(r.returncode == 0 and r.stdout == b"while away\n",
           f"-c: the session kept the message ({r.returncode}, {r.stdout!r})")
 
+    # -U: unsubscribe within a kept session; only u/b's message is queued
+    for args in (["-t", "u/a"], ["-t", "u/b", "-U", "u/a"]):
+        r = lmq("sub", "-p", port, "-q", "1", "-c", "-i", "unsub-1", "-E", *args)
+        check(r.returncode == 0, f"sub -c {args} -E")
+    lmq("pub", "-p", port, "-t", "u/a", "-q", "1", "-m", "a")
+    lmq("pub", "-p", port, "-t", "u/b", "-q", "1", "-m", "b")
+    r = lmq("sub", "-p", port, "-q", "1", "-c", "-i", "unsub-1", "-t", "u/b", "-C", "1", "-v",
+            "-W", "5")
+    check(r.stdout == b"u/b b\n", f"-U removed the subscription ({r.stdout!r})")
+
+    # --retained-only prints the retained ones; --remove-retained clears them
+    for t in ("rr/1", "rr/2"):
+        run(["mosquitto_pub", "-p", port, "-t", t, "-m", t, "-r"])
+    r = lmq("sub", "-p", port, "-t", "rr/#", "--retained-only", "-W", "0.5")
+    check(sorted(r.stdout.splitlines()) == [b"rr/1", b"rr/2"], f"--retained-only ({r.stdout!r})")
+    r = lmq("sub", "-p", port, "-t", "rr/#", "--remove-retained", "-W", "0.5")
+    r = run(["mosquitto_sub", "-p", port, "-t", "rr/#", "-W", "1"])
+    check(r.returncode == 27 and r.stdout == b"", f"--remove-retained cleared them ({r.stdout!r})")
+
+    # SIGINT: a clean DISCONNECT (no will) and exit 0
+    n = b.log_text().count("Received DISCONNECT from sigint-1")
+    p = start_sub(b, "sigint-1", ours("sub") + ["-t", "s", "--will-topic", "w", "-q", "1"])
+    p.send_signal(signal.SIGINT)
+    rc, out, err = finish(p)
+    check(rc == 0 and b.wait_log("Received DISCONNECT from sigint-1", n + 1),
+          f"SIGINT disconnects cleanly and exits 0 ({rc}, {err!r})")
+
     # --will-topic: the broker publishes the will when we vanish
     w = start_sub(b, "will-watch", ["mosquitto_sub", "-t", "will/t", "-C", "1"])
     n = b.log_text().count("Sending SUBACK to will-owner")

@@ -50,10 +50,13 @@ describe("the binding's cdef #unit", function()
     assert.are.equal(major * 1000000 + minor * 1000 + patch, lunamq.version_number)
   end)
 
-  it("can be required twice without redefining types", function()
-    package.loaded.lunamq = nil
-    local again = require "lunamq"
-    assert.are.equal(lunamq.version, again.version)
+  insulate("when the module is loaded a second time", function()
+    it("does not redefine the cdef's types", function()
+      package.loaded.lunamq = nil
+      local again = require "lunamq"
+      assert.are.equal(lunamq.version, again.version)
+      assert.are_not.equal(lunamq, again)
+    end)
   end)
 end)
 
@@ -94,6 +97,32 @@ describe("topic helpers #unit", function()
     ok, _, code = lunamq.validate_name("")
     assert.is_nil(ok)
     assert.are.equal(lunamq.E.ETOPIC_EMPTY, code)
+  end)
+end)
+
+describe("property lists #unit", function()
+  it("take MQTT 5 property names and user properties", function()
+    assert.is_not_nil(lunamq.proplist { content_type = "text/plain", message_expiry_interval = 60,
+                                        user = { { "a", "1" }, { "a", "2" } } })
+    assert.is_not_nil(lunamq.proplist { user = { k = "v" } })
+  end)
+
+  it("refuse an unknown property name", function()
+    local pl, msg, code = lunamq.proplist { colour = "blue" }
+    assert.is_nil(pl)
+    assert.matches("unknown property colour", msg)
+    assert.are.equal(lunamq.E.EINVAL, code)
+  end)
+
+  it("pass the engine's refusal of a bad value through", function()
+    -- [MQTT-1.5.4-1] UTF-8 strings must be well-formed
+    local pl, _, code = lunamq.proplist { content_type = "\255\254" }
+    assert.is_nil(pl)
+    assert.is_true(code < 0)
+  end)
+
+  it("decode to an empty table for an event without properties", function()
+    assert.are.same({}, lunamq.event_props { type = "message" })
   end)
 end)
 

@@ -62,6 +62,43 @@ describe("a client against mosquitto #broker", function()
     end)
   end
 
+  it("sends and receives MQTT 5 properties", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    assert(c:subscribe("lua/spec/props", 1))
+    assert(c:wait(is("subscribed"), 3000))
+    assert(c:publish("lua/spec/props", "{}", {
+      qos = 1,
+      props = { content_type = "application/json", response_topic = "lua/spec/reply",
+                correlation_data = "\0\1\2", message_expiry_interval = 3600,
+                payload_format_indicator = 1,
+                user = { { "room", "hall" }, { "room", "kitchen" } } },
+    }))
+    local ev = assert(c:wait(is("message"), 3000))
+    local p = lunamq.event_props(ev)
+    assert.are.equal("application/json", p.content_type)
+    assert.are.equal("lua/spec/reply", p.response_topic)
+    assert.are.equal("\0\1\2", p.correlation_data)
+    assert.are.equal(1, p.payload_format_indicator)
+    -- the broker passes on the remaining lifetime (MQTT 5.0 section 3.3.2.3.3)
+    assert.is_true(p.message_expiry_interval <= 3600 and p.message_expiry_interval > 3500)
+    -- user properties keep their order and repeats (section 3.3.2.3.7)
+    assert.are.same({ { "room", "hall" }, { "room", "kitchen" } }, p.user)
+  end)
+
+  it("does not get its own messages back with no_local", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    assert(c:subscribe { { filter = "lua/spec/nolocal/a", qos = 1, no_local = true },
+                         { "lua/spec/nolocal/b", 1 } })
+    assert(c:wait(is("subscribed"), 3000))
+    assert(c:publish("lua/spec/nolocal/a", "mine", 1))
+    assert(c:publish("lua/spec/nolocal/b", "marker", 1))
+    local ev = assert(c:wait(is("message"), 3000))
+    -- no local (section 3.8.3.1): a/ is not sent back; b/ (after it) is
+    assert.are.equal("lua/spec/nolocal/b", ev.topic)
+  end)
+
   it("stops receiving after it unsubscribes", function()
     local c = connected { protocol = 4 }
     finally(function() c:close() end)

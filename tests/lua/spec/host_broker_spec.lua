@@ -78,6 +78,33 @@ describe("the host #broker", function()
     assert.matches("reloaded", log)
   end)
 
+  it("gives rules MQTT 5 properties both ways (a responder)", function()
+    os.execute("mkdir -p '" .. dir .. "/rules'")
+    util.write(dir .. "/rules/responder.lua", [[
+      on("lua/host/req", function(p, _, m)
+        local pr = props(m)
+        publish(pr.response_topic, "re:" .. p, { qos = 1, props = { correlation_data = pr.correlation_data } })
+      end, { qos = 1 })
+    ]])
+    start_host(15000)
+    local c = assert(lunamq.new { host = b.host, port = b.port, reconnect = false })
+    finally(function() c:close() end)
+    assert(c:connect())
+    assert(c:wait(function(e) return e.type == "connected" end, 3000))
+    assert(c:subscribe("lua/host/reply", 1))
+    assert(c:wait(function(e) return e.type == "subscribed" end, 3000))
+    local deadline = lunamq.monotonic_ms() + 5000
+    local reply
+    while not reply and lunamq.monotonic_ms() < deadline do
+      assert(c:publish("lua/host/req", "ping", { qos = 1,
+        props = { response_topic = "lua/host/reply", correlation_data = "id-7" } }))
+      reply = c:wait(function(e) return e.type == "message" end, 200)
+    end
+    assert.is_not_nil(reply, "the responder answered")
+    assert.are.equal("re:ping", reply.payload)
+    assert.are.equal("id-7", lunamq.event_props(reply).correlation_data)
+  end)
+
   it("stops cleanly on SIGTERM, with its state saved", function()
     os.execute("mkdir -p '" .. dir .. "/rules'")
     util.write(dir .. "/rules/r.lua", [[ state.started = true ]])

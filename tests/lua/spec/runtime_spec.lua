@@ -17,6 +17,24 @@ local function msg(topic, payload)
   return { topic = topic, payload = payload, qos = 0, retain = false }
 end
 
+describe("every example in examples/home #unit", function()
+  local root = debug.getinfo(1, "S").source:sub(2):match("^(.*)/tests/lua/spec/[^/]*$") or "."
+  local sys = require "lunamq.sys"
+  for _, f in ipairs(assert(sys.list(root .. "/examples/home"))) do
+    if f:match("%.lua$") then
+      it(f .. " loads and subscribes to something", function()
+        local dir = util.tmpdir()
+        finally(function() util.rmrf(dir) end)
+        util.write(dir .. "/" .. f, util.read(root .. "/examples/home/" .. f))
+        local rt, _, _, sink = new_rt(dir)
+        rt:scan()
+        assert.is_nil(sink.find("error", ""))
+        assert.is_not_nil(next(rt.subscribed))
+      end)
+    end
+  end
+end)
+
 describe("the runtime #unit", function()
   local dir
 
@@ -66,9 +84,10 @@ describe("the runtime #unit", function()
       local f = assert(io.open(dir .. "/bc.lua", "wb"))
       f:write(string.dump(function() return 1 end))
       f:close()
-      local rt, _, _, sink = new_rt(dir)
+      local log = spy.new(function() end)
+      local rt = new_rt(dir, { log = log })
       rt:scan()
-      assert.is_not_nil(sink.find("error", "not loaded"))
+      assert.spy(log).was.called_with("error", "bc", match.matches("not loaded: .*wrong mode"))
       assert.is_true(rt:status().bc.broken)
     end)
   end)
@@ -321,6 +340,7 @@ describe("the runtime #unit", function()
     it("ignores files that are not scripts", function()
       util.write(dir .. "/notes.txt", "x")
       util.write(dir .. "/r.lua~", "x")
+      util.write(dir .. "/.#r.lua", "x")
       local rt = new_rt(dir)
       assert.are.equal(0, rt:scan())
     end)
@@ -349,6 +369,26 @@ describe("the runtime #unit", function()
       clock.advance(60000); rt:run_timers()
       assert.are.equal(3, #tr.published)
       assert.is_nil(rt:next_timer_in())
+    end)
+
+    it("at a time of day fire then and again the next day", function()
+      util.write(dir .. "/t.lua", [[ at("morning", "07:30", function() publish("m", "x") end) ]])
+      local clock = util.fake_clock(0)
+      -- 1 June, 07:00 local time (no DST change the next day anywhere)
+      local start = os.time { year = 2026, month = 6, day = 1, hour = 7, min = 0, sec = 0 } * 1000
+      local rt, tr = new_rt(dir, { clock = clock.now, wall_clock = function() return start + clock.now() end })
+      rt:scan()
+      assert.are.equal(30 * 60000, rt:next_timer_in())
+      clock.advance(30 * 60000); rt:run_timers()
+      assert.are.equal(1, #tr.published)
+      assert.are.equal(24 * 3600000, rt:next_timer_in())
+    end)
+
+    it("at refuses what is not a time of day", function()
+      util.write(dir .. "/t.lua", [[ at("x", "25:00", function() end) ]])
+      local rt, _, _, sink = new_rt(dir)
+      rt:scan()
+      assert.is_not_nil(sink.find("error", 't%.lua:1: at: "25:00" is not a time of day'))
     end)
 
     it("keep their deadline when a reload declares them again", function()

@@ -37,9 +37,10 @@ end
 
 function M.fake_transport()
   local t = { published = {}, subscribes = {}, unsubscribes = {}, next_id = 0 }
-  function t.publish(topic, payload, qos, retain)
+  function t.publish(topic, payload, qos, retain, props)
     t.next_id = t.next_id + 1
-    t.published[#t.published + 1] = { topic = topic, payload = payload, qos = qos, retain = retain }
+    t.published[#t.published + 1] = { topic = topic, payload = payload, qos = qos, retain = retain,
+                                       props = props }
     return t.next_id
   end
   function t.subscribe(list)
