@@ -109,12 +109,18 @@ function M.main(args)
     subscribe = function(list) return client:subscribe(list) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,
   }
-  local rt = runtime.new { dir = o.dir, state_dir = o.state_dir, transport = transport,
-                           log = log, bound_ms = o.bound_ms, max_errors = o.max_errors }
   local stat = sys.stat(o.dir)
   if not stat or not stat.dir then
     client:close()
     return usage(o.dir .. ": not a directory")
+  end
+  local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
+                                        reply_prefix = "lunamq/host/" .. copts.client_id .. "/reply",
+                                        transport = transport, log = log,
+                                        bound_ms = o.bound_ms, max_errors = o.max_errors })
+  if not made then
+    client:close()
+    return usage("state directory: " .. tostring(rt))
   end
   rt:scan()
   local ok, msg = client:connect()

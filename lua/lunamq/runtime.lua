@@ -33,6 +33,8 @@ local function default_log(level, script, msg)
 end
 
 -- opts: dir (scripts), state_dir (nil: state not persisted), transport,
+-- reply_prefix (topic prefix for request() replies; the host makes it
+-- unique per client),
 -- clock (ms), wall_clock (ms since the epoch, for persisted deadlines;
 -- default the real one), guard_clock (ms, the bound's clock; default the monotonic
 -- one even when clock is fake), log(level, script, msg), matches(filter,
@@ -64,6 +66,12 @@ function M.new(opts)
   self.subscribed = {}  -- filter -> qos, as asked of the broker
   self.last = {}        -- topic -> last payload seen (last(topic))
   self.touched = {}     -- scripts whose state may have changed
+  self.reply_prefix = opts.reply_prefix or "lunamq/host/reply"
+  self.requests = {}    -- correlation data -> waiting task
+  self.seq = 0          -- for internal names (tasks, requests)
+  -- correlation data stays unique across restarts: a late reply to an
+  -- earlier run must not wake a new request
+  self.run_id = ("%x"):format(math.floor(wall()) % 0x100000000)
   return self
 end
 
@@ -247,6 +255,44 @@ function R:make_env(rec, ver)
     return math.max(0, t.due - rt.clock()) / 1000
   end
 
+  -- sleep(seconds): suspend this handler or timer callback; messages and
+  -- other handlers go on meanwhile.
+  function api.sleep(secs)
+    local task = rt:current_task("sleep")
+    local d = ms(secs, "sleep")
+    rt.seq = rt.seq + 1
+    rt.timers:set(rec.name, "\0sleep:" .. rt.seq, d, nil, function() rt:resume(task) end,
+                  false, { internal = true })
+    return coroutine.yield()
+  end
+
+  -- request(topic, payload [, { timeout = s (5), qos = (1), props = }]):
+  -- MQTT 5 request/response.  Publishes with a Response Topic and
+  -- Correlation Data, suspends the caller until the reply comes:
+  -- payload, message; or nil, "timeout".
+  function api.request(topic, payload, o)
+    local task = rt:current_task("request")
+    o = o or {}
+    local timeout = ms(o.timeout or 5, "request")
+    rt.seq = rt.seq + 1
+    local corr = rt.run_id .. "." .. rt.seq
+    rt:want_replies()
+    local props = {}
+    for k, v in pairs(o.props or {}) do props[k] = v end
+    props.response_topic = rt.reply_prefix .. "/" .. rec.name
+    props.correlation_data = corr
+    api.publish(topic, payload, { qos = o.qos or 1, props = props })
+    local name = "\0request:" .. corr
+    rt.requests[corr] = { task = task, owner = rec.name, timer = name }
+    rt.timers:set(rec.name, name, timeout, nil, function()
+      if rt.requests[corr] then
+        rt.requests[corr] = nil
+        rt:resume(task, nil, "timeout")
+      end
+    end, false, { internal = true })
+    return coroutine.yield()
+  end
+
   function api.last(topic) return rt.last[topic] end
   -- The MQTT 5 properties of a message a handler got (third argument).
   function api.props(m)
@@ -377,6 +423,9 @@ function R:unload(name)
   if not rec then return end
   self.dispatch:remove(function(h) return h.script == name end)
   self.timers:cancel_owner(name)
+  for corr, p in pairs(self.requests) do
+    if p.owner == name then self.requests[corr] = nil end
+  end
   self:save(rec)
   self.scripts[name] = nil
   self:reconcile()
@@ -501,13 +550,81 @@ function R:invoke(h, msg)
     arg = v
   end
   h.calls = h.calls + 1
-  self.touched[h.script] = true
-  local ok, err = self.guard.call(h.fn, arg, msg.topic, msg)
-  if ok then
-    h.consecutive = 0
-  elseif self:failed(h, ("handler %s (%s)"):format(h.where, h.filter), err) then
-    self:reconcile()
+  self:spawn(h, ("handler %s (%s)"):format(h.where, h.filter), h.fn, arg, msg.topic, msg)
+end
+
+-- ------------------------------------------------------------------ tasks
+--
+-- Every handler and timer callback runs as a task (a coroutine), so it can
+-- wait: sleep() and request() suspend it, a timer or a reply resumes it.
+-- The runaway bound covers each slice between two waits (the count hook is
+-- global in LuaJIT, so it runs inside coroutines too).  Errors are counted
+-- on the handler or timer that started the task.
+
+function R:spawn(owner, what, fn, ...)
+  local task = { co = coroutine.create(fn), owner = owner, what = what,
+                 script = owner.script or owner.owner }
+  return self:resume(task, ...)
+end
+
+function R:current_task(what)
+  local task = self.current
+  if not task or coroutine.running() ~= task.co then
+    error(what .. ": only inside a handler or a timer callback", 3)
   end
+  return task
+end
+
+function R:resume(task, ...)
+  if coroutine.status(task.co) ~= "suspended" then return end
+  local prev = self.current
+  self.current = task
+  local ok, rok, err = self.guard.call(coroutine.resume, task.co, ...)
+  self.current = prev
+  self.touched[task.script] = true
+  if ok and rok then
+    if coroutine.status(task.co) == "dead" then task.owner.consecutive = 0 end
+    return
+  end
+  local msg = ok and debug.traceback(task.co, tostring(err)) or tostring(rok)
+  self:task_failed(task, msg)
+end
+
+function R:task_failed(task, msg)
+  local o = task.owner
+  o.script = o.script or o.owner
+  o.consecutive = o.consecutive or 0
+  o.errors = o.errors or 0
+  if self:failed(o, task.what, msg) then
+    if o.filter then
+      self:reconcile()
+    elseif o.name then
+      self.timers:cancel(o.owner, o.name)
+    end
+  end
+end
+
+-- The subscription for request() replies, made on first use.
+function R:want_replies()
+  if self.reply_handler then return end
+  self.reply_handler = { filter = self.reply_prefix .. "/#", qos = 1, reply = true,
+                         errors = 0, consecutive = 0, calls = 0 }
+  self.dispatch:add(self.reply_handler)
+  self:reconcile()
+end
+
+-- A reply: wake the request with its correlation data.  (msg.correlation
+-- when the caller decoded it already, else from the MQTT 5 properties.)
+function R:on_reply(msg)
+  local corr = msg.correlation
+  if not corr and msg.props then
+    corr = require("lunamq").event_props(msg).correlation_data
+  end
+  local pend = corr and self.requests[corr]
+  if not pend then return end
+  self.requests[corr] = nil
+  self.timers:cancel(pend.owner, pend.timer)
+  self:resume(pend.task, msg.payload, msg)
 end
 
 -- One incoming message: { topic =, payload =, qos =, retain = }.
@@ -516,22 +633,23 @@ function R:deliver(msg)
   local hs = self.dispatch:handlers_for(msg.topic)
   for i = 1, #hs do
     local h = hs[i]
-    if not h.disabled then self:call_handler(h, msg) end
+    if h.reply then
+      self:on_reply(msg)
+    elseif not h.disabled then
+      self:call_handler(h, msg)
+    end
   end
 end
 
 -- Run the timers that are due.
 function R:run_timers()
   return self.timers:run_due(function(t)
-    self.touched[t.owner] = true
-    local ok, err = self.guard.call(t.fn)
-    if ok then
-      t.consecutive = 0
+    if t.internal then
+      -- the runtime's own (sleep, request timeout, debounce): they resume
+      -- or start tasks, which carry the guard
+      t.fn()
     else
-      t.script, t.consecutive = t.owner, t.consecutive or 0
-      if self:failed(t, ("timer %q"):format(t.name), err) then
-        self.timers:cancel(t.owner, t.name)
-      end
+      self:spawn(t, ("timer %q"):format(t.name), t.fn)
     end
   end)
 end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _ffi

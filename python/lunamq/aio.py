@@ -537,6 +537,12 @@ class Client:
             else:
                 loop.remove_writer(fd)
         t = L.lmq_client_timeout_ms(h)
+        if (fd < 0 and t < 0 and self._reconnect and not self._closing
+                and self._connect_fut is None and self._error is None):
+            # No socket and no deadline: the engine is idle, it gave up
+            # reconnecting.  Waiting would hang for ever.
+            self._fail_all(MqttCodeError(_ffi.LMQ_EDISCONNECTED,
+                                         "the connection is lost and no reconnect is pending"))
         if t >= 0:
             when = loop.time() + t / 1000.0
             # An earlier timer than needed is harmless (it re-arms): only

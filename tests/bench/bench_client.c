@@ -28,9 +28,9 @@
  * sends none, or died), after --idle-ms without a message.  Idle time is
  * the subscriber's own waiting: a loop slice that took far longer than it
  * asked for means this process or the whole host was stalled, and counts
- * as one slice, so a stall can never pass for silence.  (A benchmark run
- * under heavy load once reported 107 "lost" messages: a 2 s idle cut-off,
- * measured on the wall clock, that ran out across a host stall.)
+ * as two slices, so a stall can never pass for silence.  (The 2 s
+ * wall-clock cut-off this replaces ran out across host stalls and
+ * reported the messages still on their way as lost.)
  *
  * Both print one line "result key=value ...": times are CLOCK_MONOTONIC
  * nanoseconds (one clock for every process of the host, so the script may

@@ -348,6 +348,11 @@ def group_sub(b):
     check(j2.get("payload_base64") == "//4A" and "payload" not in j2,
           f"--json: a non-UTF-8 payload in base64 ({j2})")
 
+    # -D subscribe: the subscription identifier comes back on the message
+    r = lmq("sub", "-p", port, "-t", "j/1", "-C", "1", "-D", "subscribe",
+            "subscription-identifier", "42", "-F", "%S %t")
+    check(r.stdout == b"42 j/1\n", f"-D subscribe subscription-identifier ({r.stdout!r})")
+
     # --count-only: totals, no messages
     s = start_sub(b, "counter", ours("sub") + ["-t", "co", "-q", "1", "-C", "50", "--count-only",
                                               "--json"])

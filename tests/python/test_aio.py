@@ -4,7 +4,6 @@ routing, manual acks, backpressure, the Unix socket transport."""
 import asyncio
 import unittest
 
-import lunamq
 from lunamq import (Client, MqttCodeError, MqttConnectError, MqttError,
                     MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
                     SubscribeOptions, Topic, Wildcard, Will)

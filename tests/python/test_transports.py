@@ -5,7 +5,6 @@ import asyncio
 import os
 import ssl
 import subprocess
-import sys
 import unittest
 
 from lunamq import Client, MqttConnectError, TLSParameters

@@ -73,6 +73,19 @@ describe("the runaway bound #unit", function()
     assert.is_not_nil(sink.find("error", 'timer "t" failed'))
   end)
 
+  it("stops a handler that spins after a sleep", function()
+    util.write(dir .. "/spin.lua", [[ on("spin", function() sleep(1); while true do end end) ]])
+    local clock = util.fake_clock()
+    rt = runtime.new { dir = dir, transport = tr, log = sink.log, bound_ms = BOUND,
+                       clock = clock.now }
+    rt:scan()
+    rt:deliver({ topic = "spin", payload = "" })
+    clock.advance(1000)
+    local took = timed(function() rt:run_timers() end)
+    assert.is_true(took < 20 * BOUND, "stopped after " .. took .. " ms")
+    assert.is_not_nil(sink.find("error", "ran longer than"))
+  end)
+
   it("leaves no hook behind after a call", function()
     local g = guard.new(BOUND, sys.monotonic_ms)
     assert.is_true((g.call(function() return 1 end)))

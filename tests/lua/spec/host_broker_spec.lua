@@ -105,6 +105,36 @@ describe("the host #broker", function()
     assert.are.equal("id-7", lunamq.event_props(reply).correlation_data)
   end)
 
+  it("lets a rule wait for an MQTT 5 request/response round trip", function()
+    os.execute("mkdir -p '" .. dir .. "/rules'")
+    util.write(dir .. "/rules/responder.lua", [[
+      on("lua/host/svc", function(p, _, m)
+        local pr = props(m)
+        publish(pr.response_topic, p .. "!", { qos = 1, props = { correlation_data = pr.correlation_data } })
+      end, { qos = 1 })
+    ]])
+    util.write(dir .. "/rules/requester.lua", [[
+      on("lua/host/ask", function(p)
+        local answer, err = request("lua/host/svc", p, { timeout = 2 })
+        publish("lua/host/answer", tostring(answer or err))
+      end)
+    ]])
+    start_host(15000)
+    local c = assert(lunamq.new { host = b.host, port = b.port, reconnect = false })
+    finally(function() c:close() end)
+    assert(c:connect())
+    assert(c:wait(function(e) return e.type == "connected" end, 3000))
+    assert(c:subscribe("lua/host/answer", 1))
+    assert(c:wait(function(e) return e.type == "subscribed" end, 3000))
+    local deadline = lunamq.monotonic_ms() + 5000
+    local got
+    while not got and lunamq.monotonic_ms() < deadline do
+      assert(c:publish("lua/host/ask", "question", 1))
+      got = c:wait(function(e) return e.type == "message" and e.payload == "question!" end, 300)
+    end
+    assert.is_not_nil(got, "the requester got the responder's answer")
+  end)
+
   it("stops cleanly on SIGTERM, with its state saved", function()
     os.execute("mkdir -p '" .. dir .. "/rules'")
     util.write(dir .. "/rules/r.lua", [[ state.started = true ]])
@@ -137,5 +167,17 @@ describe("the host #broker", function()
     p:close()
     assert.matches("usage: lunamq host DIR", out)
     assert.matches("rc=2", out)
+  end)
+
+  it("refuses a directory that does not exist, and creates nothing", function()
+    local luajit = arg and arg[-1] or "luajit"
+    if not luajit:find("luajit") then luajit = "luajit" end
+    local p = io.popen(("'%s' '%s/lua/lunamq/host.lua' '%s/nope' 2>&1; echo rc=$?")
+                       :format(luajit, ROOT, dir))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("nope: not a directory", out)
+    assert.matches("rc=2", out)
+    assert.is_nil(require("lunamq.sys").stat(dir .. "/nope"))
   end)
 end)

@@ -446,6 +446,93 @@ describe("the runtime #unit", function()
     end)
   end)
 
+  describe("waiting", function()
+    it("sleep suspends a handler while other messages are handled", function()
+      util.write(dir .. "/w.lua", [[
+        on("go", function(p) publish("out", p .. ":start"); sleep(5); publish("out", p .. ":end") end)
+      ]])
+      local rt, tr, clock = new_rt(dir)
+      rt:scan()
+      rt:deliver(msg("go", "a"))
+      clock.advance(2000); rt:run_timers()
+      rt:deliver(msg("go", "b"))
+      clock.advance(3000); rt:run_timers()
+      clock.advance(2000); rt:run_timers()
+      local got = {}
+      for i, p in ipairs(tr.published) do got[i] = p.payload end
+      assert.are.same({ "a:start", "b:start", "a:end", "b:end" }, got)
+    end)
+
+    it("sleep works in a timer callback and refuses the top level", function()
+      util.write(dir .. "/w.lua", [[
+        after("t", 1, function() sleep(1); publish("out", "late") end)
+        sleep(1)
+      ]])
+      local rt, _, _, sink = new_rt(dir)
+      rt:scan()
+      assert.is_not_nil(sink.find("error", "w%.lua:2: sleep: only inside a handler or a timer callback"))
+      util.write(dir .. "/w.lua", [[ after("t", 1, function() sleep(1); publish("out", "late") end) ]])
+      local rt2, tr2, clock2 = new_rt(dir)
+      rt2:scan()
+      clock2.advance(1000); rt2:run_timers()
+      assert.are.equal(0, #tr2.published)
+      clock2.advance(1000); rt2:run_timers()
+      assert.are.equal("late", tr2.published[1].payload)
+    end)
+
+    it("an error after a sleep is counted on the handler, with file:line", function()
+      util.write(dir .. "/w.lua", "on('go', function()\n  sleep(1)\n  error('after the nap')\nend)\n")
+      local rt, _, clock, sink = new_rt(dir)
+      rt:scan()
+      rt:deliver(msg("go", ""))
+      clock.advance(1000); rt:run_timers()
+      assert.is_not_nil(sink.find("error", "w%.lua:3: after the nap"))
+      assert.are.equal(1, rt.scripts.w.handlers[1].errors)
+    end)
+
+    it("request publishes with a response topic and wakes on the reply", function()
+      util.write(dir .. "/q.lua", [[
+        on("ask", function()
+          local answer, m = request("svc/ping", "hello", { timeout = 2 })
+          publish("answer", tostring(answer) .. "/" .. type(m))
+        end)
+      ]])
+      local rt, tr = new_rt(dir, { reply_prefix = "host1/reply" })
+      rt:scan()
+      rt:deliver(msg("ask", ""))
+      local req = tr.published[1]
+      assert.are.equal("svc/ping", req.topic)
+      assert.are.equal(1, req.qos)
+      assert.are.equal("host1/reply/q", req.props.response_topic)
+      assert.is_string(req.props.correlation_data)
+      assert.are.equal(1, rt.subscribed["host1/reply/#"])
+      -- a reply with another correlation is ignored
+      rt:deliver { topic = "host1/reply/q", payload = "stray", correlation = "nope" }
+      rt:deliver { topic = "host1/reply/q", payload = "pong", correlation = req.props.correlation_data }
+      assert.are.equal("pong/table", tr.published[2].payload)
+    end)
+
+    it("request gives nil, timeout when no reply comes", function()
+      util.write(dir .. "/q.lua", [[
+        on("ask", function()
+          local answer, err = request("svc/ping", "hello", { timeout = 2 })
+          publish("answer", tostring(answer) .. "/" .. tostring(err))
+        end)
+      ]])
+      local rt, tr, clock = new_rt(dir)
+      rt:scan()
+      rt:deliver(msg("ask", ""))
+      clock.advance(1999); rt:run_timers()
+      assert.are.equal(1, #tr.published)
+      clock.advance(1); rt:run_timers()
+      assert.are.equal("nil/timeout", tr.published[2].payload)
+      -- a reply after the timeout wakes nothing
+      rt:deliver { topic = "lunamq/host/reply/q", payload = "late",
+                   correlation = tr.published[1].props.correlation_data }
+      assert.are.equal(2, #tr.published)
+    end)
+  end)
+
   describe("state", function()
     it("carries over a reload", function()
       util.write(dir .. "/s.lua", [[ on("inc", function() state.n = (state.n or 0) + 1 end) ]])
