@@ -2,10 +2,12 @@
 QoS 0/1/2 on 3.1.1 and 5, properties, concurrency, cancellation, errors,
 routing, manual acks, backpressure, the Unix socket transport."""
 import asyncio
+import os
 import unittest
 
 from lunamq import (Client, MqttCodeError, MqttConnectError, MqttError,
-                    MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
+                    MqttInvalidArgument, MqttReentrantError, MqttTimeoutError,
+                    ProtocolVersion,
                     SubscribeOptions, Topic, Wildcard, Will)
 from lunamq import _ffi
 from broker import Broker, free_port
@@ -235,6 +237,27 @@ class TestPubSub(BrokerTestCase):
         async with c:
             self.assertTrue(c.connected)
 
+    async def test_a_persistent_session_is_resumed(self):
+        for proto, kw in ((5, {"clean_start": False, "session_expiry": 60}),
+                          (4, {"clean_session": False})):
+            ident = "lmq-py-session-%d" % proto
+            async with self.client(protocol=proto, identifier=ident, **kw) as c:
+                pass
+            async with self.client(protocol=proto, identifier=ident, **kw) as c:
+                self.assertTrue(c.session_present, proto)
+            async with self.client(protocol=proto, identifier=ident) as c:   # clean again
+                self.assertFalse(c.session_present, proto)
+
+    async def test_socket_options_are_applied_to_the_connection(self):
+        import socket
+        async with self.client(socket_options=[(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+                                               (socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)]) as c:
+            s = socket.socket(fileno=os.dup(c._fd))
+            try:
+                self.assertEqual(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+            finally:
+                s.close()
+
     async def test_will_is_published_when_the_connection_drops(self):
         t = topic("will")
         async with self.client() as watcher:
@@ -368,12 +391,17 @@ class TestConnectionLoss(unittest.IsolatedAsyncioTestCase):
                           reconnect_delay=(0.05, 0.2)) as c:
             self.broker.kill()
             await until(lambda: not c.connected, what="the loss noticed")
+            # a publish that outlives its timeout says so, the message stays
+            # queued in the engine
+            with self.assertRaises(MqttTimeoutError):
+                await c.publish(t, "late", qos=1, timeout=0.05)
             task = asyncio.ensure_future(c.publish(t, "queued", qos=1))
             await asyncio.sleep(0)
             self.assertFalse(task.done())
             self.broker.start()
             await within(task)
             self.assertTrue(c.connected)
+            await until(lambda: c.pending_calls == 0, what="the late one completed")
 
 
 class TestUnixSocket(BrokerTestCase):
