@@ -190,6 +190,39 @@ LMQ_API int lmq_topic_matches(const char *filter, int32_t flen,
 
 /* ------------------------------------------------------------- properties */
 
+/* MQTT 5 property identifiers [MQTT-2.2.2.2], for lmq_proplist_add_* and
+ * lmq_event_prop_*. */
+enum lmq_property {
+    LMQ_PROP_PAYLOAD_FORMAT = 0x01,
+    LMQ_PROP_MESSAGE_EXPIRY = 0x02,
+    LMQ_PROP_CONTENT_TYPE = 0x03,
+    LMQ_PROP_RESPONSE_TOPIC = 0x08,
+    LMQ_PROP_CORRELATION_DATA = 0x09,
+    LMQ_PROP_SUBSCRIPTION_ID = 0x0B,
+    LMQ_PROP_SESSION_EXPIRY = 0x11,
+    LMQ_PROP_ASSIGNED_CLIENT_ID = 0x12,
+    LMQ_PROP_SERVER_KEEP_ALIVE = 0x13,
+    LMQ_PROP_AUTH_METHOD = 0x15,
+    LMQ_PROP_AUTH_DATA = 0x16,
+    LMQ_PROP_REQUEST_PROBLEM_INFO = 0x17,
+    LMQ_PROP_WILL_DELAY = 0x18,
+    LMQ_PROP_REQUEST_RESPONSE_INFO = 0x19,
+    LMQ_PROP_RESPONSE_INFO = 0x1A,
+    LMQ_PROP_SERVER_REFERENCE = 0x1C,
+    LMQ_PROP_REASON_STRING = 0x1F,
+    LMQ_PROP_RECEIVE_MAXIMUM = 0x21,
+    LMQ_PROP_TOPIC_ALIAS_MAXIMUM = 0x22,
+    LMQ_PROP_TOPIC_ALIAS = 0x23,
+    LMQ_PROP_MAXIMUM_QOS = 0x24,
+    LMQ_PROP_RETAIN_AVAILABLE = 0x25,
+    LMQ_PROP_USER = 0x26,
+    LMQ_PROP_MAXIMUM_PACKET_SIZE = 0x27,
+    LMQ_PROP_WILDCARD_SUB_AVAILABLE = 0x28,
+    LMQ_PROP_SUB_ID_AVAILABLE = 0x29,
+    LMQ_PROP_SHARED_SUB_AVAILABLE = 0x2A
+};
+
+
 /*
  * A list of MQTT 5 properties to send (CONNECT, will, PUBLISH, SUBSCRIBE,
  * UNSUBSCRIBE, DISCONNECT, AUTH).  Build it, pass it to a call (which
@@ -219,7 +252,7 @@ typedef struct lmq_client lmq_client;
 enum lmq_option {
     /* where to connect */
     LMQ_OPT_HOST = 1,               /* str, default "localhost" */
-    LMQ_OPT_PORT = 2,               /* int, default 1883 */
+    LMQ_OPT_PORT = 2,               /* int, default 1883 (8883 TLS, 80 ws, 443 wss) */
     LMQ_OPT_UNIX_PATH = 3,          /* str: connect to a Unix socket instead */
     LMQ_OPT_BIND_ADDRESS = 4,       /* str: local address to bind before connecting */
     LMQ_OPT_TCP_NODELAY = 5,        /* int 0/1, default 1 */
@@ -385,7 +418,10 @@ LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
 LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason);
 /* Send AUTH (v5 enhanced authentication, or re-authentication). */
 LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *props);
-/* Send DISCONNECT with a reason code and close; no reconnect follows. */
+/* Send DISCONNECT with a reason code and close; no reconnect follows.  One
+ * closing event always follows a 0 return: LMQ_EV_DISCONNECTED (error 0
+ * for our own disconnect, also while waiting to reconnect) or
+ * LMQ_EV_CONNECT_FAILED when a connect attempt was cut short. */
 LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_proplist *props);
 
 /* ------------------------------------------------------------------ events */

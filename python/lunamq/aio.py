@@ -58,26 +58,29 @@ def _timeout_fut(fut: asyncio.Future, what: str) -> None:
 
 
 class _Receiver:
-    """A queue of messages and the one task waiting on it.  The default
-    one takes what no filter took."""
+    """A queue of messages and the tasks waiting on it.  The default one
+    takes what no filter took."""
 
-    __slots__ = ("client", "wildcard", "queue", "waiter", "closed")
+    __slots__ = ("client", "wildcard", "queue", "waiters", "closed")
 
     def __init__(self, client: "Client", wildcard: Optional[Wildcard]):
         self.client = client
         self.wildcard = wildcard
         self.queue: Deque[Message] = collections.deque()
-        self.waiter: Optional[asyncio.Future] = None
+        self.waiters: List[asyncio.Future] = []
         self.closed = False
 
     def push(self, m: Message) -> None:
         self.queue.append(m)
-        self.wake()
+        if self.waiters:
+            self.wake()
 
     def wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        # Every waiter looks again: one woken and then cancelled must not
+        # leave a message behind with the others asleep.
+        for w in self.waiters:
+            if not w.done():
+                w.set_result(None)
 
     async def get(self) -> Message:
         c = self.client
@@ -93,11 +96,12 @@ class _Receiver:
             if c._h is None:
                 raise MqttError("the client is not connected")
             # A bare wake-up future: a cancelled wait loses no message.
-            self.waiter = c._loop.create_future()
+            w = c._loop.create_future()
+            self.waiters.append(w)
             try:
-                await self.waiter
+                await w
             finally:
-                self.waiter = None
+                self.waiters.remove(w)
 
 
 class MessagesIterator:

@@ -564,9 +564,9 @@ static void report_missing(const bench_state *st)
  * nothing for idle_ms, or (no marker) nothing came for idle_ms (before the
  * first message: BENCH_START_WAIT_MS).  Idle counts this process's own
  * waiting: a slice that took more than twice what it asked for was a
- * stall (of this process or of the host, during which the broker and the
- * publisher did not run either) and counts as two slices, so no stall
- * ends a run however long it lasts.  One more look without blocking comes
+ * stall (of this process, whose messages then wait in the socket, or of
+ * the whole host, during which nothing moved) and counts as two slices,
+ * so no stall ends a run however long it lasts.  One more look without blocking comes
  * before giving up.  Returns BENCH_END_*, or -1 when the connection is
  * lost.
  */
@@ -596,7 +596,8 @@ static int receive(const bench_io *io, bench_state *st)
             continue;
         if (io_turn(io, st, 0))
             return -1;
-        if (st->received != seen_before || st->distinct == st->o->count)
+        if (st->received != seen_before || st->marker != marker_before ||
+            st->distinct == st->o->count)
             continue;
         return st->marker ? BENCH_END_MARKER : BENCH_END_IDLE;
     }

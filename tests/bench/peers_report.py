@@ -207,7 +207,7 @@ def main():
     head = (f"peers through {a.broker}; MQTT 3.1.1, 64-byte payloads, window 1000;"
             f" median of {a.runs} run(s); (ratio to libmosquitto)")
     names = [f"{p} {versions.get(p) or ''}".strip() for p in PEERS]
-    w = max(18, max(len(c) for r in rows for c in r[2]) + 1)
+    w = max(18, max(len(c) for r in rows for c in r[2]) + 1, max(len(n) for n in names) + 1)
     print(head)
     print(f"{'':<10} {'figure':<22}" + "".join(f"{n:>{w}}" for n in names))
     for scen, label, cells in rows:

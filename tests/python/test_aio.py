@@ -175,6 +175,26 @@ class TestPubSub(BrokerTestCase):
             (m,) = await take(c.messages, 1)
             self.assertEqual(m.payload, b"after")
 
+    async def test_several_tasks_may_share_the_message_iterator(self):
+        t = topic("shared-iter")
+        async with self.client() as c:
+            await within(c.subscribe(t, qos=1))
+            got = []
+
+            async def consumer():
+                async for m in c.messages:
+                    got.append(m.payload)
+                    if len(got) >= 20:
+                        return
+            tasks = [asyncio.ensure_future(consumer()) for _ in range(3)]
+            for i in range(20):
+                await within(c.publish(t, b"%d" % i, qos=1))
+            await within(asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED))
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.assertEqual(sorted(got, key=int), [b"%d" % i for i in range(20)])
+
     async def test_filters_route_messages_to_their_own_queue(self):
         t = topic("route")
         async with self.client() as c:

@@ -264,9 +264,16 @@ static void test_failed_first_connect_is_retried_within_backoff_bounds(void)
     /* a second attempt comes after the delay, and fails again */
     CHECK(drive_until_event(c, LMQ_EV_CONNECT_FAILED, 2000, &err));
     CHECK(lmq_client_timeout_ms(c) >= 0);
-    /* disconnect ends the retrying */
+    /* disconnect ends the retrying, and says so with a closing event */
     CHECK_INT(lmq_client_disconnect(c, 0, NULL), 0);
     CHECK_INT(lmq_client_timeout_ms(c), -1);
+    {
+        lmq_event ev[8];
+        int n = lmq_client_events(c, ev, 8), closing = 0;
+        for (int i = 0; i < n; i++)
+            closing += ev[i].type == LMQ_EV_DISCONNECTED && ev[i].error == 0;
+        CHECK_INT(closing, 1);
+    }
     CHECK_INT(lmq_client_connect(c), 0);
     CHECK_INT(lmq_client_connect(c), LMQ_ESTATE);
     lmq_client_free(c);
@@ -470,6 +477,35 @@ static void test_fd_change_is_announced(void)
     lmq_client_free(c);
 }
 
+
+/* The default port follows the transport: 1883, 8883 with TLS, 80 for
+ * WebSocket, 443 for WebSocket over TLS; a port that was set wins. */
+static void test_default_port_follows_the_transport(void)
+{
+    static const struct { int tls, ws, port; const char *want; } t[] = {
+        { 0, 0, 0, ":1883" }, { 1, 0, 0, ":8883" }, { 0, 1, 0, ":80" },
+        { 1, 1, 0, ":443" }, { 1, 0, 1884, ":1884" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        lmq_client *c = lmq_client_new();
+        int err = 0;
+        lmq_client_set_str(c, LMQ_OPT_HOST, "127.0.0.1", -1);
+        lmq_client_set_int(c, LMQ_OPT_TLS, t[i].tls);
+        lmq_client_set_int(c, LMQ_OPT_WEBSOCKET, t[i].ws);
+        if (t[i].port)
+            lmq_client_set_int(c, LMQ_OPT_PORT, t[i].port);
+        lmq_client_set_int(c, LMQ_OPT_CONNECT_TIMEOUT_MS, 2000);
+        CHECK_INT(lmq_client_connect(c), 0);
+        CHECK(drive_until_event(c, LMQ_EV_CONNECT_FAILED, 3000, &err));
+        /* nothing listens there on a test machine: the message names it */
+        if (!strstr(lmq_client_errmsg(c), t[i].want)) {
+            fprintf(stderr, "case %zu: %s\n", i, lmq_client_errmsg(c));
+            CHECK(0);
+        }
+        lmq_client_free(c);
+    }
+}
+
 int main(void)
 {
     RUN(test_port_outside_1_to_65535_is_refused);
@@ -489,5 +525,6 @@ int main(void)
     RUN(test_disconnect_sends_disconnect_and_stops_reconnecting);
     RUN(test_callback_takes_events_and_finalizer_runs_on_replace_and_free);
     RUN(test_fd_change_is_announced);
+    RUN(test_default_port_follows_the_transport);
     return check_done();
 }

@@ -211,7 +211,7 @@ LMQ_API lmq_client *lmq_client_new(void)
         goto fail;
     lmq_transport_init(&c->t, &lmq_transport_tcp);
     lmq_netopts_init(&c->net);
-    c->port = 1883;
+    c->port = 0;                /* the transport's default: see client_port() */
     c->tcp_nodelay = 1;
     c->connect_timeout = 10000;
     c->reconnect = 1;
@@ -298,6 +298,17 @@ static int ms_opt(lmq_client *c, int64_t *dst, int64_t v, int64_t lo)
     }
     *dst = v;
     return 0;
+}
+
+/* The port to connect to: the one set, or the default of the transport
+ * (1883, 8883 with TLS, 80 for WebSocket, 443 for WebSocket over TLS). */
+static int client_port(const lmq_client *c)
+{
+    if (c->port)
+        return c->port;
+    if (c->net.websocket)
+        return c->net.tls ? 443 : 80;
+    return c->net.tls ? 8883 : 1883;
 }
 
 static int set_int_locked(lmq_client *c, int option, int64_t v)
@@ -767,12 +778,12 @@ static void try_addresses(lmq_client *c, int64_t now)
         if (rc != LMQ_ECONNECT) {
             /* Not the address but the settings (TLS): the next address
              * would fail alike, and the specific code must not be lost. */
-            snprintf(msg, sizeof msg, "%s:%d: %s", c->host, c->port, c->t.err);
+            snprintf(msg, sizeof msg, "%s:%d: %s", c->host, client_port(c), c->t.err);
             attempt_failed(c, rc, msg, now);
             return;
         }
     }
-    snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, c->port,
+    snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, client_port(c),
              c->last_connect_err);
     attempt_failed(c, LMQ_ECONNECT, msg, now);
 }
@@ -835,9 +846,9 @@ static void begin_attempt(lmq_client *c, int64_t now)
     }
     c->t.ops = lmq_netopts_transport(&c->net);
     c->t.host = c->host;
-    c->t.port = c->port;
+    c->t.port = client_port(c);
     c->t.net = &c->net;
-    log_ev(c, LMQ_LOG_INFO, "connecting to %s:%d (%s)", c->host, c->port, c->t.ops->name);
+    log_ev(c, LMQ_LOG_INFO, "connecting to %s:%d (%s)", c->host, client_port(c), c->t.ops->name);
     /* Said again at every attempt, as the choice is made again. */
     if (c->net.tls && c->net.no_verify)
         log_ev(c, LMQ_LOG_WARNING, "TLS certificate verification is OFF "
@@ -845,7 +856,7 @@ static void begin_attempt(lmq_client *c, int64_t now)
     else if (c->net.tls && c->net.insecure)
         log_ev(c, LMQ_LOG_WARNING, "TLS host name check is off (LMQ_OPT_TLS_INSECURE): "
                "any certificate from a trusted CA passes for %s", c->host);
-    rc = lmq_resolver_start(c->host, c->port, &c->resolver);
+    rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
     if (rc < 0) {
         attempt_failed(c, rc, "out of memory starting name resolution", now);
         return;
@@ -956,6 +967,10 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
         break;
     default: /* CS_WAITING: the loss was reported already */
         c->user_stop = 1;
+        /* Still one closing event, so a caller that waits for the end of
+         * the client after lmq_client_disconnect always gets it. */
+        lmq_session_push_event(c->s, LMQ_EV_DISCONNECTED, 0, 0,
+                               "reconnecting stopped by lmq_client_disconnect");
         go_idle(c, 0);
         break;
     }
@@ -1182,7 +1197,7 @@ static void connect_progress(lmq_client *c, int64_t now)
         /* A handshake failed (TLS, WebSocket): the server answered, so no
          * other address is tried, and the specific code is kept. */
         char msg[256];
-        snprintf(msg, sizeof msg, "%s:%d: %s", c->host, c->port, c->last_connect_err);
+        snprintf(msg, sizeof msg, "%s:%d: %s", c->host, client_port(c), c->last_connect_err);
         attempt_failed(c, rc, msg, now);
         return;
     }
@@ -1241,7 +1256,7 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c)
             if (c->t.handshaking) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out", c->host,
-                         c->port, c->t.ops->name);
+                         client_port(c), c->t.ops->name);
                 attempt_failed(c, LMQ_EHANDSHAKE_TIMEOUT, msg, now);
                 break;
             }

@@ -52,36 +52,7 @@ typedef struct lmq_strpair {
 
 /* ------------------------------------------------------------- properties */
 
-/* MQTT 5 property identifiers [MQTT-2.2.2.2]. */
-enum lmq_prop_id {
-    LMQ_PROP_PAYLOAD_FORMAT = 0x01,
-    LMQ_PROP_MESSAGE_EXPIRY = 0x02,
-    LMQ_PROP_CONTENT_TYPE = 0x03,
-    LMQ_PROP_RESPONSE_TOPIC = 0x08,
-    LMQ_PROP_CORRELATION_DATA = 0x09,
-    LMQ_PROP_SUBSCRIPTION_ID = 0x0B,
-    LMQ_PROP_SESSION_EXPIRY = 0x11,
-    LMQ_PROP_ASSIGNED_CLIENT_ID = 0x12,
-    LMQ_PROP_SERVER_KEEP_ALIVE = 0x13,
-    LMQ_PROP_AUTH_METHOD = 0x15,
-    LMQ_PROP_AUTH_DATA = 0x16,
-    LMQ_PROP_REQUEST_PROBLEM_INFO = 0x17,
-    LMQ_PROP_WILL_DELAY = 0x18,
-    LMQ_PROP_REQUEST_RESPONSE_INFO = 0x19,
-    LMQ_PROP_RESPONSE_INFO = 0x1A,
-    LMQ_PROP_SERVER_REFERENCE = 0x1C,
-    LMQ_PROP_REASON_STRING = 0x1F,
-    LMQ_PROP_RECEIVE_MAXIMUM = 0x21,
-    LMQ_PROP_TOPIC_ALIAS_MAXIMUM = 0x22,
-    LMQ_PROP_TOPIC_ALIAS = 0x23,
-    LMQ_PROP_MAXIMUM_QOS = 0x24,
-    LMQ_PROP_RETAIN_AVAILABLE = 0x25,
-    LMQ_PROP_USER = 0x26,
-    LMQ_PROP_MAXIMUM_PACKET_SIZE = 0x27,
-    LMQ_PROP_WILDCARD_SUB_AVAILABLE = 0x28,
-    LMQ_PROP_SUB_ID_AVAILABLE = 0x29,
-    LMQ_PROP_SHARED_SUB_AVAILABLE = 0x2A
-};
+/* The MQTT 5 property identifiers (enum lmq_property) are public: lunamq.h. */
 
 /* How a property's value is encoded. */
 enum lmq_prop_kind {
