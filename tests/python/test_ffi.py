@@ -19,8 +19,9 @@ def header_text():
 
 
 def header_enums(text):
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"\b(LMQ_[A-Z0-9_]+)\s*=\s*(-?\d+)", text)}
+    return {m.group(1): int(m.group(2), 0)
+            for m in re.finditer(r"\b(LMQ_[A-Z0-9_]+)\s*=\s*(-?(?:0[xX][0-9A-Fa-f]+|\d+))",
+                                 text)}
 
 
 class TestLayout(unittest.TestCase):
@@ -73,6 +74,13 @@ class TestHeader(unittest.TestCase):
         for prefix, table in (("LMQ_OPT_", _ffi.OPTIONS), ("LMQ_EV_", _ffi.EVENT_TYPES)):
             missing = sorted(n for n in enums if n.startswith(prefix) and n not in table)
             self.assertEqual(missing, [], "not in lunamq/_ffi.py")
+
+    def test_property_ids_match_enum_lmq_property(self):
+        from lunamq._common import PROPERTIES
+        ids = {v for k, v in header_enums(header_text()).items() if k.startswith("LMQ_PROP_")
+               and not k.startswith("LMQ_PROPS_")}
+        self.assertTrue(ids)
+        self.assertEqual(ids, set(PROPERTIES))
 
     def test_declared_functions_exist_in_the_cdef_with_the_same_arity(self):
         with open(os.environ["LMQ_CDEF"]) as f:

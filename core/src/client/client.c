@@ -1102,12 +1102,10 @@ LMQ_API int lmq_client_want(const lmq_client *c)
     return want;
 }
 
-LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
+int64_t lmq_client_deadline(const lmq_client *c)
 {
-    int64_t d, left;
+    int64_t d;
 
-    if (!c)
-        return -1;
     lmq_client_lock(c);
     d = c->deadline;
     if (c->cs == CS_OPEN) {
@@ -1116,6 +1114,16 @@ LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
             d = sd;
     }
     lmq_client_unlock(c);
+    return d;
+}
+
+LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
+{
+    int64_t d, left;
+
+    if (!c)
+        return -1;
+    d = lmq_client_deadline(c);
     if (d == NO_DEADLINE)
         return -1;
     left = d - lmq_client_now_ms();

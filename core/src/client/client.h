@@ -64,6 +64,11 @@ int lmq_client_doomed(const lmq_client *c);
  * number of the fd it just closed: loops must then re-register it. */
 unsigned lmq_client_fd_gen(const lmq_client *c);
 
+/* The absolute time (monotonic ms) of the client's next deadline, INT64_MAX
+ * when none: what lmq_client_timeout_ms() counts down to, without reading
+ * the clock. */
+int64_t lmq_client_deadline(const lmq_client *c);
+
 /* Monotonic clock in milliseconds. */
 int64_t lmq_client_now_ms(void);
 

@@ -31,6 +31,7 @@ typedef struct evclient {
     int io_events;
     unsigned io_gen;
     ev_timer timer;
+    int64_t timer_at;           /* the deadline the active timer was set for */
     ev_async async;
     pthread_t thread;
     int thread_on;              /* written under the client lock */
@@ -103,13 +104,13 @@ static void rearm(evclient *e)
     lmq_client *c = e->c;
     int fd, want, events;
     unsigned gen;
-    int64_t to;
+    int64_t at;
 
     lmq_client_lock(c);
     fd = lmq_client_fd(c);
     want = lmq_client_want(c);
     gen = lmq_client_fd_gen(c);
-    to = lmq_client_timeout_ms(c);
+    at = lmq_client_deadline(c);
     lmq_client_unlock(c);
 
     events = (want & LMQ_WANT_READ ? EV_READ : 0) | (want & LMQ_WANT_WRITE ? EV_WRITE : 0);
@@ -127,15 +128,25 @@ static void rearm(evclient *e)
         e->io_events = events;
         e->io_gen = gen;
     }
-    ev_timer_stop(loop, &e->timer);
-    if (to >= 0) {
-        /* libev times from its cached "now", stale when the loop has not
-         * run for a while (between two lmq_client_run calls): refresh it
-         * so the timer does not fire early. */
-        ev_now_update(loop);
-        ev_timer_set(&e->timer, (double)to / 1000.0, 0.0);
-        ev_timer_start(loop, &e->timer);
+    if (at == INT64_MAX) {
+        ev_timer_stop(loop, &e->timer);
+        return;
     }
+    /* Every packet sent moves the keepalive deadline a little later.  A
+     * timer already set for an earlier time is left alone: it fires early,
+     * the client finds nothing due, and the next rearm sets the new time.
+     * That saves a clock read and a timer restart per message. */
+    if (ev_is_active(&e->timer) && e->timer_at <= at)
+        return;
+    int64_t left = at - lmq_client_now_ms();
+    ev_timer_stop(loop, &e->timer);
+    /* libev times from its cached "now", stale when the loop has not run
+     * for a while (between two lmq_client_run calls): refresh it so the
+     * timer does not fire early. */
+    ev_now_update(loop);
+    ev_timer_set(&e->timer, left > 0 ? (double)left / 1000.0 : 0.0, 0.0);
+    ev_timer_start(loop, &e->timer);
+    e->timer_at = at;
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
