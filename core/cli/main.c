@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "host.h"
 
 static const struct cli_cmd {
     const char *name;
@@ -14,6 +15,7 @@ static const struct cli_cmd {
     { "pub", cli_pub_main, "publish messages (mosquitto_pub's flags)" },
     { "sub", cli_sub_main, "subscribe and print messages (mosquitto_sub's flags)" },
     { "bench", cli_bench_main, "load-test a broker: conn, pub and sub modes" },
+    { "host", cli_host_main, "run Lua rule scripts from a directory (reloaded live)" },
 };
 
 static void usage(FILE *f)
