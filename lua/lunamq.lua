@@ -10,7 +10,9 @@
 -- call would panic LuaJIT, and the engine's pointers are only borrowed until
 -- the next pull.
 --
--- Where things are found:
+-- Where things are found (an embedding program that preloads
+-- package.loaded["lunamq.cdef"] gets its own cdef and its own symbols,
+-- whatever the environment says):
 --   cdef     LUNAMQ_CDEF, else package.loaded["lunamq.cdef"] (a string an
 --            embedding program may preload), else lunamq_cdef.h next to the
 --            library, in ../include of it, or in the usual include dirs.
@@ -39,7 +41,13 @@ end
 local LIB_PREFIXES = { "/usr/local/lib", "/usr/local/lib/x86_64-linux-gnu",
                        "/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib64" }
 
+-- An embedding program (lunamq host) preloads the cdef of the engine linked
+-- into it: then that cdef and that engine are used, whatever the
+-- environment says, so the program and its Lua side cannot disagree.
+local embedded = type(package.loaded["lunamq.cdef"]) == "string"
+
 local function find_cdef(libpath)
+  if embedded then return package.loaded["lunamq.cdef"], "package.loaded" end
   local env = os.getenv("LUNAMQ_CDEF")
   if env and env ~= "" then
     local s = readable(env)
@@ -90,7 +98,10 @@ local function has_symbols(ns)
 end
 
 local C
-if os.getenv("LUNAMQ_LIBRARY") and os.getenv("LUNAMQ_LIBRARY") ~= "" then
+if embedded and has_symbols(ffi.C) then
+  C = ffi.C
+  libpath = "(process)"
+elseif os.getenv("LUNAMQ_LIBRARY") and os.getenv("LUNAMQ_LIBRARY") ~= "" then
   C = ffi.load(libpath)
 elseif has_symbols(ffi.C) then
   C = ffi.C

@@ -18,6 +18,7 @@
  *   3. LMQ_LUA_SOURCE_DIR, the checkout this binary was built from
  *   4. LMQ_LUA_INSTALL_DIR, the configured install location
  */
+#define _GNU_SOURCE  /* readlink, PATH_MAX */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -135,7 +135,20 @@ enum lmq_error {
     LMQ_EHANDSHAKE_TIMEOUT = -135, /* TLS or WebSocket handshake timed out */
     LMQ_EWS_UPGRADE = -136,   /* the HTTP upgrade to WebSocket was refused */
     LMQ_EWS = -137,           /* WebSocket protocol error or close */
-    LMQ_EURL = -138           /* malformed connection URL */
+    LMQ_EURL = -138,          /* malformed connection URL */
+
+    /* durable sessions (LMQ_OPT_STATE_DIR) */
+    LMQ_ESTORE_IO = -150,     /* the state file could not be read, written or synced */
+    LMQ_ESTORE_CORRUPT = -151,/* the state file is damaged (not a torn tail: that is dropped) */
+    LMQ_ESTORE_CLIENT_ID = -152, /* the state file belongs to another client id */
+    LMQ_ESTORE_VERSION = -153,/* the state file has a format version this library cannot read */
+
+    /* C plugins (lunamq_plugin.h) */
+    LMQ_EPLUGIN_LOAD = -170,  /* dlopen failed (the text names the file and why) */
+    LMQ_EPLUGIN_ABI = -171,   /* the plugin's ABI major is not the engine's */
+    LMQ_EPLUGIN_SYMBOL = -172,/* no lmq_plugin_entry symbol in the file */
+    LMQ_EPLUGIN_INIT = -173,  /* the plugin's init refused (its reason in the text) */
+    LMQ_EPLUGIN_DROP = -174   /* a plugin's publish hook dropped the message */
 };
 
 /* Static text naming an error code ("unknown error" for a value not in the
@@ -321,7 +334,21 @@ enum lmq_option {
     /* MQTT over WebSocket (ws:// and wss://) */
     LMQ_OPT_WEBSOCKET = 100,        /* int 0/1, default 0 */
     LMQ_OPT_WS_PATH = 101,          /* str, default "/mqtt" */
-    LMQ_OPT_WS_HEADERS = 102        /* str: extra "Name: value" lines, '\n'-separated */
+    LMQ_OPT_WS_HEADERS = 102,       /* str: extra "Name: value" lines, '\n'-separated */
+
+    /* durable sessions: with a state directory, accepted QoS 1/2 messages,
+     * their flow state and incoming QoS 2 ids survive a process restart
+     * (even kill -9); one file per client id, which must be set */
+    LMQ_OPT_STATE_DIR = 110,        /* str: directory of the state files; empty: none */
+    LMQ_OPT_DURABILITY = 111        /* int enum lmq_durability, default LMQ_DURABILITY_FSYNC */
+};
+
+/* How hard the state file is pushed to disk (LMQ_OPT_DURABILITY).  Both
+ * survive kill -9 (records are written before the bytes they announce);
+ * only FSYNC survives a power loss or kernel crash. */
+enum lmq_durability {
+    LMQ_DURABILITY_FSYNC = 0,       /* fsync once per I/O batch (default) */
+    LMQ_DURABILITY_OS = 1           /* trust the OS page cache: no fsync */
 };
 
 /* What a full offline queue does with a new message. */
@@ -494,6 +521,17 @@ typedef void (*lmq_event_fn)(lmq_client *c, const lmq_event *ev, void *userdata)
 typedef void (*lmq_finalizer_fn)(void *userdata);
 LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userdata,
                                     lmq_finalizer_fn fin);
+
+/*
+ * Load a C plugin (a shared object exporting lmq_plugin_entry, see
+ * lunamq_plugin.h) and add it at the end of the client's plugin chain:
+ * hooks run in load order, and a plugin that drops a message stops the
+ * chain.  config is handed to the plugin's init (NULL: ""); not kept.
+ * 0, or LMQ_EPLUGIN_LOAD / _SYMBOL / _ABI / _INIT with the file named in
+ * lmq_client_errmsg.  Plugins are shut down and unloaded by
+ * lmq_client_free, in reverse load order.  Load before connecting.
+ */
+LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *config);
 
 /* ----------------------------------------------------------------- driving */
 

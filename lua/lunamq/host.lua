@@ -1,20 +1,47 @@
--- lunamq.host - `lunamq host DIR`: run the rule scripts in DIR against a
+-- lunamq.host - `lunamq host [DIR]`: run the rule scripts in DIR against a
 -- broker, reloading them as they change.
 --
---   luajit lua/lunamq/host.lua DIR [options]
---     --url URL          mqtt://[user:pass@]host[:port] (default mqtt://127.0.0.1)
---     --host H --port P  instead of --url
---     --client-id ID     (default: lunamq-host-<pid>)
---     --protocol N       3, 4 or 5 (default 5)
---     --state DIR        where state is kept (default DIR/.state)
---     --bound-ms N       longest a handler may run (default 1000; 0: no bound)
---     --max-errors N     errors in a row before a handler is disabled (default 5)
---     --scan-ms N        how often DIR is looked at (default 250)
---     --run-for-ms N     quit after N ms (tests, demos)
---     -q                 only warnings and errors
+--   lunamq host [DIR] [options]           (the `lunamq` program, LuaJIT embedded)
+--   luajit lua/lunamq/host.lua [DIR] [options]     (the same, from a checkout)
 --
--- The same code runs embedded: a C main that creates a LuaJIT state, puts
--- lua/ on package.path and calls require("lunamq.host").main(argv).
+-- DIR defaults to $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
+-- Options (the connection flags are those of `lunamq pub` and `lunamq sub`):
+--   --config FILE          a Lua file returning a table (or setting globals)
+--                          whose keys are the option names below; flags given
+--                          on the command line win over it
+--   -L, --url URL          mqtt[s]://[user[:pass]@]host[:port]     (url)
+--   -h, --host H           (host, default 127.0.0.1 when no URL)
+--   -p, --port P           (port, default 1883, 8883 with TLS)
+--   -u, --username U       (username)
+--   -P, --pw PASSWORD      (password)
+--   -i, --id ID            (client_id, default lunamq-host-<pid>)
+--   -V, --protocol-version 31|311|5   (protocol; also 3, 4, mqttv5...; default 5)
+--   -k, --keepalive S      (keepalive)
+--   --tls                  (tls = true) TLS with the system's CAs
+--   --cafile F, --capath D, --cert F, --key F, --keypass S, --insecure,
+--   --tls-version tlsv1.2|tlsv1.3, --tls-alpn LIST, --ciphers LIST
+--                          (cafile, capath, cert, key, keypass, insecure,
+--                          tls_version, alpn, ciphers; any of them turns TLS on)
+--   --will-topic T, --will-payload P, --will-qos Q, --will-retain
+--                          (will_topic, will_payload, will_qos, will_retain) the
+--                          host connection's will, e.g. an availability "offline"
+--   --scripts DIR          (scripts) the same as the DIR argument
+--   --state-dir DIR        (state_dir, default DIR/.state)
+--   --log-level L          (log_level) debug, info (default), warn or error;
+--                          -q is warn, -d is debug (with the engine's own log)
+--   --bound-ms N           (bound_ms) longest a handler may run (default 1000; 0: none)
+--   --max-errors N         (max_errors) errors in a row before a handler is disabled (5)
+--   --scan-ms N            (scan_ms) how often DIR is looked at (default 250)
+--   --run-for-ms N         (run_for_ms) quit after N ms (tests, demos)
+--
+-- Anything wrong in the flags or the config (an unknown flag or key, a bad
+-- value, a missing directory) is one line on stderr and exit status 2,
+-- before anything connects.  A broker that is down at start does not stop
+-- the host: the engine retries (reconnect_first) and reconnects when lost,
+-- timers keep running meanwhile and publishes wait in its offline queue.
+--
+-- The C main (core/cli/host.c) creates a LuaJIT state, puts lua/ on
+-- package.path, preloads the cdef and calls require("lunamq.host").main(argv).
 --
 -- SIGINT and SIGTERM arrive on a signalfd polled with the client, so the
 -- host stops between two batches: state saved, DISCONNECT sent.
@@ -26,81 +53,276 @@
 -- and (between two batches, so nothing is lost) the directory is scanned.
 local M = {}
 
-local function usage(msg)
-  io.stderr:write((msg and (msg .. "\n") or "") ..
-    "usage: lunamq host DIR [--url URL | --host H --port P] [--client-id ID]\n" ..
-    "       [--protocol 3|4|5] [--state DIR] [--bound-ms N] [--max-errors N]\n" ..
-    "       [--scan-ms N] [--run-for-ms N] [-q]\n")
-  return 2
+M.USAGE = [==[
+usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P PASS]
+       [-i ID] [-V 31|311|5] [-k SECS] [--tls] [--cafile F] [--capath D] [--cert F --key F]
+       [--keypass S] [--insecure] [--tls-version tlsv1.2|tlsv1.3] [--tls-alpn L] [--ciphers L]
+       [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
+       [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
+       [--bound-ms N] [--max-errors N] [--scan-ms N] [--run-for-ms N]
+DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
+--config FILE: a Lua table with the same settings by name (url, host, port, username,
+password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass, insecure,
+tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain, scripts, state_dir, log_level, bound_ms, max_errors, scan_ms,
+run_for_ms); flags win over it.
+]==]
+
+-- Value checkers: value (a flag's text, or a config value) -> value or nil, why.
+local function int_in(lo, hi)
+  return function(v)
+    local n = tonumber(v)
+    if not n or n ~= math.floor(n) or n < lo or (hi and n > hi) then
+      return nil, ("needs a whole number%s"):format(hi and (" from %d to %d"):format(lo, hi)
+                                                     or (" >= %d"):format(lo))
+    end
+    return n
+  end
+end
+local function text(v)
+  if type(v) ~= "string" or v == "" then return nil, "needs a non-empty string" end
+  return v
+end
+local function flag(v)
+  if type(v) ~= "boolean" then return nil, "needs true or false" end
+  return v
+end
+local PROTOCOLS = { ["3"] = 3, ["31"] = 3, mqttv31 = 3, ["4"] = 4, ["311"] = 4, mqttv311 = 4,
+                    ["5"] = 5, mqttv5 = 5 }
+local function protocol(v)
+  local p = PROTOCOLS[tostring(v)]
+  if not p then return nil, "needs 31, 311 or 5" end
+  return p
+end
+local LEVELS = { debug = 1, info = 2, warn = 3, error = 4 }
+local function level(v)
+  if not LEVELS[v] then return nil, "needs debug, info, warn or error" end
+  return v
+end
+local TLS_VERSIONS = { ["tlsv1.2"] = 12, ["tlsv1.3"] = 13, ["12"] = 12, ["13"] = 13 }
+local function tls_version(v)
+  local t = TLS_VERSIONS[tostring(v)]
+  if not t then return nil, "needs tlsv1.2 or tlsv1.3" end
+  return t
 end
 
+-- Every setting: its name (config key), its flags, its checker; a boolean
+-- setting's flags take no value.
+local SETTINGS = {
+  { "url", { "-L", "--url" }, text },
+  { "host", { "-h", "--host" }, text },
+  { "port", { "-p", "--port" }, int_in(1, 65535) },
+  { "username", { "-u", "--username" }, text },
+  { "password", { "-P", "--pw" }, text },
+  { "client_id", { "-i", "--id", "--client-id" }, text },
+  { "protocol", { "-V", "--protocol-version", "--protocol" }, protocol },
+  { "keepalive", { "-k", "--keepalive" }, int_in(0, 65535) },
+  { "tls", { "--tls" }, flag },
+  { "cafile", { "--cafile" }, text },
+  { "capath", { "--capath" }, text },
+  { "cert", { "--cert" }, text },
+  { "key", { "--key" }, text },
+  { "keypass", { "--keypass" }, text },
+  { "insecure", { "--insecure" }, flag },
+  { "tls_version", { "--tls-version" }, tls_version },
+  { "alpn", { "--tls-alpn", "--alpn" }, text },
+  { "ciphers", { "--ciphers" }, text },
+  { "will_topic", { "--will-topic" }, text },
+  { "will_payload", { "--will-payload" }, function(v)
+    if type(v) ~= "string" then return nil, "needs a string" end
+    return v
+  end },
+  { "will_qos", { "--will-qos" }, int_in(0, 2) },
+  { "will_retain", { "--will-retain" }, flag },
+  { "scripts", { "--scripts" }, text },
+  { "state_dir", { "--state-dir" }, text },
+  { "log_level", { "--log-level" }, level },
+  { "bound_ms", { "--bound-ms" }, int_in(0) },
+  { "max_errors", { "--max-errors" }, int_in(1) },
+  { "scan_ms", { "--scan-ms" }, int_in(10) },
+  { "run_for_ms", { "--run-for-ms" }, int_in(0) },
+}
+local BY_FLAG, BY_KEY = {}, {}
+for _, s in ipairs(SETTINGS) do
+  BY_KEY[s[1]] = s
+  for _, f in ipairs(s[2]) do BY_FLAG[f] = s end
+end
+
+-- The settings a --config file makes: a chunk in an empty environment that
+-- returns a table or assigns globals.  nil, message on any problem.
+function M.read_config(path)
+  local f = io.open(path, "rb")
+  if not f then return nil, ("config %s: cannot be read"):format(path) end
+  local src = f:read("*a")
+  f:close()
+  local env = {}
+  local chunk, err = load(src, "@" .. path, "t", env)
+  if not chunk then return nil, "config " .. err end
+  local ok, ret = pcall(chunk)
+  if not ok then return nil, "config " .. tostring(ret) end
+  if ret ~= nil and type(ret) ~= "table" then
+    return nil, ("config %s: returns a %s, not a table"):format(path, type(ret))
+  end
+  local t = ret or env
+  local out = {}
+  for k, v in pairs(t) do
+    local s = BY_KEY[k]
+    if not s then return nil, ("config %s: unknown key %s"):format(path, tostring(k)) end
+    local val, why = s[3](v)
+    if val == nil then
+      return nil, ("config %s: %s %s, not %s"):format(path, k, why, tostring(v))
+    end
+    out[k] = val
+  end
+  return out
+end
+
+local function default_scripts()
+  local base = os.getenv("XDG_CONFIG_HOME")
+  if not base or base == "" then base = (os.getenv("HOME") or ".") .. "/.config" end
+  return base .. "/lunamq/rules"
+end
+
+-- Flags (and the --config they name) -> settings, or nil (help asked), or
+-- nil, message.
 function M.parse(args)
-  local o = { scan_ms = 250, protocol = 5 }
+  local o, config = {}, nil
   local i = 1
-  local numeric = { ["--port"] = "port", ["--bound-ms"] = "bound_ms",
-                    ["--max-errors"] = "max_errors", ["--scan-ms"] = "scan_ms",
-                    ["--run-for-ms"] = "run_for_ms", ["--protocol"] = "protocol" }
-  local text = { ["--url"] = "url", ["--host"] = "host", ["--client-id"] = "client_id",
-                 ["--state"] = "state_dir" }
   while i <= #args do
     local a = args[i]
-    if numeric[a] or text[a] then
+    local s = BY_FLAG[a]
+    if a == "--help" then
+      return nil
+    elseif a == "--config" then
+      config = args[i + 1]
+      if not config then return nil, "--config needs a file" end
+      i = i + 2
+    elseif a == "-q" or a == "--quiet" then
+      o.log_level = "warn"
+      i = i + 1
+    elseif a == "-d" or a == "--debug" then
+      o.log_level = "debug"
+      i = i + 1
+    elseif s and s[3] == flag then
+      o[s[1]] = true
+      i = i + 1
+    elseif s then
       local v = args[i + 1]
       if v == nil then return nil, a .. " needs a value" end
-      if numeric[a] then
-        v = tonumber(v)
-        if not v then return nil, a .. " needs a number" end
-        o[numeric[a]] = v
-      else
-        o[text[a]] = v
-      end
+      local val, why = s[3](v)
+      if val == nil then return nil, ("%s %s, not %q"):format(a, why, v) end
+      o[s[1]] = val
       i = i + 2
-    elseif a == "-q" then
-      o.quiet = true
-      i = i + 1
-    elseif a == "-h" or a == "--help" then
-      return nil
-    elseif a:sub(1, 1) == "-" then
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
       return nil, "unknown option " .. a
-    elseif not o.dir then
-      o.dir = a
+    elseif not o.scripts then
+      o.scripts = a
       i = i + 1
     else
-      return nil, "one directory only"
+      return nil, "one scripts directory only (" .. o.scripts .. ", then " .. a .. ")"
     end
   end
-  if not o.dir then return nil, "no script directory" end
-  o.dir = o.dir:gsub("/+$", "")
+  if config then
+    local c, err = M.read_config(config)
+    if not c then return nil, err end
+    for k, v in pairs(c) do
+      if o[k] == nil then o[k] = v end
+    end
+  end
+  if (o.will_payload or o.will_qos or o.will_retain) and not o.will_topic then
+    return nil, "--will-payload, --will-qos and --will-retain need --will-topic"
+  end
+  o.default_scripts = o.scripts == nil
+  o.scripts = (o.scripts or default_scripts()):gsub("(.)/+$", "%1")
+  o.dir = o.scripts
   o.state_dir = o.state_dir or (o.dir .. "/.state")
+  o.scan_ms = o.scan_ms or 250
+  o.protocol = o.protocol or 5
+  o.log_level = o.log_level or "info"
   return o
 end
 
-local function make_logger(quiet)
-  return function(level, script, msg)
-    if quiet and (level == "info" or level == "debug") then return end
+local function make_logger(min_level)
+  local min = LEVELS[min_level] or LEVELS.info
+  return function(lvl, script, msg)
+    if (LEVELS[lvl] or LEVELS.info) < min then return end
     io.stderr:write(("%s %-5s [%s] %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"),
-                                                level, script or "host", msg))
+                                                lvl, script or "host", msg))
     io.stderr:flush()
   end
 end
 
+-- The engine options in the order they must be set (a URL first, then what
+-- overrides parts of it), as { option, value, the setting's name }.
+local function client_options(o, sys)
+  local list = {}
+  local function add(opt, v, name)
+    if v ~= nil then list[#list + 1] = { opt, v, name } end
+  end
+  local tls = o.tls or o.cafile or o.capath or o.cert or o.key or o.insecure
+              or o.tls_version or o.alpn or o.ciphers
+  add("url", o.url, "url")
+  if not o.url and not o.host then add("host", "127.0.0.1", "host") end
+  add("host", o.host, "host")
+  if tls then add("tls", true, "tls") end
+  add("port", o.port, "port")
+  add("protocol", o.protocol, "protocol")
+  add("client_id", o.client_id or ("lunamq-host-" .. sys.getpid()), "client_id")
+  add("username", o.username, "username")
+  add("password", o.password, "password")
+  add("keepalive", o.keepalive, "keepalive")
+  add("tls_ca_file", o.cafile, "cafile")
+  add("tls_ca_path", o.capath, "capath")
+  add("tls_cert_file", o.cert, "cert")
+  add("tls_key_file", o.key, "key")
+  add("tls_key_password", o.keypass, "keypass")
+  add("tls_insecure", o.insecure, "insecure")
+  add("tls_min_version", o.tls_version, "tls_version")
+  add("tls_alpn", o.alpn, "alpn")
+  add("tls_ciphers", o.ciphers, "ciphers")
+  -- the host's will: "offline" for whatever availability topic scripts announce
+  add("will_topic", o.will_topic, "will_topic")
+  add("will_payload", o.will_payload, "will_payload")
+  add("will_qos", o.will_qos, "will_qos")
+  add("will_retain", o.will_retain, "will_retain")
+  -- the broker may be down at start or go away: keep trying, never stop
+  add("reconnect", true, "reconnect")
+  add("reconnect_first", true, "reconnect")
+  if o.log_level == "debug" then add("log_level", 4, "log_level") end
+  return list
+end
+
+local function fail(msg)
+  io.stderr:write("lunamq host: " .. msg .. " (see lunamq host --help)\n")
+  return 2
+end
+
 function M.main(args)
   local o, err = M.parse(args)
-  if not o then return usage(err) end
+  if not o then
+    if err then return fail(err) end
+    io.stdout:write(M.USAGE)
+    return 0
+  end
   local lunamq = require "lunamq"
   local sys = require "lunamq.sys"
   local runtime = require "lunamq.runtime"
-  local log = make_logger(o.quiet)
+  local log = make_logger(o.log_level)
 
-  local copts = { protocol = o.protocol, reconnect = true, reconnect_first = true,
-                  client_id = o.client_id or ("lunamq-host-" .. sys.getpid()) }
-  if o.url then copts.url = o.url
-  else
-    copts.host = o.host or "127.0.0.1"
-    copts.port = o.port or 1883
+  local stat = sys.stat(o.dir)
+  if not stat or not stat.dir then
+    return fail(o.dir .. ": not a directory" .. (o.default_scripts and " (the default scripts dir)" or ""))
   end
-  local client, cerr = lunamq.new(copts)
-  if not client then return usage("client: " .. cerr) end
+  local client, cerr = lunamq.new {}
+  if not client then return fail("client: " .. cerr) end
+  local client_id
+  for _, opt in ipairs(client_options(o, sys)) do
+    local ok, serr = client:set(opt[1], opt[2])
+    if not ok then
+      client:close()
+      return fail(("%s %s: %s"):format(opt[3], tostring(opt[2]), serr))
+    end
+    if opt[1] == "client_id" then client_id = opt[2] end
+  end
 
   local transport = {
     publish = function(topic, payload, qos, retain, props)
@@ -109,18 +331,13 @@ function M.main(args)
     subscribe = function(list) return client:subscribe(list) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,
   }
-  local stat = sys.stat(o.dir)
-  if not stat or not stat.dir then
-    client:close()
-    return usage(o.dir .. ": not a directory")
-  end
   local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
-                                        reply_prefix = "lunamq/host/" .. copts.client_id .. "/reply",
+                                        reply_prefix = "lunamq/host/" .. client_id .. "/reply",
                                         transport = transport, log = log,
                                         bound_ms = o.bound_ms, max_errors = o.max_errors })
   if not made then
     client:close()
-    return usage("state directory: " .. tostring(rt))
+    return fail("state directory " .. o.state_dir .. ": " .. tostring(rt))
   end
   rt:scan()
   local ok, msg = client:connect()

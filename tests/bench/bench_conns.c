@@ -178,8 +178,9 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 }
 
 /* libmosquitto 2.0 opens a socket pair in every handle (to interrupt its
- * loop), so a connection costs three descriptors.  Raise the soft limit to
- * what that needs, and the hard one too when allowed (root). */
+ * loop), so one of its connections costs three descriptors; lunamq's one.
+ * Raise the soft limit to what the worse needs, and the hard one too when
+ * allowed (CAP_SYS_RESOURCE); else to the hard limit. */
 /* One poll over every live socket, then the reads, writes and timers. */
 static void turn(conn *ks, struct pollfd *pf, long n, int ms)
 {

@@ -95,8 +95,9 @@ def idle(conns):
             continue
         d = {"rss_kb": int(c["rss_kb"]), "rss_kb_one_connection": base.get(c["peer"]),
              "connected": int(c.get("connected", 0)), "failed": int(c.get("failed", n))}
-        if base.get(c["peer"]) is not None:
-            d["bytes_per_connection"] = round((d["rss_kb"] - base[c["peer"]]) * 1024 / (n - 1))
+        if base.get(c["peer"]) is not None and d["connected"] > 1:
+            d["bytes_per_connection"] = round((d["rss_kb"] - base[c["peer"]]) * 1024
+                                              / (d["connected"] - 1))
         out.setdefault(str(n), {})[c["peer"]] = d
     return out
 
@@ -126,24 +127,29 @@ def cell(row, peer, key):
     if d is None or d.get(key) is None:
         return "-"
     v, b = d[key], (row.get(BASE) or {}).get(key)
-    if peer != BASE and isinstance(v, float) and b:
+    if peer != BASE and isinstance(v, (int, float)) and b:
         return f"{fmt(v)} ({v / b:.2f})"
     return fmt(v)
 
 
-def table(doc):
-    """Rows of (qos/scenario, figure, cells...)."""
+def table(doc, short=False):
+    """Rows of (qos/scenario, figure, cells...); short: the README's."""
     rows = []
     figs = [("pub_msgs_per_s", "publish msgs/s"), ("e2e_msgs_per_s", "end-to-end msgs/s"),
             ("pub_cpu_us_per_msg", "pub CPU us/msg"), ("sub_cpu_us_per_msg", "sub CPU us/msg"),
             ("pub_peak_rss_kb", "pub peak RSS kB"), ("sub_peak_rss_kb", "sub peak RSS kB")]
+    if short:
+        figs = figs[1:4]
     for qos in ("0", "1", "2"):
         row = doc["throughput"].get(qos, {})
         for key, label in figs:
             rows.append((f"QoS {qos}", label, [cell(row, p, key) for p in PEERS]))
+        if short and qos == "1":
+            rows.append((f"QoS {qos}", "pub peak RSS kB",
+                         [cell(row, p, "pub_peak_rss_kb") for p in PEERS]))
         rows.append((f"QoS {qos}", "lost / dup (all runs)",
                      [f"{row[p]['lost']} / {row[p]['dups']}" if p in row else
-                      ("no QoS 2" if qos == "2" else "-") for p in PEERS]))
+                      ("not measured" if qos == "2" else "-") for p in PEERS]))
     for qos in ("0", "1"):
         row = doc["round_trip"].get(qos, {})
         rows.append((f"QoS {qos}", "round trip p50 us", [cell(row, p, "p50_us") for p in PEERS]))
@@ -165,8 +171,9 @@ def table(doc):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("results")
-    ap.add_argument("json_out")
+    ap.add_argument("results", nargs="?", help="the collected result lines")
+    ap.add_argument("json_out", nargs="?")
+    ap.add_argument("--from-json", help="render a peers.json written before instead")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", default="0")
     ap.add_argument("--qos2", default="")
@@ -174,6 +181,12 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--readme")
     a = ap.parse_args()
+    if a.from_json:
+        doc = json.load(open(a.from_json))
+        render(doc, a.markdown, a.readme)
+        return
+    if not a.results or not a.json_out:
+        ap.error("results and json_out, or --from-json")
     results, conns = parse(a.results)
     versions = {}
     for r in results:
@@ -182,6 +195,7 @@ def main():
         "suite": "peers",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "load_average": round(os.getloadavg()[0], 1),
         "broker": a.broker,
         "quick": a.quick == "1",
         "runs": a.runs,
@@ -198,7 +212,7 @@ def main():
                      "three); peak RSS: ru_maxrss of the process; lost/dups: summed "
                      "over the runs; round trip: publish to own delivery, p50/p99 of "
                      "1000; idle connections: (peak RSS with N - peak RSS with 1) / "
-                     "(N - 1), one run",
+                     "(connections up - 1), one run",
         "throughput": {str(q): throughput(results, q) for q in (0, 1, 2)},
         "round_trip": {str(q): rtt(results, q) for q in (0, 1)},
         "idle_connections": idle(conns),
@@ -206,7 +220,7 @@ def main():
     rows = table(doc)
     head = (f"peers through {a.broker}; MQTT 3.1.1, 64-byte payloads, window 1000;"
             f" median of {a.runs} run(s); (ratio to libmosquitto)")
-    names = [f"{p} {versions.get(p) or ''}".strip() for p in PEERS]
+    names = peer_names(doc)
     w = max(18, max(len(c) for r in rows for c in r[2]) + 1, max(len(n) for n in names) + 1)
     print(head)
     print(f"{'':<10} {'figure':<22}" + "".join(f"{n:>{w}}" for n in names))
@@ -219,26 +233,40 @@ def main():
     with open(a.json_out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
-    md = [f"Measured {doc['date']} on {doc['machine']}, through {a.broker}"
+    render(doc, a.markdown, a.readme)
+
+
+def peer_names(doc):
+    return [f"{p} {doc['versions'].get(p) or ''}".strip() for p in PEERS]
+
+
+def render(doc, markdown, readme):
+    """The short table in Markdown, to a file and/or into the README."""
+    names = peer_names(doc)
+    rows = table(doc, short=True)
+    md = [f"Measured {doc['date']} on {doc['machine']}, through {doc['broker']}"
           f"{' (BENCH_QUICK: plumbing only)' if doc['quick'] else ''}; MQTT 3.1.1, "
-          f"64-byte payloads, window 1000, median of {a.runs}; in brackets the ratio "
-          f"to libmosquitto.", "",
+          f"64-byte payloads, window 1000, median of {doc['runs']}"
+          f"{'; load average %s at the end' % doc['load_average'] if doc.get('load_average', 0) >= 1 else ''}"
+          f"; in brackets the ratio "
+          f"to libmosquitto.  CPU: user + sys of the client process per message; "
+          f"round trip: publish to own delivery; idle: RSS per connection.", "",
           "| | figure | " + " | ".join(names) + " |",
           "|---|---|" + "---:|" * len(names)]
     md += ["| " + scen + " | " + label + " | " + " | ".join(cells) + " |"
            for scen, label, cells in rows]
     md_text = "\n".join(md) + "\n"
-    if a.markdown:
-        with open(a.markdown, "w") as f:
+    if markdown:
+        with open(markdown, "w") as f:
             f.write(md_text)
-    if a.readme:
-        text = open(a.readme).read()
+    if readme:
+        text = open(readme).read()
         start, end = "<!-- bench:peers -->", "<!-- /bench:peers -->"
         i, j = text.find(start), text.find(end)
         if i < 0 or j < i:
-            sys.exit(f"peers_report: no {start} ... {end} in {a.readme}")
+            sys.exit(f"peers_report: no {start} ... {end} in {readme}")
         text = text[:i + len(start)] + "\n" + md_text + text[j:]
-        with open(a.readme, "w") as f:
+        with open(readme, "w") as f:
             f.write(text)
 
 

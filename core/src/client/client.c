@@ -33,6 +33,7 @@
 #include "client/client.h"
 #include "session/session.h"
 #include "client/url.h"
+#include "plugin/plugin.h"
 #include "transport/netopts.h"
 #include "transport/resolve.h"
 #include "transport/transport.h"
@@ -612,6 +613,23 @@ LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userda
     }
     lmq_client_unlock(c);
     return 0;
+}
+
+/* The chain lives in the session, whose hook points call it. */
+LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *config)
+{
+    int rc;
+
+    if (!c || !path)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    c->errmsg[0] = '\0';
+    rc = lmq_plugin_session_load(c->s, path, config);
+    if (rc < 0)
+        session_err(c, rc);
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
 }
 
 /* ------------------------------------------------- connection lifecycle */

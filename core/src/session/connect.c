@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 static uint8_t *malloc_copy(const uint8_t *p, uint32_t n)
@@ -139,6 +140,8 @@ int lmq_connect_send(lmq_session *s)
     s->ka = s->keepalive;
     if ((rc = lmq_session_emit(s, &pkt)))
         return rc;
+    if (s->plugins)
+        lmq_plugin_hook_connect(s, c);
     /* Never the password or auth data in a log. */
     lmq_session_log(s, LMQ_LOG_INFO, "CONNECT level %d client id '%.*s' keepalive %u%s%s",
                     s->level, (int)c->client_id.n, (const char *)c->client_id.p,
@@ -241,6 +244,8 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
     int rc;
 
     (void)now;
+    if (s->plugins)
+        lmq_plugin_hook_connack(s, ca);
     if (s->level == 5 ? ca->reason >= 0x80 : ca->reason != 0)
         return refused(s, ca);
     /* With clean start the server must answer session present 0

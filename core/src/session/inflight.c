@@ -31,6 +31,10 @@ void lmq_in_set(lmq_session *s, uint16_t pid, int st)
         s->in_count--;
     s->in_q1_unacked += (st == LMQ_IN_Q1_UNACKED) - (old == LMQ_IN_Q1_UNACKED);
     s->in_state[pid] = (uint8_t)st;
+    /* PUBREC'd ids go to the state file (before the PUBREC leaves), so a
+     * restarted process does not deliver the server's resend again */
+    if (s->store && (old == LMQ_IN_Q2_RECEIVED) != (st == LMQ_IN_Q2_RECEIVED))
+        lmq_durable_in(s, pid, st == LMQ_IN_Q2_RECEIVED);
 }
 
 /* Only manual ack needs it: allocated on its first delivery. */
@@ -73,6 +77,7 @@ void lmq_in_clear(lmq_session *s)
 {
     if (s->in_state)
         memset(s->in_state, 0, 65536);
+    lmq_durable_in_clear(s);
     s->in_count = 0;
     s->in_q1_unacked = 0;
 }

@@ -103,6 +103,11 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
             return LMQ_EINVAL;
         s->log_level = (int)v;
         return 0;
+    case LMQ_OPT_DURABILITY:
+        if (v != LMQ_DURABILITY_FSYNC && v != LMQ_DURABILITY_OS)
+            return LMQ_EINVAL;
+        s->durability = (int)v;
+        return 0;
     default:
         return LMQ_EINVAL;
     }
@@ -126,10 +131,33 @@ static int bytes_set(lmq_bytes *b, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* A path, not protocol text: any bytes but NUL.  Empty (or NULL) means no
+ * store.  Taken when the store opens (first publish or start); once it is
+ * open, the session is tied to that file. */
+static int set_state_dir(lmq_session *s, const uint8_t *p, size_t n)
+{
+    if (s->store)
+        return LMQ_ESTATE;
+    if ((!p && n) || (p && memchr(p, '\0', n)))
+        return LMQ_EINVAL;
+    char *d = NULL;
+    if (n) {
+        if (!(d = malloc(n + 1)))
+            return LMQ_ENOMEM;
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    free(s->state_dir);
+    s->state_dir = d;
+    return 0;
+}
+
 int lmq_session_set_str(lmq_session *s, int option, const uint8_t *p, size_t n)
 {
     if (!s)
         return LMQ_EINVAL;
+    if (option == LMQ_OPT_STATE_DIR)
+        return set_state_dir(s, p, n);
     int utf8 = option != LMQ_OPT_PASSWORD && option != LMQ_OPT_AUTH_DATA &&
                option != LMQ_OPT_WILL_PAYLOAD;
     /* [MQTT-1.5.4-1] [MQTT-3.1.3-3] [MQTT-3.1.3-12] */

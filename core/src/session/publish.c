@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 /* ------------------------------------------------------------------- out */
@@ -17,6 +18,7 @@
 void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
                       const lmq_props *props)
 {
+    lmq_durable_done(s, r);
     lmq_out_release_id(s, r);
     lmq_event *ev = lmq_session_event(s, LMQ_EV_PUBLISHED, error, reason, props);
     if (ev) {
@@ -177,6 +179,7 @@ int lmq_pub_pump(lmq_session *s)
             continue;
         }
         r->state = LMQ_RQ_SENT;
+        lmq_durable_state(s, r);    /* the id, before the PUBLISH leaves */
         lmq_reqlist_append(&s->inflight, r);
         s->inflight_pub++;
     }
@@ -205,6 +208,7 @@ void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old)
             } else {
                 lmq_out_release_id(s, r);
                 r->state = LMQ_RQ_QUEUED;
+                lmq_durable_state(s, r);
                 lmq_reqlist_append(&back, r);
             }
         }
@@ -273,6 +277,9 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
         if ((rc = lmq_pub_send_ack(s, LMQ_PUBREL, a->packet_id, 0)))
             return lmq_session_fail(s, rc, "cannot queue PUBREL");
         r->state = LMQ_RQ_RELEASED;
+        /* recorded before the PUBREL leaves: after a restart the PUBREL
+         * goes again, never the PUBLISH [MQTT-4.3.3-6] */
+        lmq_durable_state(s, r);
         return 0;                           /* the window is still used */
     case LMQ_PUBCOMP:
         if (r->qos != 2 || r->state != LMQ_RQ_RELEASED)
@@ -309,6 +316,25 @@ static int32_t make_ack_id(const lmq_session *s, uint16_t pid)
     return (int32_t)(((s->conn_gen & 0x7FFFu) << 16) | pid);
 }
 
+/* A plugin dropped a QoS 1/2 message: never delivered, acknowledged at
+ * once (even with manual ack: the application never sees it) with the
+ * plugin's reason.  A QoS 2 refusal >= 0x80 ends the flow, so the id is
+ * new again [MQTT-4.3.3-9]; accepted, it waits for PUBREL as usual. */
+static int drop_in(lmq_session *s, const lmq_publish *p, uint8_t reason)
+{
+    int rc;
+    if (s->level < 5)
+        reason = 0;
+    if (p->qos == 1) {
+        rc = lmq_pub_send_ack(s, LMQ_PUBACK, p->packet_id, reason);   /* [MQTT-4.3.2-4] */
+    } else {
+        if (reason < 0x80)
+            lmq_in_set(s, p->packet_id, LMQ_IN_Q2_RECEIVED);
+        rc = lmq_pub_send_ack(s, LMQ_PUBREC, p->packet_id, reason);   /* [MQTT-4.3.3-8] */
+    }
+    return rc ? lmq_session_fail(s, rc, "cannot queue an acknowledgement") : 0;
+}
+
 int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
 {
     char msg[96];
@@ -320,7 +346,8 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         return lmq_session_fail(s, rc, msg);
     }
     if (p->qos == 0) {
-        deliver(s, p, 0);
+        if (!s->plugins || !lmq_plugin_hook_in(s, p, &(uint8_t){ 0 }))
+            deliver(s, p, 0);
         return 0;
     }
     if ((rc = lmq_in_init(s)))
@@ -340,6 +367,9 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
      * Maximum: DISCONNECT 0x93. */
     if (st == LMQ_IN_NONE && s->level == 5 && s->in_count >= s->in_receive_max)
         return lmq_session_fail(s, LMQ_ERECEIVE_MAX, "the server exceeded our Receive Maximum");
+    uint8_t drop_reason = 0;
+    if (s->plugins && lmq_plugin_hook_in(s, p, &drop_reason))
+        return drop_in(s, p, drop_reason);
     if (s->manual_ack) {
         int32_t ack_id = make_ack_id(s, pid);
         if ((rc = lmq_in_set_gen(s, pid, (uint16_t)(ack_id >> 16))))
@@ -530,12 +560,16 @@ int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
 {
     int rc;
 
-    (void)now;
     if (!s)
         return LMQ_EINVAL;
     if (s->user_closing)
         return LMQ_ESTATE;
+    if (s->plugins && (rc = lmq_plugin_hook_out(s, &topic, &tlen, &payload, &plen, &qos,
+                                                &retain, props, now)))
+        return rc;
     if ((rc = check_publish(s, topic, tlen, payload, plen, qos, retain, props)))
+        return rc;
+    if ((rc = lmq_durable_open(s)))
         return rc;
     lmq_req *r = req_new(topic, tlen, payload, plen);
     if (!r)
@@ -547,8 +581,13 @@ int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
         goto fail;
     r->bytes = tlen + plen + lmq_proplist_bytes(r->props);
     r->msg_id = lmq_out_msg_id(s);
-    if ((rc = lmq_out_enqueue(s, r)))
+    /* In the state file before publish says yes (kill -9 safe). */
+    if ((rc = lmq_durable_accept(s, r)))
         goto fail;
+    if ((rc = lmq_out_enqueue(s, r))) {
+        lmq_durable_done(s, r);
+        goto fail;
+    }
     int32_t id = r->msg_id;
     lmq_pub_pump(s);            /* r may be complete and freed after this */
     return id;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 #define LMQ_PING_WAIT_MIN_MS 3000   /* "a few seconds" for a PINGRESP */
@@ -68,6 +69,11 @@ void lmq_session_free(lmq_session *s)
 {
     if (!s)
         return;
+    /* First: a plugin's shutdown may still log through the session. */
+    lmq_plugin_chain_free(s->plugins);
+    s->plugins = NULL;
+    lmq_durable_close(s);
+    free(s->state_dir);
     lmq_out_free_all(s);
     lmq_evq_free(&s->evq);
     lmq_alias_out_free(&s->aout);
@@ -94,6 +100,9 @@ void lmq_session_free(lmq_session *s)
 lmq_event *lmq_session_event(lmq_session *s, int type, int error, int reason,
                              const lmq_props *props)
 {
+    /* Every end of a connection comes through here, whichever path saw it. */
+    if (s->plugins && (type == LMQ_EV_DISCONNECTED || type == LMQ_EV_CONNECT_FAILED))
+        lmq_plugin_hook_disconnect(s, error, reason, props);
     lmq_event *ev = lmq_evq_push(&s->evq, type);
     if (!ev)
         return NULL;
@@ -126,6 +135,8 @@ void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     event_text(s, lmq_session_event(s, LMQ_EV_LOG, 0, level, NULL), buf);
+    if (s->plugins)
+        lmq_plugin_run_log(s->plugins, level, buf);
 }
 
 void lmq_session_seterr(lmq_session *s, const char *fmt, ...)
@@ -221,6 +232,10 @@ int lmq_session_emit(lmq_session *s, const lmq_packet *pkt)
 
 size_t lmq_session_out(lmq_session *s, const uint8_t **p)
 {
+    /* Write-ahead: the state file learns of a change before the bytes
+     * acting on it go (one write + fsync per batch of output). */
+    if (s && s->store)
+        lmq_durable_sync(s);
     if (!s || s->ostart == s->oend) {
         if (p)
             *p = NULL;
@@ -288,6 +303,10 @@ int lmq_session_start(lmq_session *s, int64_t now)
         return LMQ_EINVAL;
     if (s->state != LMQ_SS_OFFLINE)
         return LMQ_ESTATE;
+    /* What a previous process left is restored before CONNECT goes. */
+    int rc = lmq_durable_open(s);
+    if (rc)
+        return rc;
     s->conn_gen++;
     s->failed = 0;
     s->reported = 0;
@@ -306,7 +325,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     server_defaults(s);
     lmq_alias_out_reset(&s->aout, 0);
     s->state = LMQ_SS_CONNECTING;
-    int rc = lmq_connect_send(s);
+    rc = lmq_connect_send(s);
     if (rc) {
         s->state = LMQ_SS_OFFLINE;
         s->ostart = s->oend = 0;
@@ -526,6 +545,8 @@ int lmq_session_tick(lmq_session *s, int64_t now)
 {
     if (!s)
         return LMQ_EINVAL;
+    if (s->plugins && s->state != LMQ_SS_OFFLINE)
+        lmq_plugin_run_tick(s->plugins, now);
     if (s->failed)
         return s->failed;
     if (s->state == LMQ_SS_CONNECTING && s->connect_deadline &&
@@ -552,7 +573,22 @@ int lmq_session_tick(lmq_session *s, int64_t now)
     return 0;
 }
 
+static int64_t protocol_deadline(const lmq_session *s);
+
 int64_t lmq_session_deadline(const lmq_session *s)
+{
+    int64_t d = protocol_deadline(s);
+    /* Plugin ticks run while there is a connection (the driver only asks
+     * the session then). */
+    if (s && s->plugins && !s->failed && s->state != LMQ_SS_OFFLINE) {
+        int64_t t = lmq_plugin_tick_deadline(s->plugins);
+        if (t < d)
+            d = t;
+    }
+    return d;
+}
+
+static int64_t protocol_deadline(const lmq_session *s)
 {
     if (!s || s->failed)
         return INT64_MAX;

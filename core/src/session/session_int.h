@@ -204,6 +204,16 @@ struct lmq_session {
 
     lmq_evq evq;
     char errmsg[200];
+
+    /* C plugins (plugin/plugin.h): NULL when none is loaded, and every hook
+     * point tests just that. */
+    struct lmq_plugin_chain *plugins;
+
+    /* durable sessions (durable.c, store/store.h): NULL store when no
+     * LMQ_OPT_STATE_DIR is set, and every hook tests just that */
+    char *state_dir;
+    int durability;               /* enum lmq_durability */
+    struct lmq_store *store;      /* opened at the first publish or start */
 };
 
 /* --------------------------------------------------------- shared helpers */
@@ -287,5 +297,22 @@ int lmq_sub_flush(lmq_session *s);
 int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt);
 int lmq_sub_resubscribe(lmq_session *s);
 void lmq_sub_memo_free(lmq_session *s);
+
+/* durable.c: no-ops without a state directory */
+/* Open the store and restore its state (once).  0 or LMQ_E*. */
+int lmq_durable_open(lmq_session *s);
+void lmq_durable_close(lmq_session *s);
+/* An accepted QoS 1/2 message, written to the file before publish
+ * returns.  0 or LMQ_E* (the publish then fails). */
+int lmq_durable_accept(lmq_session *s, const lmq_req *r);
+/* r->state / r->packet_id changed; r completed; an incoming QoS 2 id is
+ * held (PUBREC sent) or released; all incoming ids forgotten. */
+void lmq_durable_state(lmq_session *s, const lmq_req *r);
+void lmq_durable_done(lmq_session *s, const lmq_req *r);
+void lmq_durable_in(lmq_session *s, uint16_t pid, int held);
+void lmq_durable_in_clear(lmq_session *s);
+/* Write (and fsync per LMQ_OPT_DURABILITY) what is buffered: called
+ * before output bytes are handed out (write-ahead). */
+void lmq_durable_sync(lmq_session *s);
 
 #endif /* LMQ_SESSION_INT_H */

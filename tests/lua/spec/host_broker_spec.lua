@@ -159,13 +159,14 @@ describe("the host #broker", function()
     assert.matches('"started":true', util.read(dir .. "/rules/.state/r.json"))
   end)
 
-  it("exits with a usage message without a directory", function()
+  it("without a directory uses the default one, and says when it is missing", function()
     local luajit = arg and arg[-1] or "luajit"
     if not luajit:find("luajit") then luajit = "luajit" end
-    local p = io.popen(("'%s' '%s/lua/lunamq/host.lua' 2>&1; echo rc=$?"):format(luajit, ROOT))
+    local p = io.popen(("XDG_CONFIG_HOME='%s' '%s' '%s/lua/lunamq/host.lua' 2>&1; echo rc=$?")
+                       :format(dir, luajit, ROOT))
     local out = p:read("*a")
     p:close()
-    assert.matches("usage: lunamq host DIR", out)
+    assert.matches("lunamq/rules: not a directory %(the default scripts dir%)", out)
     assert.matches("rc=2", out)
   end)
 

@@ -35,9 +35,10 @@ describe("examples/home/motion_light.lua #unit", function()
   end)
   after_each(function() util.rmrf(dir) end)
 
-  local function sensor(occupancy)
+  local function sensor(occupancy, lux)
     rt:deliver { topic = SENSOR, qos = 1, retain = false,
-                 payload = cjson.encode { occupancy = occupancy, illuminance = 12, battery = 97 } }
+                 payload = cjson.encode { occupancy = occupancy, illuminance = lux or 12,
+                                          battery = 97 } }
     rt:flush()
   end
 
@@ -65,6 +66,23 @@ describe("examples/home/motion_light.lua #unit", function()
     sensor(true)
     sensor(true)
     assert.are.same({ "ON" }, commands())
+  end)
+
+  it("leaves the light off in daylight", function()
+    sensor(true, 50)
+    sensor(true, 400)
+    wait(10 * MIN)
+    assert.are.same({}, commands())
+  end)
+
+  it("keeps a light that is on, on, at motion in a hall made bright by it", function()
+    sensor(true, 10)
+    wait(4 * MIN)
+    sensor(true, 200) -- the light itself brightens the hall
+    wait(4 * MIN)
+    assert.are.same({ "ON" }, commands())
+    wait(1 * MIN)
+    assert.are.same({ "ON", "OFF" }, commands())
   end)
 
   it("switches it off after five minutes without motion", function()

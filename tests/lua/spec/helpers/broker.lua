@@ -3,7 +3,7 @@
 -- connect (with a deadline), stopped by pid.
 --
 --   local broker = require "helpers.broker"
---   local b = assert(broker.start())   -- b.port, b.host
+--   local b = assert(broker.start())   -- b.port, b.host ({ port = N }: that port)
 --   finally(function() b:stop() end)
 local ffi = require "ffi"
 
@@ -64,7 +64,7 @@ function M.start(opts)
   local lunamq = require "lunamq"
   local exe = os.getenv("LMQ_MOSQUITTO") or "/usr/sbin/mosquitto"
   local dir = mkdtemp()
-  local port = M.free_port()
+  local port = opts.port or M.free_port()
   local conf = dir .. "/mosquitto.conf"
   local f = assert(io.open(conf, "w"))
   f:write(("listener %d 127.0.0.1\n"):format(port))

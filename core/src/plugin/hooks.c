@@ -1,0 +1,209 @@
+/*
+ * hooks.c - where the session meets the plugin chain (see hooks.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin/hooks.h"
+
+/* The chain logs through the session, so plugin lines come out with the
+ * rest of the client's log, under its level. */
+static void session_sink(void *ctx, int level, const char *text)
+{
+    lmq_session_log(ctx, level, "%s", text);
+}
+
+/* Load from a file (path) or add a descriptor (desc, named label). */
+static int session_add(lmq_session *s, const char *path, const lmq_plugin *desc,
+                       const char *config, const char *label)
+{
+    char err[sizeof s->errmsg];
+
+    if (!s->plugins && !(s->plugins = lmq_plugin_chain_new(session_sink, s)))
+        return LMQ_ENOMEM;
+    err[0] = '\0';
+    int rc = path ? lmq_plugin_chain_load(s->plugins, path, config, err, sizeof err)
+                  : lmq_plugin_chain_add(s->plugins, desc, config, label, NULL, err,
+                                         sizeof err);
+    if (rc) {
+        lmq_session_seterr(s, "%s", err[0] ? err : lmq_strerror(rc));
+        lmq_session_log(s, LMQ_LOG_ERROR, "%s", s->errmsg);
+    }
+    /* An empty chain costs a call per hook point: keep the NULL instead. */
+    if (!lmq_plugin_chain_count(s->plugins)) {
+        lmq_plugin_chain_free(s->plugins);
+        s->plugins = NULL;
+    }
+    return rc;
+}
+
+int lmq_plugin_session_load(lmq_session *s, const char *path, const char *config)
+{
+    if (!s || !path)
+        return LMQ_EINVAL;
+    return session_add(s, path, NULL, config, NULL);
+}
+
+int lmq_plugin_session_add(lmq_session *s, const lmq_plugin *desc, const char *config,
+                           const char *label)
+{
+    if (!s || !desc || !label)
+        return LMQ_EINVAL;
+    return session_add(s, NULL, desc, config, label);
+}
+
+static int has(const lmq_session *s, unsigned hook)
+{
+    return (lmq_plugin_chain_hooks(s->plugins) & hook) != 0;
+}
+
+void lmq_plugin_hook_connect(lmq_session *s, const lmq_connect *c)
+{
+    lmq_plugin_conn conn;
+
+    if (!has(s, LMQ_HOOK_CONNECT))
+        return;
+    memset(&conn, 0, sizeof conn);
+    conn.protocol = c->level;
+    conn.clean_start = c->clean;
+    conn.keepalive = c->keepalive;
+    conn.client_id = (const char *)c->client_id.p;
+    conn.client_id_len = (int32_t)c->client_id.n;
+    if (c->level == 5) {
+        conn.props = c->props.raw.p;
+        conn.props_len = (int32_t)c->props.raw.n;
+    }
+    lmq_plugin_run_conn(s->plugins, LMQ_HOOK_CONNECT, &conn, s->last_sent);
+}
+
+void lmq_plugin_hook_connack(lmq_session *s, const lmq_connack *ca)
+{
+    lmq_plugin_conn conn;
+
+    if (!has(s, LMQ_HOOK_CONNACK))
+        return;
+    memset(&conn, 0, sizeof conn);
+    conn.protocol = s->level;
+    conn.reason = ca->reason;
+    conn.session_present = ca->session_present;
+    conn.props = ca->props.raw.p;
+    conn.props_len = (int32_t)ca->props.raw.n;
+    lmq_plugin_run_conn(s->plugins, LMQ_HOOK_CONNACK, &conn, s->last_recv);
+}
+
+void lmq_plugin_hook_disconnect(lmq_session *s, int error, int reason,
+                                const lmq_props *props)
+{
+    lmq_plugin_conn conn;
+
+    if (!has(s, LMQ_HOOK_DISCONNECT))
+        return;
+    memset(&conn, 0, sizeof conn);
+    conn.protocol = s->level;
+    conn.error = error;
+    conn.reason = reason;
+    if (props) {
+        conn.props = props->raw.p;
+        conn.props_len = (int32_t)props->raw.n;
+    }
+    lmq_plugin_run_conn(s->plugins, LMQ_HOOK_DISCONNECT, &conn, s->last_recv);
+}
+
+int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason)
+{
+    lmq_plugin_msg m;
+
+    if (!has(s, LMQ_HOOK_MESSAGE_IN))
+        return 0;
+    memset(&m, 0, sizeof m);
+    m.direction = LMQ_PLUGIN_IN;
+    m.protocol = s->level;
+    m.qos = p->qos;
+    m.retain = p->retain;
+    m.dup = p->dup;
+    m.topic = (const char *)p->topic.p;
+    m.topic_len = (int32_t)p->topic.n;
+    m.payload = p->payload.p;
+    m.payload_len = (int32_t)p->payload.n;
+    m.props = p->props.raw.p;
+    m.props_len = (int32_t)p->props.raw.n;
+    if (lmq_plugin_run_msg(s->plugins, LMQ_HOOK_MESSAGE_IN, &m, s->last_recv)) {
+        *reason = (uint8_t)m.reason;
+        return 1;
+    }
+    p->topic.p = (const uint8_t *)m.topic;
+    p->topic.n = (uint32_t)m.topic_len;
+    p->payload.p = m.payload;
+    p->payload.n = (uint32_t)m.payload_len;
+    return 0;
+}
+
+/* The raw property block of an outgoing message, as it will go on the
+ * wire: encode a PUBLISH carrying only those properties and take the
+ * block out of it.  NULL when there are none (or they are refused: the
+ * publish call reports that itself).  Free the result. */
+static uint8_t *out_props(const lmq_proplist *pl, int32_t *len)
+{
+    lmq_packet pkt;
+    uint32_t rem, plen;
+
+    *len = 0;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_PUBLISH;
+    pkt.u.publish.topic.p = (const uint8_t *)"t";
+    pkt.u.publish.topic.n = 1;
+    if (lmq_proplist_props(pl, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props))
+        return NULL;
+    int64_t n = lmq_encode_size_as(&pkt, 5, LMQ_FROM_CLIENT);
+    uint8_t *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (!buf || lmq_encode_as(&pkt, 5, LMQ_FROM_CLIENT, buf, (size_t)n) != n)
+        goto fail;
+    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);  /* fixed header */
+    if (k <= 0)
+        goto fail;
+    size_t at = 1 + (size_t)k + 2 + 1;                        /* topic "t" */
+    k = lmq_varint_get(buf + at, (size_t)n - at, &plen);
+    if (k <= 0 || plen == 0)
+        goto fail;
+    memmove(buf, buf + at + (size_t)k, plen);
+    *len = (int32_t)plen;
+    return buf;
+fail:
+    free(buf);
+    return NULL;
+}
+
+int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
+                        const uint8_t **payload, size_t *plen, int *qos, int *retain,
+                        const lmq_proplist *props, int64_t now)
+{
+    lmq_plugin_msg m;
+    uint8_t *raw = NULL;
+
+    if (!has(s, LMQ_HOOK_PUBLISH_OUT))
+        return 0;
+    if (*tlen > INT32_MAX || *plen > INT32_MAX)
+        return 0;               /* the publish call refuses these itself */
+    memset(&m, 0, sizeof m);
+    m.direction = LMQ_PLUGIN_OUT;
+    m.protocol = lmq_session_api_level(s);
+    m.qos = *qos;
+    m.retain = *retain != 0;
+    m.topic = (const char *)*topic;
+    m.topic_len = (int32_t)*tlen;
+    m.payload = *payload;
+    m.payload_len = (int32_t)*plen;
+    if (props && m.protocol == 5 && (raw = out_props(props, &m.props_len)))
+        m.props = raw;
+    int verdict = lmq_plugin_run_msg(s->plugins, LMQ_HOOK_PUBLISH_OUT, &m, now);
+    free(raw);
+    if (verdict)
+        return LMQ_EPLUGIN_DROP;
+    *topic = (const uint8_t *)m.topic;
+    *tlen = (size_t)m.topic_len;
+    *payload = m.payload;
+    *plen = (size_t)m.payload_len;
+    *qos = m.qos;
+    *retain = m.retain;
+    return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * hooks.h - the session's hook points (hooks.c): each turns session state
+ * into what lunamq_plugin.h hands plugins, runs the chain and applies its
+ * verdict.  Callers test s->plugins first, so a session without plugins
+ * pays one NULL test per hook point and nothing else.
+ *
+ * Internal to the library.
+ */
+#ifndef LMQ_PLUGIN_HOOKS_H
+#define LMQ_PLUGIN_HOOKS_H
+
+#include "plugin/plugin.h"
+#include "session/session_int.h"
+
+/* CONNECT is queued (c as encoded). */
+void lmq_plugin_hook_connect(lmq_session *s, const lmq_connect *c);
+/* CONNACK arrived (before it is acted on). */
+void lmq_plugin_hook_connack(lmq_session *s, const lmq_connack *ca);
+/* The connection ended or the attempt failed (the event of that). */
+void lmq_plugin_hook_disconnect(lmq_session *s, int error, int reason,
+                                const lmq_props *props);
+/* A PUBLISH arrived: 1 when a plugin dropped it (*reason: the ack's reason
+ * code), else 0 with p's topic / payload possibly replaced (by copies the
+ * chain owns until its next run). */
+int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason);
+/* The application publishes: 0 (the arguments possibly replaced, by
+ * copies the chain owns until its next run) or LMQ_EPLUGIN_DROP. */
+int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
+                        const uint8_t **payload, size_t *plen, int *qos, int *retain,
+                        const lmq_proplist *props, int64_t now);
+
+#endif /* LMQ_PLUGIN_HOOKS_H */

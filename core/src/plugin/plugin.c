@@ -1,0 +1,540 @@
+/*
+ * plugin.c - loading C plugins and running their chain.
+ *
+ * Each loaded plugin gets a slot whose first member is its own copy of
+ * the api table: the api pointer a plugin passes back is the slot, which
+ * is how the engine knows who calls without a separate handle.  The
+ * plugin's descriptor is copied into a full-size, zeroed struct, so hooks
+ * an older plugin (smaller struct_size) does not have read as NULL.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "plugin/plugin.h"
+
+#define LMQ_TICK_DEFAULT_MS 1000
+
+typedef struct lmq_plugin_slot {
+    lmq_plugin_api api;           /* first: (slot *)api is the slot */
+    lmq_plugin desc;              /* zero-padded copy of the plugin's own */
+    lmq_plugin_chain *ch;
+    void *state;
+    void *handle;                 /* dlopen handle, NULL for a static one */
+    char *label;                  /* the file, for errors */
+    int64_t tick_ms;              /* 0: no ticks */
+    int64_t next_tick;            /* 0: not scheduled yet */
+    char err[200];                /* set_error, during init */
+} lmq_plugin_slot;
+
+struct lmq_plugin_chain {
+    lmq_plugin_slot **slot;
+    int n, cap;
+    unsigned hooks;               /* LMQ_HOOK_* of the loaded plugins */
+    lmq_plugin_log_sink sink;
+    void *sink_ctx;
+    int64_t now;                  /* as of the last hook run */
+    int in_log;                   /* inside the log hooks: do not re-enter */
+    lmq_plugin_msg *cur;          /* the message being run, for msg_set_* */
+    void *owned[2];               /* topic and payload a hook set: freed at
+                                     the next run */
+};
+
+static lmq_plugin_slot *slot_of(const lmq_plugin_api *api)
+{
+    return (lmq_plugin_slot *)(uintptr_t)api;
+}
+
+static void chain_log(lmq_plugin_chain *ch, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void chain_log(lmq_plugin_chain *ch, int level, const char *fmt, ...)
+{
+    char buf[300];
+    va_list ap;
+
+    if (!ch->sink)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ch->sink(ch->sink_ctx, level, buf);
+}
+
+/* ---------------------------------------------------------- the api table */
+
+static int api_engine_version(const lmq_plugin_api *api)
+{
+    (void)api;
+    return lmq_version_number();
+}
+
+static void api_log(const lmq_plugin_api *api, int32_t level, const char *text)
+{
+    lmq_plugin_slot *sl = slot_of(api);
+    if (!text)
+        return;
+    if (level < LMQ_LOG_ERROR)
+        level = LMQ_LOG_ERROR;
+    if (level > LMQ_LOG_DEBUG)
+        level = LMQ_LOG_DEBUG;
+    chain_log(sl->ch, level, "[%s] %s", sl->desc.name, text);
+}
+
+static void api_set_error(const lmq_plugin_api *api, const char *text)
+{
+    lmq_plugin_slot *sl = slot_of(api);
+    snprintf(sl->err, sizeof sl->err, "%s", text ? text : "");
+}
+
+static int64_t api_now_ms(const lmq_plugin_api *api)
+{
+    return slot_of(api)->ch->now;
+}
+
+static int api_set_tick(const lmq_plugin_api *api, int32_t interval_ms)
+{
+    lmq_plugin_slot *sl = slot_of(api);
+    if (interval_ms < 0)
+        return LMQ_EINVAL;
+    sl->tick_ms = interval_ms;
+    sl->next_tick = 0;
+    return 0;
+}
+
+/* The message a hook may change: the one being run, and only that one. */
+static int msg_ok(const lmq_plugin_api *api, const lmq_plugin_msg *m)
+{
+    return api && m && slot_of(api)->ch->cur == m;
+}
+
+static int set_bytes(lmq_plugin_chain *ch, int which, const void *p, int32_t len,
+                     const void **dst)
+{
+    void *copy = malloc(len ? (size_t)len : 1);
+    if (!copy)
+        return LMQ_ENOMEM;
+    if (len)
+        memcpy(copy, p, (size_t)len);
+    /* The old copy may be what p pointed into: freed only now. */
+    free(ch->owned[which]);
+    ch->owned[which] = copy;
+    *dst = copy;
+    return 0;
+}
+
+static int api_msg_set_topic(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                             const char *topic, int32_t len)
+{
+    if (!msg_ok(api, m) || !topic)
+        return LMQ_EINVAL;
+    if (len < 0)
+        len = (int32_t)strlen(topic);
+    int rc = lmq_topic_validate_name(topic, len);
+    if (rc)
+        return rc;
+    const void *dst;
+    if ((rc = set_bytes(slot_of(api)->ch, 0, topic, len, &dst)))
+        return rc;
+    m->topic = dst;
+    m->topic_len = len;
+    return 0;
+}
+
+static int api_msg_set_payload(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                               const void *payload, int32_t len)
+{
+    if (!msg_ok(api, m) || len < 0 || (!payload && len))
+        return LMQ_EINVAL;
+    const void *dst;
+    int rc = set_bytes(slot_of(api)->ch, 1, payload, len, &dst);
+    if (rc)
+        return rc;
+    m->payload = dst;
+    m->payload_len = len;
+    return 0;
+}
+
+static int api_msg_set_qos(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t qos)
+{
+    if (!msg_ok(api, m) || m->direction != LMQ_PLUGIN_OUT || qos < 0 || qos > 2)
+        return LMQ_EINVAL;
+    m->qos = qos;
+    return 0;
+}
+
+static int api_msg_set_retain(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t retain)
+{
+    if (!msg_ok(api, m) || m->direction != LMQ_PLUGIN_OUT)
+        return LMQ_EINVAL;
+    m->retain = retain != 0;
+    return 0;
+}
+
+static int api_msg_set_reason(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t reason)
+{
+    if (!msg_ok(api, m) || m->direction != LMQ_PLUGIN_IN)
+        return LMQ_EINVAL;
+    /* Success, or a refusal valid in both PUBACK and PUBREC. */
+    if (reason != 0 && (reason > 0xFF || !lmq_reason_valid(LMQ_PUBACK, (uint8_t)reason) ||
+                        reason < 0x80))
+        return LMQ_EINVAL;
+    m->reason = reason;
+    return 0;
+}
+
+/* The lmq_event_prop_* readers work on any raw block put in an event. */
+static lmq_event raw_event(const uint8_t *props, int32_t len)
+{
+    lmq_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.props = len > 0 ? props : NULL;
+    ev.props_len = len > 0 ? len : 0;
+    return ev;
+}
+
+static int api_prop_int(const uint8_t *props, int32_t len, int32_t id, int32_t index,
+                        int64_t *value)
+{
+    lmq_event ev = raw_event(props, len);
+    return lmq_event_prop_int(&ev, id, index, value);
+}
+
+static int api_prop_str(const uint8_t *props, int32_t len, int32_t id, const char **s,
+                        int32_t *slen)
+{
+    lmq_event ev = raw_event(props, len);
+    return lmq_event_prop_str(&ev, id, s, slen);
+}
+
+static int api_prop_user(const uint8_t *props, int32_t len, int32_t index,
+                         const char **key, int32_t *klen, const char **val, int32_t *vlen)
+{
+    lmq_event ev = raw_event(props, len);
+    return lmq_event_prop_user(&ev, index, key, klen, val, vlen);
+}
+
+static int api_prop_at(const uint8_t *props, int32_t len, int32_t n, int32_t *id,
+                       int64_t *value, const char **s, int32_t *slen, const char **s2,
+                       int32_t *s2len)
+{
+    lmq_props p;
+    uint32_t pos = 0, num;
+    uint8_t got;
+    lmq_slice a, b;
+
+    if (!props || len <= 0 || n < 0)
+        return 0;
+    memset(&p, 0, sizeof p);
+    p.raw.p = props;
+    p.raw.n = (uint32_t)len;
+    while (lmq_props_next(&p, &pos, &got, &num, &a, &b)) {
+        if (n-- > 0)
+            continue;
+        if (id)
+            *id = got;
+        if (value)
+            *value = num;
+        if (s)
+            *s = (const char *)a.p;
+        if (slen)
+            *slen = (int32_t)a.n;
+        if (s2)
+            *s2 = (const char *)b.p;
+        if (s2len)
+            *s2len = (int32_t)b.n;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *api_prop_name(int32_t id)
+{
+    const lmq_prop_info *info = id >= 0 && id <= 0xFF ? lmq_prop_lookup((uint8_t)id) : NULL;
+    return info ? info->name : NULL;
+}
+
+static const lmq_plugin_api api_template = {
+    .abi_version = LMQ_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(lmq_plugin_api),
+    .engine_version = api_engine_version,
+    .log = api_log,
+    .set_error = api_set_error,
+    .now_ms = api_now_ms,
+    .set_tick = api_set_tick,
+    .msg_set_topic = api_msg_set_topic,
+    .msg_set_payload = api_msg_set_payload,
+    .msg_set_qos = api_msg_set_qos,
+    .msg_set_retain = api_msg_set_retain,
+    .msg_set_reason = api_msg_set_reason,
+    .prop_int = api_prop_int,
+    .prop_str = api_prop_str,
+    .prop_user = api_prop_user,
+    .prop_at = api_prop_at,
+    .prop_name = api_prop_name,
+    .topic_matches = lmq_topic_matches,
+};
+
+/* ------------------------------------------------------------- the chain */
+
+lmq_plugin_chain *lmq_plugin_chain_new(lmq_plugin_log_sink sink, void *ctx)
+{
+    lmq_plugin_chain *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    ch->sink = sink;
+    ch->sink_ctx = ctx;
+    return ch;
+}
+
+static void slot_free(lmq_plugin_slot *sl)
+{
+    if (sl->handle)
+        dlclose(sl->handle);
+    free(sl->label);
+    free(sl);
+}
+
+void lmq_plugin_chain_free(lmq_plugin_chain *ch)
+{
+    if (!ch)
+        return;
+    for (int i = ch->n - 1; i >= 0; i--) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.shutdown)
+            sl->desc.shutdown(sl->state);
+        slot_free(sl);
+    }
+    free(ch->owned[0]);
+    free(ch->owned[1]);
+    free(ch->slot);
+    free(ch);
+}
+
+static unsigned hooks_of(const lmq_plugin *d)
+{
+    unsigned h = 0;
+    h |= d->on_connect ? LMQ_HOOK_CONNECT : 0;
+    h |= d->on_connack ? LMQ_HOOK_CONNACK : 0;
+    h |= d->on_message_in ? LMQ_HOOK_MESSAGE_IN : 0;
+    h |= d->on_publish_out ? LMQ_HOOK_PUBLISH_OUT : 0;
+    h |= d->on_disconnect ? LMQ_HOOK_DISCONNECT : 0;
+    h |= d->on_log ? LMQ_HOOK_LOG : 0;
+    h |= d->on_tick ? LMQ_HOOK_TICK : 0;
+    return h;
+}
+
+/* The descriptor checks: what the engine refuses before calling anything. */
+static int check_desc(const lmq_plugin *desc, const char *label, char *err, size_t errlen)
+{
+    uint32_t major = desc->abi_version >> 16, minor = desc->abi_version & 0xFFFFu;
+    if (major != LMQ_PLUGIN_ABI_MAJOR) {
+        snprintf(err, errlen, "plugin %s: built for plugin ABI %u.%u, the engine has %u.%u",
+                 label, major, minor, LMQ_PLUGIN_ABI_MAJOR, LMQ_PLUGIN_ABI_MINOR);
+        return LMQ_EPLUGIN_ABI;
+    }
+    if (desc->struct_size < offsetof(lmq_plugin, on_connect) || !desc->name ||
+        !desc->name[0] || !desc->init) {
+        snprintf(err, errlen, "plugin %s: descriptor incomplete (struct_size %u, name, init)",
+                 label, desc->struct_size);
+        return LMQ_EPLUGIN_ABI;
+    }
+    return 0;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int grow(lmq_plugin_chain *ch)
+{
+    if (ch->n < ch->cap)
+        return 0;
+    int cap = ch->cap ? ch->cap * 2 : 4;
+    lmq_plugin_slot **s = realloc(ch->slot, (size_t)cap * sizeof *s);
+    if (!s)
+        return LMQ_ENOMEM;
+    ch->slot = s;
+    ch->cap = cap;
+    return 0;
+}
+
+int lmq_plugin_chain_add(lmq_plugin_chain *ch, const lmq_plugin *desc, const char *config,
+                         const char *label, void *handle, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!ch || !desc || !label)
+        return LMQ_EINVAL;
+    if ((rc = check_desc(desc, label, err, errlen)))
+        return rc;
+    if ((rc = grow(ch)))
+        return rc;
+    lmq_plugin_slot *sl = calloc(1, sizeof *sl);
+    if (!sl || !(sl->label = dup_str(label))) {
+        free(sl);
+        return LMQ_ENOMEM;
+    }
+    sl->api = api_template;
+    size_t n = desc->struct_size < sizeof sl->desc ? desc->struct_size : sizeof sl->desc;
+    memcpy(&sl->desc, desc, n);
+    sl->ch = ch;
+    sl->tick_ms = sl->desc.on_tick ? LMQ_TICK_DEFAULT_MS : 0;
+    if (sl->desc.init(&sl->api, config ? config : "", &sl->state) != 0) {
+        snprintf(err, errlen, "plugin %s (%s): init failed%s%s", label, sl->desc.name,
+                 sl->err[0] ? ": " : "", sl->err);
+        free(sl->label);
+        free(sl);
+        return LMQ_EPLUGIN_INIT;
+    }
+    sl->handle = handle;
+    ch->slot[ch->n++] = sl;
+    ch->hooks |= hooks_of(&sl->desc);
+    chain_log(ch, LMQ_LOG_INFO, "plugin %s %s loaded from %s", sl->desc.name,
+              sl->desc.version ? sl->desc.version : "", label);
+    return 0;
+}
+
+int lmq_plugin_chain_load(lmq_plugin_chain *ch, const char *path, const char *config,
+                          char *err, size_t errlen)
+{
+    if (!ch || !path || !path[0])
+        return LMQ_EINVAL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "plugin %s: cannot load: %s", path, why ? why : "unknown");
+        return LMQ_EPLUGIN_LOAD;
+    }
+    /* A data pointer to a function pointer through memcpy: what POSIX
+     * dlsym() promises to work, without the ISO C cast warning. */
+    void *sym = dlsym(h, LMQ_PLUGIN_ENTRY_SYMBOL);
+    lmq_plugin_entry_fn entry;
+    if (!sym) {
+        snprintf(err, errlen, "plugin %s: no %s symbol", path, LMQ_PLUGIN_ENTRY_SYMBOL);
+        dlclose(h);
+        return LMQ_EPLUGIN_SYMBOL;
+    }
+    memcpy(&entry, &sym, sizeof entry);
+    const lmq_plugin *desc = entry();
+    if (!desc) {
+        snprintf(err, errlen, "plugin %s: %s returned NULL", path, LMQ_PLUGIN_ENTRY_SYMBOL);
+        dlclose(h);
+        return LMQ_EPLUGIN_SYMBOL;
+    }
+    int rc = lmq_plugin_chain_add(ch, desc, config, path, h, err, errlen);
+    if (rc)
+        dlclose(h);
+    return rc;
+}
+
+unsigned lmq_plugin_chain_hooks(const lmq_plugin_chain *ch)
+{
+    return ch ? ch->hooks : 0;
+}
+
+int lmq_plugin_chain_count(const lmq_plugin_chain *ch)
+{
+    return ch ? ch->n : 0;
+}
+
+/* ---------------------------------------------------------- running hooks */
+
+int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_t now)
+{
+    int verdict = LMQ_PLUGIN_CONTINUE;
+
+    ch->now = now;
+    for (int i = 0; i < 2; i++) {
+        free(ch->owned[i]);
+        ch->owned[i] = NULL;
+    }
+    ch->cur = m;
+    for (int i = 0; i < ch->n && verdict == LMQ_PLUGIN_CONTINUE; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        int (*fn)(void *, lmq_plugin_msg *) =
+            hook == LMQ_HOOK_MESSAGE_IN ? sl->desc.on_message_in : sl->desc.on_publish_out;
+        if (!fn || fn(sl->state, m) == LMQ_PLUGIN_CONTINUE)
+            continue;
+        verdict = LMQ_PLUGIN_DROP;
+        chain_log(ch, LMQ_LOG_INFO, "plugin %s dropped the %s message on '%.*s'",
+                  sl->desc.name, m->direction == LMQ_PLUGIN_IN ? "incoming" : "outgoing",
+                  (int)m->topic_len, m->topic);
+    }
+    ch->cur = NULL;
+    return verdict;
+}
+
+void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *conn,
+                         int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        const lmq_plugin *d = &ch->slot[i]->desc;
+        void (*fn)(void *, const lmq_plugin_conn *) =
+            hook == LMQ_HOOK_CONNECT   ? d->on_connect
+            : hook == LMQ_HOOK_CONNACK ? d->on_connack
+                                       : d->on_disconnect;
+        if (fn)
+            fn(ch->slot[i]->state, conn);
+    }
+}
+
+void lmq_plugin_run_log(lmq_plugin_chain *ch, int level, const char *text)
+{
+    /* A log hook that logs would come back here: its line still goes to
+     * the client's log, but not to the log hooks again. */
+    if (ch->in_log || !(ch->hooks & LMQ_HOOK_LOG))
+        return;
+    ch->in_log = 1;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.on_log)
+            sl->desc.on_log(sl->state, level, text);
+    }
+    ch->in_log = 0;
+}
+
+int64_t lmq_plugin_run_tick(lmq_plugin_chain *ch, int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (!sl->desc.on_tick || !sl->tick_ms)
+            continue;
+        if (!sl->next_tick) {
+            sl->next_tick = now + sl->tick_ms;   /* the first interval starts now */
+            continue;
+        }
+        if (now < sl->next_tick)
+            continue;
+        sl->next_tick = now + sl->tick_ms;
+        sl->desc.on_tick(sl->state, now);
+    }
+    return lmq_plugin_tick_deadline(ch);
+}
+
+int64_t lmq_plugin_tick_deadline(const lmq_plugin_chain *ch)
+{
+    int64_t d = INT64_MAX;
+    if (!ch || !(ch->hooks & LMQ_HOOK_TICK))
+        return d;
+    for (int i = 0; i < ch->n; i++) {
+        const lmq_plugin_slot *sl = ch->slot[i];
+        if (!sl->desc.on_tick || !sl->tick_ms)
+            continue;
+        /* Not scheduled yet: due now, which schedules it. */
+        int64_t t = sl->next_tick ? sl->next_tick : ch->now;
+        if (t < d)
+            d = t;
+    }
+    return d;
+}

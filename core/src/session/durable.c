@@ -1,0 +1,228 @@
+/*
+ * durable.c - the session's half of durable sessions: opening the store
+ * (core/src/store) when LMQ_OPT_STATE_DIR is set, restoring what a
+ * previous process left before anything is sent, and the hooks the flows
+ * call at each change of state.  Without a state directory every hook is
+ * a test of s->store and nothing else.
+ *
+ * Write-ahead: a change is buffered in the store when it happens; the
+ * buffer reaches the file (and, with LMQ_DURABILITY_FSYNC, the disk) in
+ * lmq_session_out(), before the bytes that act on the change are handed
+ * to the caller.  So the server never sees a packet id, a PUBREL or a
+ * PUBREC the file does not know about.  An accepted message is written at
+ * once (lmq_session_publish returns after write()): kill -9 a moment later
+ * does not lose it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_int.h"
+#include "store/store.h"
+
+static void store_log(void *ud, int level, const char *text)
+{
+    lmq_session_log(ud, level, "%s", text);
+}
+
+/* <dir>/<client id>.lmqs, the id kept readable: [A-Za-z0-9_-] and inner
+ * dots as they are, every other byte as %XX (so no id can climb out of
+ * the directory or collide with another). */
+static char *state_path(const lmq_session *s)
+{
+    size_t dl = strlen(s->state_dir), n = 0;
+    char *p = malloc(dl + 1 + 3 * (size_t)s->client_id.n + 6);
+    if (!p)
+        return NULL;
+    memcpy(p, s->state_dir, dl);
+    n = dl;
+    p[n++] = '/';
+    for (uint32_t i = 0; i < s->client_id.n; i++) {
+        uint8_t c = s->client_id.p[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && i > 0);
+        if (plain) {
+            p[n++] = (char)c;
+        } else {
+            snprintf(p + n, 4, "%%%02X", c);
+            n += 3;
+        }
+    }
+    memcpy(p + n, ".lmqs", 6);
+    return p;
+}
+
+static lmq_req *restored_req(const lmq_store_msg *m)
+{
+    lmq_req *r = malloc(sizeof *r + m->tlen + m->plen + 1);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->kind = LMQ_PUBLISH;
+    r->msg_id = m->msg_id;
+    r->qos = m->qos;
+    r->retain = m->retain;
+    r->topic = (uint8_t *)(r + 1);
+    r->payload = r->topic + m->tlen;
+    memcpy(r->topic, m->topic, m->tlen);
+    memcpy(r->payload, m->payload, m->plen);
+    r->tlen = m->tlen;
+    r->plen = m->plen;
+    r->bytes = (size_t)m->tlen + m->plen;
+    return r;
+}
+
+/*
+ * What the last process left: messages not sent yet go to the pending
+ * queue (unbounded: they were accepted already), those in flight to the
+ * inflight list with their packet ids, as if the connection had just been
+ * lost; CONNACK then resends them with DUP (session present) or requeues
+ * them as new (not present), the usual rules.  Incoming QoS 2 ids stay
+ * PUBREC'd, so a resent PUBLISH is not delivered twice [MQTT-4.3.3-10].
+ */
+static int restore(lmq_session *s)
+{
+    int rc;
+    uint32_t n = 0;
+
+    for (const lmq_store_msg *m = lmq_store_first(s->store); m; m = m->next) {
+        lmq_req *r = restored_req(m);
+        if (!r)
+            return LMQ_ENOMEM;
+        if (m->state == LMQ_STORE_QUEUED) {
+            lmq_reqlist_append(&s->pending, r);
+            s->pending_bytes += r->bytes;
+        } else {
+            if ((rc = lmq_out_slots(s))) {
+                lmq_req_free(r);
+                return rc;
+            }
+            if (s->slot[m->packet_id]) {
+                lmq_req_free(r);
+                lmq_session_seterr(s, "state file: packet id %u used twice", m->packet_id);
+                return LMQ_ESTORE_CORRUPT;
+            }
+            r->packet_id = m->packet_id;
+            r->state = m->state;
+            s->slot[r->packet_id] = r;
+            s->ids_used++;
+            lmq_reqlist_append(&s->inflight, r);
+            s->inflight_pub++;
+        }
+        n++;
+    }
+    if (lmq_store_next_msg_id(s->store) > 0)
+        s->next_msg_id = lmq_store_next_msg_id(s->store);
+    s->next_pid = lmq_store_next_pid(s->store);
+    uint32_t held = 0;
+    for (uint32_t pid = 1; pid < 65536; pid++) {
+        if (!lmq_store_in_held(s->store, (uint16_t)pid))
+            continue;
+        if ((rc = lmq_in_init(s)))
+            return rc;
+        lmq_in_set(s, (uint16_t)pid, LMQ_IN_Q2_RECEIVED);
+        held++;
+    }
+    if (n || held)
+        lmq_session_log(s, LMQ_LOG_INFO,
+                        "state restored: %u outgoing message(s), %u incoming QoS 2 id(s)",
+                        n, held);
+    return 0;
+}
+
+int lmq_durable_open(lmq_session *s)
+{
+    char err[300];
+    int rc;
+
+    if (s->store || !s->state_dir)
+        return 0;
+    if (!s->client_id.n) {
+        lmq_session_seterr(s, "a state directory needs a client id");
+        return LMQ_EINVAL;
+    }
+    char *path = state_path(s);
+    if (!path)
+        return LMQ_ENOMEM;
+    rc = lmq_store_open(&s->store, path, s->client_id.p, s->client_id.n, s->durability,
+                        store_log, s, err, sizeof err);
+    free(path);
+    if (rc) {
+        lmq_session_seterr(s, "%s", err);
+        return rc;
+    }
+    if ((rc = restore(s))) {
+        /* Half restored is worse than nothing: start empty, say why. */
+        lmq_out_free_all(s);
+        s->pending_bytes = 0;
+        s->ids_used = 0;
+        s->inflight_pub = 0;
+        lmq_store_close(s->store);
+        s->store = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+void lmq_durable_close(lmq_session *s)
+{
+    lmq_store_close(s->store);
+    s->store = NULL;
+}
+
+/* A change the store could not take: the file no longer says what the
+ * session knows, so durability ends here, loudly, rather than a later
+ * restart restoring a wrong state. */
+static void store_broke(lmq_session *s, int rc)
+{
+    if (!rc || rc == LMQ_EINVAL)
+        return;     /* EINVAL: not in the store (accepted before it opened) */
+    char text[400];
+    snprintf(text, sizeof text, "state file abandoned, the session is no longer durable: %s",
+             rc == LMQ_ENOMEM ? "out of memory" : lmq_store_errmsg(s->store));
+    lmq_session_push_event(s, LMQ_EV_ERROR, rc, 0, text);
+    lmq_session_log(s, LMQ_LOG_ERROR, "%s", text);
+    lmq_durable_close(s);
+}
+
+int lmq_durable_accept(lmq_session *s, const lmq_req *r)
+{
+    int rc;
+    if (!s->store || r->qos == 0)
+        return 0;
+    rc = lmq_store_add(s->store, r->msg_id, r->qos, r->retain, r->topic, r->tlen,
+                       r->payload, r->plen);
+    if (!rc && (rc = lmq_store_write(s->store)))
+        lmq_session_seterr(s, "%s", lmq_store_errmsg(s->store));
+    return rc;
+}
+
+void lmq_durable_state(lmq_session *s, const lmq_req *r)
+{
+    if (s->store && r->qos)
+        store_broke(s, lmq_store_set_state(s->store, r->msg_id, r->state, r->packet_id));
+}
+
+void lmq_durable_done(lmq_session *s, const lmq_req *r)
+{
+    if (s->store && r->qos)
+        store_broke(s, lmq_store_remove(s->store, r->msg_id));
+}
+
+void lmq_durable_in(lmq_session *s, uint16_t pid, int held)
+{
+    if (s->store)
+        store_broke(s, lmq_store_in_set(s->store, pid, held));
+}
+
+void lmq_durable_in_clear(lmq_session *s)
+{
+    if (s->store)
+        store_broke(s, lmq_store_in_clear(s->store));
+}
+
+void lmq_durable_sync(lmq_session *s)
+{
+    if (s->store && lmq_store_dirty(s->store))
+        store_broke(s, lmq_store_sync(s->store));
+}

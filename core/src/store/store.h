@@ -1,0 +1,124 @@
+/*
+ * store.h - a client's session state on disk, so that a restarted process
+ * (even after kill -9) neither loses an accepted QoS 1/2 message nor sends
+ * a QoS 2 message twice.
+ *
+ * One file per client: a write-ahead log of records appended as the
+ * session changes (message accepted, sent with packet id, PUBREC received,
+ * complete; incoming QoS 2 id held / released).  The store also keeps the
+ * live state in memory: it is what a reload rebuilds from the log, and what
+ * compaction writes as a fresh snapshot once the log has grown.
+ *
+ * File layout (integers little-endian):
+ *   header  "LMQSTORE" u32 version, u16 id length, client id, u32 CRC32
+ *           (of everything before it)
+ *   record  u8 type, u32 payload length, u32 CRC32 (of type, length and
+ *           payload), payload
+ * A crash can leave a partial last record: on load it fails its length or
+ * CRC, is dropped with a log line and cut off the file.  A record whose
+ * CRC holds but whose content makes no sense is corruption, not a torn
+ * write: LMQ_ESTORE_CORRUPT.
+ *
+ * Crash model: lmq_store_write() hands the records to the kernel (write):
+ * from then on kill -9 loses nothing.  lmq_store_sync() also fsyncs (in
+ * LMQ_DURABILITY_FSYNC mode), so a power loss loses nothing either.  The
+ * caller writes the records of a state change before the bytes that act
+ * on it leave the process (write-ahead).
+ *
+ * Not thread-safe: the session (under the client's lock) owns it.
+ * Internal to the library.
+ */
+#ifndef LMQ_STORE_H
+#define LMQ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lunamq.h"
+
+#define LMQ_STORE_VERSION 1u
+
+typedef struct lmq_store lmq_store;
+
+/* State of a stored outgoing message (as enum lmq_req_state). */
+enum lmq_store_msg_state {
+    LMQ_STORE_QUEUED = 0,     /* accepted, not sent (no packet id) */
+    LMQ_STORE_SENT = 1,       /* PUBLISH sent with packet_id, not acked */
+    LMQ_STORE_RELEASED = 2    /* QoS 2: PUBREC received, PUBREL sent */
+};
+
+/* A live outgoing message, in acceptance order (next). */
+typedef struct lmq_store_msg {
+    struct lmq_store_msg *next, *prev; /* acceptance order */
+    struct lmq_store_msg *hnext;       /* hash chain by msg_id */
+    int32_t msg_id;
+    uint16_t packet_id;
+    uint8_t qos, retain, state;
+    uint32_t tlen, plen;
+    uint8_t *topic, *payload;          /* in the same allocation */
+} lmq_store_msg;
+
+/* Log lines (torn tail dropped, compaction).  level: enum lmq_log_level. */
+typedef void lmq_store_log_fn(void *ud, int level, const char *text);
+
+/*
+ * Open (or create, mode 0600) the store at path for client_id and load it.
+ * A file written for another client id gives LMQ_ESTORE_CLIENT_ID, another
+ * format version LMQ_ESTORE_VERSION, a bad header or a record that passes
+ * its CRC but makes no sense LMQ_ESTORE_CORRUPT; I/O errors LMQ_ESTORE_IO.
+ * err (errn bytes) gets a sentence naming the file and the reason.
+ * durability: enum lmq_durability.  log may be NULL.
+ */
+int lmq_store_open(lmq_store **out, const char *path, const uint8_t *client_id,
+                   size_t idlen, int durability, lmq_store_log_fn *log, void *ud,
+                   char *err, size_t errn);
+/* Write and sync what is buffered, close.  NULL is a no-op. */
+void lmq_store_close(lmq_store *st);
+
+/* ------------------------------------------------------------ the state */
+
+/* Live messages in acceptance order (NULL: none); m->next for the rest. */
+const lmq_store_msg *lmq_store_first(const lmq_store *st);
+uint32_t lmq_store_count(const lmq_store *st);
+/* 1 when an incoming QoS 2 message with this id waits for PUBREL. */
+int lmq_store_in_held(const lmq_store *st, uint16_t pid);
+/* What the allocators were at (0: never set). */
+int32_t lmq_store_next_msg_id(const lmq_store *st);
+uint16_t lmq_store_next_pid(const lmq_store *st);
+
+/* ------------------------------------------------------------- changes */
+
+/* Each appends a record to the buffer (lmq_store_write sends it to the
+ * file) and updates the state.  0, LMQ_ENOMEM, LMQ_EINVAL (unknown msg_id,
+ * duplicate add). */
+int lmq_store_add(lmq_store *st, int32_t msg_id, int qos, int retain,
+                  const uint8_t *topic, size_t tlen, const uint8_t *payload,
+                  size_t plen);
+/* state: enum lmq_store_msg_state; packet_id 0 with QUEUED. */
+int lmq_store_set_state(lmq_store *st, int32_t msg_id, int state, uint16_t packet_id);
+int lmq_store_remove(lmq_store *st, int32_t msg_id);
+int lmq_store_in_set(lmq_store *st, uint16_t pid, int held);
+/* Forget every incoming id (the server has no session for us). */
+int lmq_store_in_clear(lmq_store *st);
+int lmq_store_set_next(lmq_store *st, int32_t next_msg_id, uint16_t next_pid);
+
+/* 1 when records wait to be written or synced. */
+int lmq_store_dirty(const lmq_store *st);
+/* Hand the buffered records to the kernel: kill -9 safe.  0 or LMQ_ESTORE_IO. */
+int lmq_store_write(lmq_store *st);
+/* Write, then fsync (LMQ_DURABILITY_FSYNC), then compact if the log has
+ * outgrown its live state.  0 or LMQ_ESTORE_IO. */
+int lmq_store_sync(lmq_store *st);
+/* Rewrite the file as a snapshot of the live state (temp file, fsync,
+ * rename, fsync of the directory).  0 or LMQ_ESTORE_IO. */
+int lmq_store_compact(lmq_store *st);
+/* The log size past which lmq_store_sync compacts (default 4 MiB; it also
+ * waits until the log is twice the snapshot's size).  For tests. */
+void lmq_store_set_compact_min(lmq_store *st, uint64_t bytes);
+/* Bytes in the file (header + records). */
+uint64_t lmq_store_file_size(const lmq_store *st);
+
+/* The last error sentence ("" if none). */
+const char *lmq_store_errmsg(const lmq_store *st);
+
+#endif /* LMQ_STORE_H */
