@@ -25,6 +25,8 @@ const char cli_conn_usage[] =
     "  -u USER, -P PASS   username and password\n"
     "  -k SECONDS         keepalive (default 60, 0 disables)\n"
     "  -c                 persistent session (clean start off; needs -i)\n"
+    "  --state-dir DIR    durable session: QoS 1/2 state kept in DIR, survives a\n"
+    "                     restart or kill -9 (needs -c and -i)\n"
     "  -x SECONDS         session expiry interval (MQTT 5; -1: never)\n"
     "  -V VERSION         31, 311, 5 (or mqttv31, mqttv311, mqttv5); default 5\n"
     "  -D PACKET NAME VALUE [VALUE]\n"
@@ -461,6 +463,7 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
     else if (!strcmp(f, "-A")) dst = &o->bind_address;
     else if (!strcmp(f, "-i") || !strcmp(f, "--id")) dst = &o->id;
     else if (!strcmp(f, "-I") || !strcmp(f, "--id-prefix")) dst = &o->id_prefix;
+    else if (!strcmp(f, "--state-dir")) dst = &o->state_dir;
     else if (!strcmp(f, "-u") || !strcmp(f, "--username")) dst = &o->username;
     else if (!strcmp(f, "-P") || !strcmp(f, "--pw")) dst = &o->password;
     else if (!strcmp(f, "--will-topic")) dst = &o->will_topic;
@@ -504,6 +507,11 @@ int cli_conn_check(cli_conn *o)
     }
     if (!o->clean && !o->id && !o->id_prefix) {
         cli_err(o, "-c needs a client id (-i or -I)");
+        return -1;
+    }
+    /* the state file is found by client id: -I changes it every run */
+    if (o->state_dir && (o->clean || !o->id)) {
+        cli_err(o, "--state-dir needs a persistent session (-c) and a client id (-i)");
         return -1;
     }
     if (o->protocol != LMQ_MQTT_5 && o->nprops) {
@@ -596,7 +604,8 @@ int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
         set_str(o, c, LMQ_OPT_USERNAME, o->username, "-u") < 0 ||
         set_str(o, c, LMQ_OPT_PASSWORD, o->password, "-P") < 0 ||
         set_int(o, c, LMQ_OPT_KEEPALIVE, o->keepalive, "-k") < 0 ||
-        set_int(o, c, LMQ_OPT_CLEAN_START, o->clean, "-c") < 0)
+        set_int(o, c, LMQ_OPT_CLEAN_START, o->clean, "-c") < 0 ||
+        set_str(o, c, LMQ_OPT_STATE_DIR, o->state_dir, "--state-dir") < 0)
         return -1;
     if (o->session_expiry >= 0 &&
         set_int(o, c, LMQ_OPT_SESSION_EXPIRY, o->session_expiry, "-x") < 0)

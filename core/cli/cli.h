@@ -48,6 +48,7 @@ typedef struct cli_conn {
     const char *password;
     int keepalive;
     int clean;                  /* 0 with -c */
+    const char *state_dir;      /* --state-dir: durable session, or NULL */
     int64_t session_expiry;     /* -1: not given */
     int protocol;               /* enum lmq_protocol */
     int debug;

@@ -339,6 +339,8 @@ function M.main(args)
     client:close()
     return fail("state directory " .. o.state_dir .. ": " .. tostring(rt))
   end
+  log("info", nil, ("lunamq %s (engine: %s), scripts in %s"):format(lunamq.version,
+      lunamq.library_path == "(process)" and "linked in" or tostring(lunamq.library_path), o.dir))
   rt:scan()
   local ok, msg = client:connect()
   if not ok then log("error", nil, "connect: " .. msg) end

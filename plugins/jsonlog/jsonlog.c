@@ -65,10 +65,12 @@ static void puts_(jsonlog *j, const char *s)
     put(j, s, strlen(s));
 }
 
-static void putf(jsonlog *j, const char *fmt, long long v)
+/* A JSON member "key":integer, key given with its comma and colon. */
+static void put_int(jsonlog *j, const char *key, long long v)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof buf, fmt, v);
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    puts_(j, key);
     put(j, buf, (size_t)n);
 }
 
@@ -186,7 +188,7 @@ static void put_props(jsonlog *j, const uint8_t *props, int32_t len)
         puts_(j, n ? ",{\"name\":" : "{\"name\":");
         put_str(j, name ? name : "?", strlen(name ? name : "?"));
         if (!s) {
-            putf(j, ",\"value\":%lld", (long long)value);
+            put_int(j, ",\"value\":", (long long)value);
         } else if (s2) {
             puts_(j, ",\"key\":");
             put_str(j, s, (size_t)slen);
@@ -224,7 +226,7 @@ static void write_line(jsonlog *j, const lmq_plugin_msg *m)
     puts_(j, m->direction == LMQ_PLUGIN_IN ? ",\"dir\":\"in\"" : ",\"dir\":\"out\"");
     puts_(j, ",\"topic\":");
     put_str(j, m->topic, (size_t)m->topic_len);
-    putf(j, ",\"qos\":%lld", m->qos);
+    put_int(j, ",\"qos\":", m->qos);
     puts_(j, m->retain ? ",\"retain\":true" : ",\"retain\":false");
     if (m->direction == LMQ_PLUGIN_IN)
         puts_(j, m->dup ? ",\"dup\":true" : ",\"dup\":false");

@@ -94,6 +94,8 @@ OPTIONS = {
     "LMQ_OPT_WEBSOCKET": 100,
     "LMQ_OPT_WS_PATH": 101,
     "LMQ_OPT_WS_HEADERS": 102,
+    "LMQ_OPT_STATE_DIR": 110,
+    "LMQ_OPT_DURABILITY": 111,
 }
 globals().update(OPTIONS)
 
@@ -174,6 +176,10 @@ ERRORS = {
     "LMQ_EWS_UPGRADE": -136,
     "LMQ_EWS": -137,
     "LMQ_EURL": -138,
+    "LMQ_ESTORE_IO": -150,
+    "LMQ_ESTORE_CORRUPT": -151,
+    "LMQ_ESTORE_CLIENT_ID": -152,
+    "LMQ_ESTORE_VERSION": -153,
 }
 globals().update(ERRORS)
 

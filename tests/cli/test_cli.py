@@ -164,6 +164,8 @@ def group_args(b):
         ("pub", "-t", "a", "-m", "x", "-D", "publish", "user-property", "a"),
         ("pub", "-t", "a", "-m", "x", "-V", "311", "-D", "publish", "user-property", "a", "b"),
         ("pub", "-t", "a", "-m", "x", "-c"),      # -c needs a client id
+        ("pub", "-t", "a", "-m", "x", "-i", "d", "--state-dir", "/tmp"),   # needs -c
+        ("sub", "-t", "a", "-c", "-I", "d", "--state-dir", "/tmp"),        # needs -i
         ("pub", "-t", "a", "-m", "x", "-L", "http://example.com/"),
         ("pub", "-t", "a", "-m", "x", "-L", "mqtt://host:99999/t"),
         ("pub", "-t", "a", "-m", "x", "--cert", "client.crt"),     # --key missing
@@ -442,6 +444,22 @@ def group_pub(b):
     r = lmq("pub", "-p", port, "-t", "x", "-m", "y", "-u", "user", "-P", "pw", "-k", "10",
             "--will-topic", "w", "--will-payload", "p", "-V", "31")
     check(r.returncode == 0, f"MQTT 3.1 with user, password and a will ({r.stderr!r})")
+
+    # --state-dir: a durable session; its state file is private (0600),
+    # empty once the messages completed, and loads again on the next run
+    state = tempfile.mkdtemp(prefix="lmq-cli-state-")
+    try:
+        for i in range(2):
+            s = start_sub(b, f"durs{i}", ["mosquitto_sub", "-t", "dur", "-C", "1", "-q", "2"])
+            r = lmq("pub", "-p", port, "-t", "dur", "-m", f"d{i}", "-q", "2", "-c",
+                    "-i", "durcli", "--state-dir", state)
+            rc, out, err = finish(s)
+            check(r.returncode == 0 and out == f"d{i}\n".encode(),
+                  f"pub --state-dir, run {i} ({r.returncode}, {r.stderr!r}, {out!r})")
+        st = os.stat(os.path.join(state, "durcli.lmqs"))
+        check(st.st_mode & 0o777 == 0o600, f"the state file is mode 0600 ({oct(st.st_mode)})")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
 
     # v5: a server refusing the publish is reported (topic alias 0 is
     # not allowed [MQTT-3.3.2-8]: the library refuses it before sending)

@@ -48,7 +48,7 @@ static lmq_client *publisher(const tb_broker *b)
     lmq_client_set_int(c, LMQ_OPT_CLEAN_START, 0);
     lmq_client_set_int(c, LMQ_OPT_SESSION_EXPIRY, 600);
     lmq_client_set_int(c, LMQ_OPT_OFFLINE_MAX_MSGS, MAX_NUM);
-    if (0) {
+    if (lmq_client_set_str(c, LMQ_OPT_STATE_DIR, state_dir, -1) != 0) {
         lmq_client_free(c);
         return NULL;
     }
