@@ -92,10 +92,37 @@ typedef struct lmq_plugin_conn {
                                    block of the packet (none for connect yet) */
 } lmq_plugin_conn;
 
+/* What the engine tells the publish_done hook: a message the application
+ * published is complete (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP) or
+ * failed. */
+typedef struct lmq_plugin_done {
+    int32_t msg_id;             /* what lmq_client_publish returned */
+    int32_t qos;
+    int32_t error;              /* 0, or the LMQ_E* code it failed with */
+    int32_t reason;             /* the PUBACK / PUBREC / PUBCOMP reason (v5) */
+    int32_t topic_len;
+    const char *topic;
+    int32_t payload_len;
+    const void *payload;
+    int32_t props_len;
+    const uint8_t *props;       /* raw property block of the ack (v5), or none */
+} lmq_plugin_done;
+
+/* One filter of an lmq_client_subscribe call, as the subscribe hook sees
+ * it (options: bits 0-1 QoS, 2 no local, 3 retain as published, 4-5
+ * retain handling, as on the wire). */
+typedef struct lmq_plugin_sub {
+    int32_t filter_len;
+    const char *filter;         /* not NUL-terminated */
+    int32_t options;
+} lmq_plugin_sub;
+
 /*
  * The engine's function table.  One per loaded plugin: every function
  * takes the table it came from as its first argument, which is how the
- * engine knows which plugin calls.  Valid from init to shutdown.
+ * engine knows which plugin calls.  Valid from init to shutdown, and to be
+ * called only from init, shutdown and the hooks (on the thread running
+ * them): the engine has no lock of its own for plugins.
  */
 typedef struct lmq_plugin_api lmq_plugin_api;
 struct lmq_plugin_api {
@@ -191,6 +218,14 @@ struct lmq_plugin {
     void (*on_log)(void *state, int32_t level, const char *text);
     /* Periodic, every api->set_tick interval while connected. */
     void (*on_tick)(void *state, int64_t now_ms);
+    /* A published message completed or failed (observe), once per
+     * message the publish hook let through. */
+    void (*on_publish_done)(void *state, const lmq_plugin_done *done);
+    /* The application subscribes to subs[0..n) (checked already), before
+     * anything is queued: observe, or return LMQ_PLUGIN_DROP to deny the
+     * whole request (lmq_client_subscribe then returns LMQ_EPLUGIN_DROP).
+     * The engine's own re-subscribe after a lost session is not shown. */
+    int (*on_subscribe)(void *state, const lmq_plugin_sub *subs, int32_t n);
     /* Appended in later minors only. */
 };
 

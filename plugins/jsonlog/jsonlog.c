@@ -8,6 +8,8 @@
  *   filter=F      only topics matching the MQTT filter F (may repeat;
  *                 default: every topic)
  *   dir=in|out|both   which way to log (default both)
+ *   flush=0       let stdio buffer the lines (default 1: each line is
+ *                 flushed as written, for tail -f and crash safety)
  *
  * It only observes: both hooks always let the message through.  Built
  * against lunamq_plugin.h alone; the engine is reached through the api.
@@ -29,6 +31,9 @@ typedef struct jsonlog {
     FILE *out;
     int own_file;                 /* out is ours to close */
     int log_in, log_out;
+    int flush;
+    long long stamp_sec;          /* the second stamp[] was made for */
+    char stamp[24];               /* "YYYY-MM-DDTHH:MM:SS" of that second */
     int n_filters;
     char *filter[MAX_FILTERS];
     char *line;                   /* reused output buffer */
@@ -81,6 +86,15 @@ static void put_str(jsonlog *j, const char *s, size_t n)
     put(j, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\' &&
+               s[run] != 0x7F)
+            run++;
+        if (run > i) {                      /* the common case: a plain run */
+            put(j, s + i, run - i);
+            i = run - 1;
+            continue;
+        }
         if (c == '"' || c == '\\') {
             char e[2] = { '\\', (char)c };
             put(j, e, 2);
@@ -90,11 +104,9 @@ static void put_str(jsonlog *j, const char *s, size_t n)
             put(j, "\\r", 2);
         } else if (c == '\t') {
             put(j, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7F) {
+        } else {
             char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
             put(j, e, 6);
-        } else {
-            put(j, (const char *)&s[i], 1);
         }
     }
     put(j, "\"", 1);
@@ -157,16 +169,28 @@ static int utf8_ok(const unsigned char *p, size_t n)
     return 1;
 }
 
+/* UTC with milliseconds; the date part is formatted once a second. */
 static void put_time(jsonlog *j)
 {
     struct timespec ts;
-    struct tm tm;
-    char buf[40];
+    char ms[8];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, sizeof buf - n, ".%03ldZ\"", ts.tv_nsec / 1000000);
-    put(j, buf, n);
+    if ((long long)ts.tv_sec != j->stamp_sec || !j->stamp[0]) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(j->stamp, sizeof j->stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        j->stamp_sec = (long long)ts.tv_sec;
+    }
+    int v = (int)(ts.tv_nsec / 1000000);
+    ms[0] = '.';
+    ms[1] = (char)('0' + v / 100);
+    ms[2] = (char)('0' + v / 10 % 10);
+    ms[3] = (char)('0' + v % 10);
+    ms[4] = 'Z';
+    ms[5] = '"';
+    put(j, "\"", 1);
+    puts_(j, j->stamp);
+    put(j, ms, 6);
 }
 
 /* Correlation Data and Authentication Data are binary, the rest text. */
@@ -244,7 +268,8 @@ static void write_line(jsonlog *j, const lmq_plugin_msg *m)
     puts_(j, "}\n");
     if (j->len && j->line[j->len - 1] == '\n') {
         fwrite(j->line, 1, j->len, j->out);
-        fflush(j->out);
+        if (j->flush)
+            fflush(j->out);
     }
 }
 
@@ -338,6 +363,10 @@ static int config_item(jsonlog *j, const char *item, size_t n, char *why, size_t
         }
         return 0;
     }
+    if (kl == 5 && !memcmp(item, "flush", 5) && vl == 1 && (v[0] == '0' || v[0] == '1')) {
+        j->flush = v[0] == '1';
+        return 0;
+    }
     snprintf(why, wn, "config: unknown key '%.*s'", (int)kl, item);
     return -1;
 }
@@ -351,6 +380,7 @@ static int jsonlog_init(const lmq_plugin_api *api, const char *config, void **st
     j->api = api;
     j->out = stderr;
     j->log_in = j->log_out = 1;
+    j->flush = 1;
     for (const char *p = config; *p;) {
         while (*p == ' ')
             p++;

@@ -2,8 +2,9 @@
  * test_durable.c - durable sessions against a real mosquitto: a publisher
  * process is killed with SIGKILL at seeded random points of a stream of
  * QoS 1 and QoS 2 messages and started again on the same state directory,
- * many times; at the end every message a publish call accepted reached the
- * subscriber, QoS 2 exactly once, and the state file is empty.
+ * many times (the broker restarting too, now and then); at the end every
+ * message a publish call accepted reached the subscriber, QoS 2 exactly
+ * once, and the state file is empty.
  *
  * No sleeps: each publisher child reports every number its publish call
  * accepted on a pipe, and the parent kills it after a seeded count of
@@ -210,13 +211,19 @@ static void test_publisher_killed_at_random_points_loses_nothing(void)
     REQUIRE(tw_wait(sub, LMQ_EV_DISCONNECTED, IT_SHORT_MS));
 
     srand(20261122);
-    int next = 0, last = -1;
+    int next = 0, last = -1, restarts = 0;
     int64_t t0 = tw_now_ms();
     for (int gen = 0; gen < CYCLES; gen++) {
         int kill_after = 5 + rand() % 120;
         last = run_publisher(b, next, gen, 0, kill_after);
         REQUIRE(last >= -1);
         next = last + 1;
+        /* now and then the broker restarts too (its persistence keeps
+         * both sessions), while the publisher is down */
+        if (gen % 5 == 4) {
+            REQUIRE(tb_broker_restart(b) == 0);
+            restarts++;
+        }
     }
     last = run_publisher(b, next, CYCLES, FINAL_COUNT, 0);
     REQUIRE(last == next + FINAL_COUNT - 1);
@@ -253,8 +260,9 @@ static void test_publisher_killed_at_random_points_loses_nothing(void)
     for (int k = 0; k <= last && missing; k++)
         if (!s->arrived[k])
             fprintf(stderr, "message %d never arrived\n", k);
-    printf("durable: %d kill/restart cycles, %d messages accepted, %lld ms; "
-           "QoS 1 duplicates %d\n", CYCLES, last + 1, (long long)(t1 - t0), s->dup_q1);
+    printf("durable: %d kill/restart cycles (%d broker restarts), %d messages accepted, "
+           "%lld ms; QoS 1 duplicates %d\n", CYCLES, restarts, last + 1, (long long)(t1 - t0),
+           s->dup_q1);
     CHECK_INT(missing, 0);
     CHECK_INT(s->dup_payload_q2, 0);
     CHECK_INT(s->wrong_qos, 0);

@@ -584,6 +584,95 @@ static void test_msg_setters_refuse_what_they_must(void)
     fx_free(&f);
 }
 
+/* ------------------------------------------------------ publish completion */
+
+static char done_seen[256];
+
+static void done_hook(void *state, const lmq_plugin_done *d)
+{
+    (void)state;
+    size_t n = strlen(done_seen);
+    snprintf(done_seen + n, sizeof done_seen - n, "%d:%.*s:q%d:e%d:r%d ", (int)d->msg_id,
+             (int)d->topic_len, d->topic, (int)d->qos, (int)d->error, (int)d->reason);
+}
+
+static int done_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    (void)api;
+    (void)config;
+    *state = NULL;
+    return 0;
+}
+
+static void test_publish_done_reports_each_completion_and_failure(void)
+{
+    static const lmq_plugin d = { .abi_version = LMQ_PLUGIN_ABI_VERSION,
+                                  .struct_size = sizeof d, .name = "done",
+                                  .init = done_init, .on_publish_done = done_hook };
+    fx f;
+    fx_init(&f, 5);
+    done_seen[0] = '\0';
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, "", "done.so"), 0);
+    fx_connect(&f, 0);
+    int a = fx_pub(&f, "t/0", "x", 0);     /* complete when written */
+    int b = fx_pub(&f, "t/1", "x", 1);
+    int c = fx_pub(&f, "t/2", "x", 1);
+    fx_skip_all(&f);
+    lmq_packet ok = fx_ack(LMQ_PUBACK, 1, 0);
+    lmq_packet no = fx_ack(LMQ_PUBACK, 2, 0x87);
+    CHECK_INT(fx_feed(&f, &no), 0);
+    CHECK_INT(fx_feed(&f, &ok), 0);
+    char want[160];
+    snprintf(want, sizeof want, "%d:t/0:q0:e0:r0 %d:t/2:q1:e%d:r%d %d:t/1:q1:e0:r0 ", a, c,
+             LMQ_EREJECTED, 0x87, b);
+    CHECK(strcmp(done_seen, want) == 0);
+    fx_free(&f);
+}
+
+/* ------------------------------------------------------------- subscribe */
+
+static char sub_seen[128];
+
+static int sub_hook(void *state, const lmq_plugin_sub *subs, int32_t n)
+{
+    (void)state;
+    sub_seen[0] = '\0';
+    for (int32_t i = 0; i < n; i++) {
+        size_t k = strlen(sub_seen);
+        snprintf(sub_seen + k, sizeof sub_seen - k, "%.*s/o%d ", (int)subs[i].filter_len,
+                 subs[i].filter, (int)subs[i].options);
+        if (subs[i].filter_len >= 7 && !memcmp(subs[i].filter, "secret/", 7))
+            return LMQ_PLUGIN_DROP;
+    }
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+static void test_subscribe_hook_sees_the_filters_and_may_deny(void)
+{
+    static const lmq_plugin d = { .abi_version = LMQ_PLUGIN_ABI_VERSION,
+                                  .struct_size = sizeof d, .name = "subs",
+                                  .init = done_init, .on_subscribe = sub_hook };
+    fx f;
+    fx_init(&f, 5);
+    CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_LOG_LEVEL, LMQ_LOG_INFO), 0);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, "", "subs.so"), 0);
+    fx_connect(&f, 0);
+    lmq_subscription ok[2] = { { "a/+", -1, 1 }, { "b/#", 3, 2 | 4 } };
+    CHECK(lmq_session_subscribe(f.s, ok, 2, NULL, f.now) > 0);
+    CHECK(strcmp(sub_seen, "a/+/o1 b/#/o6 ") == 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    lmq_subscription no[2] = { { "c", -1, 0 }, { "secret/x", -1, 0 } };
+    CHECK_INT(lmq_session_subscribe(f.s, no, 2, NULL, f.now), LMQ_EPLUGIN_DROP);
+    CHECK_INT(fx_next(&f), 0);                  /* nothing sent */
+    fx_events(&f);
+    int logged = 0;
+    for (int i = 0; i < f.nev; i++)
+        logged |= f.ev[i].type == LMQ_EV_LOG &&
+                  strstr(f.ev[i].text, "plugin subs denied the subscription to 'c' and more");
+    CHECK(logged);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -605,5 +694,7 @@ int main(void)
     RUN(test_init_failure_is_reported_with_the_plugins_reason);
     RUN(test_older_plugin_without_later_hooks_still_loads);
     RUN(test_msg_setters_refuse_what_they_must);
+    RUN(test_publish_done_reports_each_completion_and_failure);
+    RUN(test_subscribe_hook_sees_the_filters_and_may_deny);
     return check_done();
 }

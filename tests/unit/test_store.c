@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "check.h"
@@ -58,7 +60,7 @@ static lmq_store *open_as(const char *file, const char *id, int *rc)
 static int add(lmq_store *st, int32_t id, int qos, const char *topic, const char *payload)
 {
     return lmq_store_add(st, id, qos, 0, (const uint8_t *)topic, strlen(topic),
-                         (const uint8_t *)payload, strlen(payload));
+                         (const uint8_t *)payload, strlen(payload), NULL, 0);
 }
 
 static size_t file_size(const char *file)
@@ -332,6 +334,32 @@ static void test_whole_record_that_makes_no_sense_is_corrupt(void)
     remove_dir();
 }
 
+
+/* Two clients on one file would interleave records: the second is
+ * refused, and may open it once the first has closed. */
+static void test_file_in_use_by_another_client_is_refused(void)
+{
+    int rc;
+    char err[300];
+    lmq_store *other = NULL;
+    fresh_dir();
+    lmq_store *st = open_as(path, "pub-1", &rc);
+    CHECK_INT(rc, 0);
+    rc = lmq_store_open(&other, path, (const uint8_t *)"pub-1", 5, LMQ_DURABILITY_FSYNC, NULL,
+                        NULL, err, sizeof err);
+    CHECK_INT(rc, LMQ_ESTORE_IO);
+    CHECK(strstr(err, "in use") != NULL);
+    CHECK_INT(lmq_store_compact(st), 0);         /* the lock follows the new file */
+    rc = lmq_store_open(&other, path, (const uint8_t *)"pub-1", 5, LMQ_DURABILITY_FSYNC, NULL,
+                        NULL, err, sizeof err);
+    CHECK_INT(rc, LMQ_ESTORE_IO);
+    lmq_store_close(st);
+    st = open_as(path, "pub-1", &rc);
+    CHECK_INT(rc, 0);
+    lmq_store_close(st);
+    remove_dir();
+}
+
 static void test_file_is_created_mode_0600(void)
 {
     int rc;
@@ -578,6 +606,109 @@ static void test_incoming_qos2_is_delivered_once_across_a_restart(void)
     remove_dir();
 }
 
+
+static void test_properties_bytes_come_back_also_after_compaction(void)
+{
+    int rc;
+    fresh_dir();
+    lmq_store *st = open_as(path, "pub-1", &rc);
+    CHECK_INT(lmq_store_add(st, 1, 2, 1, (const uint8_t *)"t", 1, (const uint8_t *)"pl", 2,
+                            (const uint8_t *)"PROPS", 5), 0);
+    lmq_store_close(st);
+    for (int round = 0; round < 2; round++) {
+        st = open_as(path, "pub-1", &rc);
+        const lmq_store_msg *m = lmq_store_first(st);
+        CHECK(m && m->retain == 1 && m->plen == 2 && !memcmp(m->payload, "pl", 2) &&
+              m->prlen == 5 && !memcmp(m->props, "PROPS", 5));
+        CHECK_INT(lmq_store_compact(st), 0);
+        lmq_store_close(st);
+    }
+    remove_dir();
+}
+
+static void offline_publisher_with_properties(void)
+{
+    fx *f = &fxa;
+    durable_session(f);
+    lmq_proplist *pl = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_user(pl, "k", 1, "v", 1), 0);
+    CHECK_INT(lmq_proplist_add_str(pl, LMQ_PROP_CONTENT_TYPE, "text/x", -1), 0);
+    CHECK_INT(lmq_proplist_add_int(pl, LMQ_PROP_MESSAGE_EXPIRY, 600), 0);
+    CHECK_INT(lmq_session_publish(f->s, (const uint8_t *)"t", 1, (const uint8_t *)"p", 1, 2,
+                                  0, pl, f->now), 1);
+    lmq_proplist_free(pl);
+}
+
+/* A message accepted while offline keeps its MQTT 5 properties across the
+ * restart. */
+static void test_restored_message_keeps_its_properties(void)
+{
+    fresh_dir();
+    in_crashing_child(offline_publisher_with_properties);
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    const lmq_props *pr = &f->pkt.u.publish.props;
+    /* (the decoder leaves User Properties in the raw block) */
+    CHECK(f->pkt.u.publish.qos == 2 && pr->n_user == 1 &&
+          memmem(pr->raw.p, pr->raw.n, "\x26\x00\x01k\x00\x01v", 7) != NULL &&
+          pr->content_type.n == 6 && !memcmp(pr->content_type.p, "text/x", 6) &&
+          pr->message_expiry == 600);
+    fx_free(f);
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
+
+static void disk_full_life(void)
+{
+    fx *f = &fxa;
+    static char big[20000];
+    memset(big, 'b', sizeof big - 1);
+    durable_session(f);
+    fx_connect(f, 0);
+    CHECK_INT(fx_pub(f, "t", "small", 1), 1);
+    fx_skip_all(f);
+    /* the file may not grow past 8 KiB from here: write() fails (EFBIG) */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = { 8192, 8192 };
+    CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    CHECK_INT(fx_pub(f, "t", big, 1), LMQ_ESTORE_IO);   /* not accepted */
+    CHECK(strstr(lmq_session_errmsg(f->s), "write") != NULL);
+    fx_events(f);
+    const lmq_event *e = fx_find(f, LMQ_EV_ERROR);
+    CHECK(e && e->error == LMQ_ESTORE_IO);
+    /* from here on the session is not durable, and says so once */
+    CHECK(fx_pub(f, "t", "later", 1) > 0);
+    fx_skip_all(f);
+    fx_events(f);
+    CHECK_INT(fx_count(f, LMQ_EV_ERROR), 0);
+    CHECK_INT(fx_next(f), 0);
+}
+
+/* A state file that cannot be written: the publish that needed it fails
+ * with LMQ_ESTORE_IO, an LMQ_EV_ERROR says durability ended, and what was
+ * written before still loads (the torn record is dropped). */
+static void test_write_failure_refuses_the_publish_and_ends_durability(void)
+{
+    fresh_dir();
+    in_crashing_child(disk_full_life);
+    int rc;
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    logged = 0;
+    lmq_store *st = open_as(file, "c1", &rc);
+    CHECK_INT(rc, 0);
+    CHECK_INT(lmq_store_count(st), 1);          /* "small", never acked */
+    CHECK(lmq_store_first(st) && lmq_store_first(st)->plen == 5);
+    lmq_store_close(st);
+    unlink(file);
+    remove_dir();
+}
+
 static void test_state_dir_without_client_id_is_refused(void)
 {
     fresh_dir();
@@ -604,6 +735,7 @@ int main(void)
     RUN(test_damaged_header_or_foreign_file_is_corrupt);
     RUN(test_whole_record_that_makes_no_sense_is_corrupt);
     RUN(test_file_is_created_mode_0600);
+    RUN(test_file_in_use_by_another_client_is_refused);
     RUN(test_compaction_keeps_live_state_and_shrinks_the_file);
     RUN(test_allocator_state_is_kept);
     RUN(test_os_durability_survives_reopen);
@@ -611,5 +743,8 @@ int main(void)
     RUN(test_session_not_present_after_restart_sends_them_as_new);
     RUN(test_incoming_qos2_is_delivered_once_across_a_restart);
     RUN(test_state_dir_without_client_id_is_refused);
+    RUN(test_write_failure_refuses_the_publish_and_ends_durability);
+    RUN(test_properties_bytes_come_back_also_after_compaction);
+    RUN(test_restored_message_keeps_its_properties);
     return check_done();
 }

@@ -138,6 +138,47 @@ int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason)
     return 0;
 }
 
+int lmq_plugin_hook_subscribe(lmq_session *s, const lmq_slice *f, const uint8_t *o, int n,
+                              int64_t now)
+{
+    if (!has(s, LMQ_HOOK_SUBSCRIBE))
+        return 0;
+    lmq_plugin_sub *subs = malloc((size_t)n * sizeof *subs);
+    if (!subs)
+        return LMQ_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        subs[i].filter = (const char *)f[i].p;
+        subs[i].filter_len = (int32_t)f[i].n;
+        subs[i].options = o[i];
+    }
+    int verdict = lmq_plugin_run_sub(s->plugins, subs, n, now);
+    free(subs);
+    return verdict ? LMQ_EPLUGIN_DROP : 0;
+}
+
+void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reason,
+                          const lmq_props *props)
+{
+    lmq_plugin_done d;
+
+    if (!has(s, LMQ_HOOK_PUBLISH_DONE))
+        return;
+    memset(&d, 0, sizeof d);
+    d.msg_id = r->msg_id;
+    d.qos = r->qos;
+    d.error = error;
+    d.reason = reason;
+    d.topic = (const char *)r->topic;
+    d.topic_len = (int32_t)r->tlen;
+    d.payload = r->payload;
+    d.payload_len = (int32_t)r->plen;
+    if (props) {
+        d.props = props->raw.p;
+        d.props_len = (int32_t)props->raw.n;
+    }
+    lmq_plugin_run_done(s->plugins, &d);
+}
+
 /* The raw property block of an outgoing message, as it will go on the
  * wire: encode a PUBLISH carrying only those properties and take the
  * block out of it.  NULL when there are none (or they are refused: the

@@ -19,6 +19,12 @@ void lmq_plugin_hook_connack(lmq_session *s, const lmq_connack *ca);
 /* The connection ended or the attempt failed (the event of that). */
 void lmq_plugin_hook_disconnect(lmq_session *s, int error, int reason,
                                 const lmq_props *props);
+/* The application subscribes to n checked filters: 0 or LMQ_EPLUGIN_DROP. */
+int lmq_plugin_hook_subscribe(lmq_session *s, const lmq_slice *f, const uint8_t *o, int n,
+                              int64_t now);
+/* A published message is complete or failed (r still whole). */
+void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reason,
+                          const lmq_props *props);
 /* A PUBLISH arrived: 1 when a plugin dropped it (*reason: the ack's reason
  * code), else 0 with p's topic / payload possibly replaced (by copies the
  * chain owns until its next run). */

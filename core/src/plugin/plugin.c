@@ -324,6 +324,8 @@ static unsigned hooks_of(const lmq_plugin *d)
     h |= d->on_disconnect ? LMQ_HOOK_DISCONNECT : 0;
     h |= d->on_log ? LMQ_HOOK_LOG : 0;
     h |= d->on_tick ? LMQ_HOOK_TICK : 0;
+    h |= d->on_publish_done ? LMQ_HOOK_PUBLISH_DONE : 0;
+    h |= d->on_subscribe ? LMQ_HOOK_SUBSCRIBE : 0;
     return h;
 }
 
@@ -467,7 +469,7 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
         verdict = LMQ_PLUGIN_DROP;
         chain_log(ch, LMQ_LOG_INFO, "plugin %s dropped the %s message on '%.*s'",
                   sl->desc.name, m->direction == LMQ_PLUGIN_IN ? "incoming" : "outgoing",
-                  (int)m->topic_len, m->topic);
+                  m->topic ? (int)m->topic_len : 0, m->topic ? m->topic : "");
     }
     ch->cur = NULL;
     return verdict;
@@ -485,6 +487,32 @@ void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *
                                        : d->on_disconnect;
         if (fn)
             fn(ch->slot[i]->state, conn);
+    }
+}
+
+int lmq_plugin_run_sub(lmq_plugin_chain *ch, const lmq_plugin_sub *subs, int32_t n,
+                       int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (!sl->desc.on_subscribe ||
+            sl->desc.on_subscribe(sl->state, subs, n) == LMQ_PLUGIN_CONTINUE)
+            continue;
+        chain_log(ch, LMQ_LOG_INFO, "plugin %s denied the subscription to '%.*s'%s",
+                  sl->desc.name, (int)subs[0].filter_len, subs[0].filter,
+                  n > 1 ? " and more" : "");
+        return LMQ_PLUGIN_DROP;
+    }
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+void lmq_plugin_run_done(lmq_plugin_chain *ch, const lmq_plugin_done *done)
+{
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.on_publish_done)
+            sl->desc.on_publish_done(sl->state, done);
     }
 }
 

@@ -31,7 +31,9 @@ enum lmq_plugin_hook_bit {
     LMQ_HOOK_PUBLISH_OUT = 1u << 3,
     LMQ_HOOK_DISCONNECT = 1u << 4,
     LMQ_HOOK_LOG = 1u << 5,
-    LMQ_HOOK_TICK = 1u << 6
+    LMQ_HOOK_TICK = 1u << 6,
+    LMQ_HOOK_PUBLISH_DONE = 1u << 7,
+    LMQ_HOOK_SUBSCRIBE = 1u << 8
 };
 
 /* How the chain writes into its owner's log: level, text (NUL-terminated). */
@@ -64,6 +66,12 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
 /* Run the connect / connack / disconnect observers. */
 void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *conn,
                          int64_t now);
+/* Run the subscribe hooks: LMQ_PLUGIN_CONTINUE or LMQ_PLUGIN_DROP (the
+ * first that denies stops the chain; logged). */
+int lmq_plugin_run_sub(lmq_plugin_chain *ch, const lmq_plugin_sub *subs, int32_t n,
+                       int64_t now);
+/* Run the publish_done observers. */
+void lmq_plugin_run_done(lmq_plugin_chain *ch, const lmq_plugin_done *done);
 /* Hand a log line to the log hooks (not re-entered from inside one). */
 void lmq_plugin_run_log(lmq_plugin_chain *ch, int level, const char *text);
 /* Run the tick hooks that are due at now; the next due time, or INT64_MAX. */

@@ -52,9 +52,10 @@ static char *state_path(const lmq_session *s)
     return p;
 }
 
-static lmq_req *restored_req(const lmq_store_msg *m)
+static lmq_req *restored_req(const lmq_store_msg *m, int *rc)
 {
     lmq_req *r = malloc(sizeof *r + m->tlen + m->plen + 1);
+    *rc = LMQ_ENOMEM;
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
@@ -69,6 +70,12 @@ static lmq_req *restored_req(const lmq_store_msg *m)
     r->tlen = m->tlen;
     r->plen = m->plen;
     r->bytes = (size_t)m->tlen + m->plen;
+    *rc = 0;
+    if (m->prlen && !(r->props = lmq_proplist_load(m->props, m->prlen, rc))) {
+        free(r);
+        return NULL;
+    }
+    r->bytes += lmq_proplist_bytes(r->props);
     return r;
 }
 
@@ -86,9 +93,15 @@ static int restore(lmq_session *s)
     uint32_t n = 0;
 
     for (const lmq_store_msg *m = lmq_store_first(s->store); m; m = m->next) {
-        lmq_req *r = restored_req(m);
-        if (!r)
-            return LMQ_ENOMEM;
+        lmq_req *r = restored_req(m, &rc);
+        if (!r) {
+            if (rc == LMQ_EINVAL) {
+                lmq_session_seterr(s, "state file: properties of message %d unreadable",
+                                   (int)m->msg_id);
+                rc = LMQ_ESTORE_CORRUPT;
+            }
+            return rc;
+        }
         if (m->state == LMQ_STORE_QUEUED) {
             lmq_reqlist_append(&s->pending, r);
             s->pending_bytes += r->bytes;
@@ -111,7 +124,9 @@ static int restore(lmq_session *s)
         }
         n++;
     }
-    if (lmq_store_next_msg_id(s->store) > 0)
+    /* ids go on after the stored ones (and after any this process used
+     * before the store opened) */
+    if (lmq_store_next_msg_id(s->store) > s->next_msg_id)
         s->next_msg_id = lmq_store_next_msg_id(s->store);
     s->next_pid = lmq_store_next_pid(s->store);
     uint32_t held = 0;
@@ -183,17 +198,31 @@ static void store_broke(lmq_session *s, int rc)
     lmq_session_push_event(s, LMQ_EV_ERROR, rc, 0, text);
     lmq_session_log(s, LMQ_LOG_ERROR, "%s", text);
     lmq_durable_close(s);
+    /* and it stays ended: reopening would restore a stale state on top
+     * of the live one */
+    free(s->state_dir);
+    s->state_dir = NULL;
 }
 
 int lmq_durable_accept(lmq_session *s, const lmq_req *r)
 {
+    uint8_t stack[256], *pr = stack;
     int rc;
     if (!s->store || r->qos == 0)
         return 0;
+    size_t prlen = lmq_proplist_save(r->props, NULL);
+    if (prlen > sizeof stack && !(pr = malloc(prlen)))
+        return LMQ_ENOMEM;
+    lmq_proplist_save(r->props, pr);
     rc = lmq_store_add(s->store, r->msg_id, r->qos, r->retain, r->topic, r->tlen,
-                       r->payload, r->plen);
-    if (!rc && (rc = lmq_store_write(s->store)))
+                       r->payload, r->plen, pr, prlen);
+    if (pr != stack)
+        free(pr);
+    if (!rc && (rc = lmq_store_write(s->store))) {
+        /* This message is refused; the store is given up, as below. */
         lmq_session_seterr(s, "%s", lmq_store_errmsg(s->store));
+        store_broke(s, rc);
+    }
     return rc;
 }
 

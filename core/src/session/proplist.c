@@ -293,3 +293,79 @@ size_t lmq_proplist_bytes(const lmq_proplist *pl)
         n += 8 + pl->items[i].a.n + pl->items[i].b.n;
     return n;
 }
+
+/* ------------------------------------------- the durable store's copy */
+
+/* Per item: u8 id, u32 number, u16 + bytes, u16 + bytes (little-endian).
+ * Only the store reads it back, with the same library version. */
+size_t lmq_proplist_save(const lmq_proplist *pl, uint8_t *out)
+{
+    size_t n = 0;
+    if (!pl)
+        return 0;
+    for (uint32_t i = 0; i < pl->n; i++) {
+        const lmq_plitem *it = &pl->items[i];
+        if (out) {
+            uint8_t *q = out + n;
+            q[0] = it->id;
+            for (int k = 0; k < 4; k++)
+                q[1 + k] = (uint8_t)(it->num >> (8 * k));
+            q[5] = (uint8_t)it->a.n;
+            q[6] = (uint8_t)(it->a.n >> 8);
+            if (it->a.n)
+                memcpy(q + 7, it->a.p, it->a.n);
+            q += 7 + it->a.n;
+            q[0] = (uint8_t)it->b.n;
+            q[1] = (uint8_t)(it->b.n >> 8);
+            if (it->b.n)
+                memcpy(q + 2, it->b.p, it->b.n);
+        }
+        n += 9u + it->a.n + it->b.n;
+    }
+    return n;
+}
+
+lmq_proplist *lmq_proplist_load(const uint8_t *p, size_t n, int *rc)
+{
+    lmq_proplist *pl = lmq_proplist_new();
+    size_t at = 0;
+
+    *rc = pl ? 0 : LMQ_ENOMEM;
+    while (pl && !*rc && at < n) {
+        if (n - at < 9) {
+            *rc = LMQ_EINVAL;
+            break;
+        }
+        const uint8_t *q = p + at;
+        uint8_t id = q[0];
+        uint32_t num = (uint32_t)q[1] | (uint32_t)q[2] << 8 | (uint32_t)q[3] << 16 |
+                       (uint32_t)q[4] << 24;
+        uint32_t an = (uint32_t)(q[5] | q[6] << 8);
+        if (n - at < 9u + an) {
+            *rc = LMQ_EINVAL;
+            break;
+        }
+        const char *a = (const char *)q + 7;
+        uint32_t bn = (uint32_t)(q[7 + an] | q[8 + an] << 8);
+        if (n - at < 9u + an + bn) {
+            *rc = LMQ_EINVAL;
+            break;
+        }
+        const char *b = (const char *)q + 9 + an;
+        const lmq_prop_info *info = lmq_prop_lookup(id);
+        if (!info)
+            *rc = LMQ_EINVAL;
+        else if (info->kind <= LMQ_PK_VARINT)
+            *rc = lmq_proplist_add_int(pl, id, num);
+        else if (id == LMQ_PROP_USER)
+            *rc = lmq_proplist_add_user(pl, a, (int32_t)an, b, (int32_t)bn);
+        else
+            *rc = lmq_proplist_add_str(pl, id, a, (int32_t)an);
+        at += 9u + an + bn;
+    }
+    if (*rc) {
+        lmq_proplist_free(pl);
+        return NULL;
+    }
+    return pl;
+}

@@ -20,6 +20,8 @@ void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
 {
     lmq_durable_done(s, r);
     lmq_out_release_id(s, r);
+    if (s->plugins)
+        lmq_plugin_hook_done(s, r, error, reason, props);
     lmq_event *ev = lmq_session_event(s, LMQ_EV_PUBLISHED, error, reason, props);
     if (ev) {
         ev->msg_id = r->msg_id;

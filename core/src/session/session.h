@@ -40,7 +40,9 @@ void lmq_session_free(lmq_session *s);
  * Options: the LMQ_OPT_* keys of lunamq.h that concern the protocol
  * (LMQ_OPT_PROTOCOL .. LMQ_OPT_WILL_RETAIN, LMQ_OPT_OFFLINE_*,
  * LMQ_OPT_MANUAL_ACK, LMQ_OPT_AUTO_RESUBSCRIBE, LMQ_OPT_TOPIC_ALIAS_OUT,
- * LMQ_OPT_CONNECT_TIMEOUT_MS (CONNACK wait), LMQ_OPT_LOG_LEVEL).  Other keys
+ * LMQ_OPT_CONNECT_TIMEOUT_MS (CONNACK wait), LMQ_OPT_LOG_LEVEL,
+ * LMQ_OPT_STATE_DIR and LMQ_OPT_DURABILITY (the durable store: durable.c;
+ * opened at the first publish or start, before CONNECT)).  Other keys
  * return LMQ_EINVAL (the client handles them).  Strings are copied; a NULL
  * string with length 0 clears the option (no user name, no will...).
  * Options never change a live connection: what shapes one (protocol level,

@@ -32,6 +32,10 @@ int lmq_proplist_props(const lmq_proplist *pl, uint16_t where, lmq_props *out);
 lmq_proplist *lmq_proplist_dup(const lmq_proplist *pl, int *rc);
 /* Bytes the list holds (for the offline queue's byte count). */
 size_t lmq_proplist_bytes(const lmq_proplist *pl);
+/* Serialized for the durable store: the size (out NULL) or the bytes
+ * written to out; read back by lmq_proplist_load (NULL + *rc on error). */
+size_t lmq_proplist_save(const lmq_proplist *pl, uint8_t *out);
+lmq_proplist *lmq_proplist_load(const uint8_t *p, size_t n, int *rc);
 
 /* ---------------------------------------------------------------- events */
 

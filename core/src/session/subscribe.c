@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 #define LMQ_RESUB_BATCH 64u     /* filters per automatic SUBSCRIBE */
@@ -304,6 +305,8 @@ int lmq_session_subscribe(lmq_session *s, const lmq_subscription *subs, int n,
             break;                              /* [MQTT-4.7.1-1] [MQTT-4.7.1-2] */
         rc = check_options(s, f[i], o[i]);
     }
+    if (!rc && s->plugins)
+        rc = lmq_plugin_hook_subscribe(s, f, o, n, now);
     lmq_req *r = rc ? NULL : req_new(LMQ_SUBSCRIBE, f, o, (uint32_t)n);
     if (!rc && !r)
         rc = LMQ_ENOMEM;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@
  * know is from a newer writer (the header's version says so first). */
 enum {
     R_META = 1,      /* i32 next msg id, u16 next packet id */
-    R_ADD = 2,       /* i32 msg id, u8 qos, u8 retain, u32 tlen, topic, u32 plen, payload */
+    R_ADD = 2,       /* i32 msg id, u8 qos, u8 retain, u32 tlen, topic, u32 plen, payload,
+                      * then properties to the end (opaque to the store) */
     R_STATE = 3,     /* i32 msg id, u8 state, u16 packet id */
     R_REMOVE = 4,    /* i32 msg id */
     R_IN = 5,        /* u16 packet id, u8 held */
@@ -180,7 +182,7 @@ static int grow_hash(lmq_store *st)
 static uint64_t msg_cost(const lmq_store_msg *m)
 {
     /* what the message takes in a snapshot: ADD and STATE records */
-    return 2 * REC_HEAD + 14u + 7u + m->tlen + m->plen;
+    return 2 * REC_HEAD + 14u + 7u + m->tlen + m->plen + m->prlen;
 }
 
 static int apply_add(lmq_store *st, const uint8_t *p, uint32_t n)
@@ -193,11 +195,12 @@ static int apply_add(lmq_store *st, const uint8_t *p, uint32_t n)
     if (tlen > n - 14)
         return LMQ_EINVAL;
     uint32_t plen = get32(p + 10 + tlen);
-    if (plen != n - 14 - tlen || id <= 0 || qos < 1 || qos > 2 || retain > 1 || find(st, id))
+    if (plen > n - 14 - tlen || id <= 0 || qos < 1 || qos > 2 || retain > 1 || find(st, id))
         return LMQ_EINVAL;
+    uint32_t prlen = n - 14 - tlen - plen;
     if (st->count >= st->nbuckets && grow_hash(st))
         return LMQ_ENOMEM;
-    lmq_store_msg *m = malloc(sizeof *m + tlen + plen + 1);
+    lmq_store_msg *m = malloc(sizeof *m + tlen + plen + prlen + 1);
     if (!m)
         return LMQ_ENOMEM;
     memset(m, 0, sizeof *m);
@@ -208,8 +211,11 @@ static int apply_add(lmq_store *st, const uint8_t *p, uint32_t n)
     m->plen = plen;
     m->topic = (uint8_t *)(m + 1);
     m->payload = m->topic + tlen;
+    m->props = m->payload + plen;
+    m->prlen = prlen;
     memcpy(m->topic, p + 10, tlen);
     memcpy(m->payload, p + 14 + tlen, plen);
+    memcpy(m->props, p + 14 + tlen + plen, prlen);
     m->prev = st->tail;
     if (st->tail)
         st->tail->next = m;
@@ -377,23 +383,23 @@ static int change(lmq_store *st, uint8_t type, const uint8_t *a, size_t an,
 
 int lmq_store_add(lmq_store *st, int32_t msg_id, int qos, int retain,
                   const uint8_t *topic, size_t tlen, const uint8_t *payload,
-                  size_t plen)
+                  size_t plen, const uint8_t *props, size_t prlen)
 {
     uint8_t h[10], mid[4];
-    if (!st || (tlen && !topic) || (plen && !payload) || tlen > 65535u ||
-        plen > 0xFFFFFF00u - tlen)
+    if (!st || (tlen && !topic) || (plen && !payload) || (prlen && !props) ||
+        tlen > 65535u || prlen > 0x7FFFFFFFu || plen > 0x7FFFFFFFu - tlen - prlen)
         return LMQ_EINVAL;
     put32(h, (uint32_t)msg_id);
     h[4] = (uint8_t)qos;
     h[5] = retain != 0;
     put32(h + 6, (uint32_t)tlen);
     put32(mid, (uint32_t)plen);
-    /* topic and payload are not contiguous: a fourth piece would need a
-     * copy, so the payload length rides after the topic via `mid`. */
+    /* five pieces (head, topic, payload length, payload, properties):
+     * built in place rather than through change() */
     if (st->failed)
         return LMQ_ESTORE_IO;
     size_t at = st->blen;
-    size_t n = sizeof h + tlen + sizeof mid + plen;
+    size_t n = sizeof h + tlen + sizeof mid + plen + prlen;
     if (reserve(&st->buf, &st->bcap, st->blen, REC_HEAD + n))
         return LMQ_ENOMEM;
     uint8_t *r = st->buf + at, *q = r + REC_HEAD;
@@ -405,6 +411,8 @@ int lmq_store_add(lmq_store *st, int32_t msg_id, int qos, int retain,
     memcpy(q + sizeof h + tlen, mid, sizeof mid);
     if (plen)
         memcpy(q + sizeof h + tlen + sizeof mid, payload, plen);
+    if (prlen)
+        memcpy(q + sizeof h + tlen + sizeof mid + plen, props, prlen);
     put32(r + 5, crc_update(crc_update(0, r, 5), q, n));
     st->blen = at + REC_HEAD + n;
     int rc = apply_add(st, q, (uint32_t)n);
@@ -595,18 +603,20 @@ static int snapshot(lmq_store *st, uint8_t **out, size_t *len)
         h[5] = m->retain;
         put32(h + 6, m->tlen);
         put32(mid, m->plen);
-        /* payload length and payload as one piece would need a copy:
-         * encode them as the third piece after a prefix. */
         size_t at = n;
         rc = encode(&b, &n, &cap, R_ADD, h, sizeof h, m->topic, m->tlen, mid, sizeof mid);
         if (rc)
             break;
-        /* grow the record just written by the payload, then fix its CRC */
-        if ((rc = reserve(&b, &cap, n, m->plen)))
+        /* grow the record just written by the payload and properties,
+         * then fix its length and CRC */
+        if ((rc = reserve(&b, &cap, n, (size_t)m->plen + m->prlen)))
             break;
         if (m->plen)
             memcpy(b + n, m->payload, m->plen);
         n += m->plen;
+        if (m->prlen)
+            memcpy(b + n, m->props, m->prlen);
+        n += m->prlen;
         put32(b + at + 1, (uint32_t)(n - at - REC_HEAD));
         put32(b + at + 5, crc_update(crc_update(0, b + at, 5), b + at + REC_HEAD,
                                      n - at - REC_HEAD));
@@ -657,7 +667,9 @@ int lmq_store_compact(lmq_store *st)
         free(b);
         return io_fail(st, "create temp file");
     }
-    if (write_all(fd, b, n) || fsync(fd) || rename(st->tmp_path, st->path)) {
+    /* The new file is locked before it takes the name (see lock_file). */
+    if (write_all(fd, b, n) || fsync(fd) || flock(fd, LOCK_EX | LOCK_NB) ||
+        rename(st->tmp_path, st->path)) {
         rc = io_fail(st, "write snapshot");
         close(fd);
         unlink(st->tmp_path);
@@ -809,6 +821,20 @@ static int load(lmq_store *st, int fd)
     return 0;
 }
 
+/* Two processes appending to one file would interleave their records: the
+ * second one to open it is refused.  (flock: released by the kernel when
+ * the holder dies, kill -9 included.) */
+static int lock_file(lmq_store *st)
+{
+    if (flock(st->fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK) {
+        seterr(st, "state file %s is in use by another client", st->path);
+        return LMQ_ESTORE_IO;
+    }
+    return io_fail(st, "lock");
+}
+
 static char *dup_str(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -869,6 +895,8 @@ int lmq_store_open(lmq_store **out, const char *path, const uint8_t *client_id,
         rc = io_fail(st, "open");
         goto fail;
     }
+    if (st->fd >= 0 && (rc = lock_file(st)))
+        goto fail;
     rc = st->fd < 0 ? 1 : load(st, st->fd);
     if (rc < 0)
         goto fail;

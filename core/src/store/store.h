@@ -54,8 +54,9 @@ typedef struct lmq_store_msg {
     int32_t msg_id;
     uint16_t packet_id;
     uint8_t qos, retain, state;
-    uint32_t tlen, plen;
-    uint8_t *topic, *payload;          /* in the same allocation */
+    uint32_t tlen, plen, prlen;
+    uint8_t *topic, *payload, *props;  /* in the same allocation; props: the
+                                        * caller's serialized properties */
 } lmq_store_msg;
 
 /* Log lines (torn tail dropped, compaction).  level: enum lmq_log_level. */
@@ -66,6 +67,8 @@ typedef void lmq_store_log_fn(void *ud, int level, const char *text);
  * A file written for another client id gives LMQ_ESTORE_CLIENT_ID, another
  * format version LMQ_ESTORE_VERSION, a bad header or a record that passes
  * its CRC but makes no sense LMQ_ESTORE_CORRUPT; I/O errors LMQ_ESTORE_IO.
+ * A file another open store holds (flock, also across processes) gives
+ * LMQ_ESTORE_IO, "in use".
  * err (errn bytes) gets a sentence naming the file and the reason.
  * durability: enum lmq_durability.  log may be NULL.
  */
@@ -93,7 +96,7 @@ uint16_t lmq_store_next_pid(const lmq_store *st);
  * duplicate add). */
 int lmq_store_add(lmq_store *st, int32_t msg_id, int qos, int retain,
                   const uint8_t *topic, size_t tlen, const uint8_t *payload,
-                  size_t plen);
+                  size_t plen, const uint8_t *props, size_t prlen);
 /* state: enum lmq_store_msg_state; packet_id 0 with QUEUED. */
 int lmq_store_set_state(lmq_store *st, int32_t msg_id, int state, uint16_t packet_id);
 int lmq_store_remove(lmq_store *st, int32_t msg_id);
