@@ -137,7 +137,7 @@ M._uses = {
   "lmq_client_on_readable", "lmq_client_on_writable", "lmq_client_on_timeout",
   "lmq_reason_name", "lmq_proplist_new", "lmq_proplist_free", "lmq_proplist_add_int",
   "lmq_proplist_add_str", "lmq_proplist_add_user", "lmq_event_prop_int",
-  "lmq_event_prop_str", "lmq_event_prop_user",
+  "lmq_event_prop_str", "lmq_event_prop_user", "lmq_client_load_plugin",
 }
 -- The lmq_event fields read when copying an event.
 M._event_fields = {
@@ -425,6 +425,13 @@ end
 
 local function closed()
   return nil, "client is closed", M.E.ESTATE
+end
+
+-- load_plugin(path [, config]): a C plugin (lunamq_plugin.h) at the end of
+-- the client's chain; before connecting.  true, or nil, message, code.
+function Client:load_plugin(path, config)
+  if self.h == nil then return closed() end
+  return ret_true(C.lmq_client_load_plugin(self.h, path, config), self.h)
 end
 
 function Client:connect()

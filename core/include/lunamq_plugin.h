@@ -21,9 +21,10 @@
  * (pointer, int32_t length), no unions, bitfields or varargs.
  *
  * Threads: hooks run on the thread that drives the client (the loop
- * thread in thread mode; the caller's thread for lmq_client_publish, which
- * runs the publish hook), with the client's lock held: a hook must not
- * call back into the client's public API.
+ * thread in thread mode; the caller's thread for lmq_client_publish and
+ * lmq_client_subscribe, which run the publish and subscribe hooks), with
+ * the client's lock held: a hook must not call back into the client's
+ * public API.
  */
 #ifndef LUNAMQ_PLUGIN_H
 #define LUNAMQ_PLUGIN_H

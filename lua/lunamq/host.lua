@@ -33,6 +33,10 @@
 --   --max-errors N         (max_errors) errors in a row before a handler is disabled (5)
 --   --scan-ms N            (scan_ms) how often DIR is looked at (default 250)
 --   --run-for-ms N         (run_for_ms) quit after N ms (tests, demos)
+--   --allow os,io          (allow = { "os", "io" }) libraries scripts may have
+--                          besides the safe ones: os, io, package, debug
+--   --plugin PATH          (plugins = { "a.so", { path = "b.so", config = "..." } })
+--                          C plugins for the host's client (repeatable)
 --
 -- Anything wrong in the flags or the config (an unknown flag or key, a bad
 -- value, a missing directory) is one line on stderr and exit status 2,
@@ -60,11 +64,13 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
        [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
        [--bound-ms N] [--max-errors N] [--scan-ms N] [--run-for-ms N]
+       [--allow os,io,package,debug] [--plugin PATH]...
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
 --config FILE: a Lua table with the same settings by name (url, host, port, username,
-password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass, insecure,
-tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain, scripts, state_dir, log_level, bound_ms, max_errors, scan_ms,
-run_for_ms); flags win over it.
+password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
+insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
+scripts, state_dir, log_level, bound_ms, max_errors, scan_ms, run_for_ms, allow,
+plugins); flags win over it.
 ]==]
 
 -- Value checkers: value (a flag's text, or a config value) -> value or nil, why.
@@ -105,6 +111,46 @@ local function tls_version(v)
   return t
 end
 
+-- allow: "os,io" (a flag) or { "os", "io" } (config): the libraries
+-- scripts may have besides the safe ones.
+local ALLOWABLE = { os = true, io = true, package = true, debug = true }
+local function allow(v)
+  local list = {}
+  if type(v) == "string" then
+    for k in v:gmatch("[^,%s]+") do list[#list + 1] = k end
+  elseif type(v) == "table" then
+    for _, k in ipairs(v) do list[#list + 1] = k end
+  else
+    return nil, "needs a list of os, io, package, debug"
+  end
+  for _, k in ipairs(list) do
+    if not ALLOWABLE[k] then return nil, "needs a list of os, io, package, debug" end
+  end
+  return list
+end
+-- plugins: "path" (a flag, repeatable) or { "path", { path =, config = } }
+-- (config): C plugins loaded into the host's client before it connects.
+local function plugins(v)
+  local list = {}
+  if type(v) == "string" and v ~= "" then
+    list[1] = { path = v }
+  elseif type(v) == "table" then
+    for _, p in ipairs(v) do
+      if type(p) == "string" then
+        list[#list + 1] = { path = p }
+      elseif type(p) == "table" and type(p.path) == "string"
+             and (p.config == nil or type(p.config) == "string") then
+        list[#list + 1] = { path = p.path, config = p.config }
+      else
+        return nil, "needs a list of paths or { path =, config = } tables"
+      end
+    end
+  else
+    return nil, "needs a list of paths or { path =, config = } tables"
+  end
+  return list
+end
+
 -- Every setting: its name (config key), its flags, its checker; a boolean
 -- setting's flags take no value.
 local SETTINGS = {
@@ -140,6 +186,8 @@ local SETTINGS = {
   { "max_errors", { "--max-errors" }, int_in(1) },
   { "scan_ms", { "--scan-ms" }, int_in(10) },
   { "run_for_ms", { "--run-for-ms" }, int_in(0) },
+  { "allow", { "--allow" }, allow },
+  { "plugins", { "--plugin" }, plugins },
 }
 local BY_FLAG, BY_KEY = {}, {}
 for _, s in ipairs(SETTINGS) do
@@ -210,7 +258,11 @@ function M.parse(args)
       if v == nil then return nil, a .. " needs a value" end
       local val, why = s[3](v)
       if val == nil then return nil, ("%s %s, not %q"):format(a, why, v) end
-      o[s[1]] = val
+      if s[1] == "plugins" and o.plugins then
+        table.insert(o.plugins, val[1]) -- --plugin is repeatable
+      else
+        o[s[1]] = val
+      end
       i = i + 2
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       return nil, "unknown option " .. a
@@ -324,6 +376,15 @@ function M.main(args)
     if opt[1] == "client_id" then client_id = opt[2] end
   end
 
+  for _, p in ipairs(o.plugins or {}) do
+    local ok, perr = client:load_plugin(p.path, p.config)
+    if not ok then
+      client:close()
+      -- (the engine's message names the file already, as a rule)
+      return fail(perr:find(p.path, 1, true) and perr or ("plugin %s: %s"):format(p.path, perr))
+    end
+  end
+
   local transport = {
     publish = function(topic, payload, qos, retain, props)
       return client:publish(topic, payload, { qos = qos, retain = retain, props = props })
@@ -334,7 +395,8 @@ function M.main(args)
   local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
                                         reply_prefix = "lunamq/host/" .. client_id .. "/reply",
                                         transport = transport, log = log,
-                                        bound_ms = o.bound_ms, max_errors = o.max_errors })
+                                        bound_ms = o.bound_ms, max_errors = o.max_errors,
+                                        allow = o.allow })
   if not made then
     client:close()
     return fail("state directory " .. o.state_dir .. ": " .. tostring(rt))

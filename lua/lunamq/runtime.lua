@@ -67,6 +67,12 @@ function M.new(opts)
   self.last = {}        -- topic -> last payload seen (last(topic))
   self.touched = {}     -- scripts whose state may have changed
   self.reply_prefix = opts.reply_prefix or "lunamq/host/reply"
+  -- libraries the configuration lets scripts have (os, io, package, debug)
+  self.allow = {}
+  for _, k in ipairs(opts.allow or {}) do
+    if not M.ALLOWABLE[k] then error(("allow: %s is not os, io, package or debug"):format(k), 2) end
+    self.allow[#self.allow + 1] = k
+  end
   self.requests = {}    -- correlation data -> waiting task
   self.seq = 0          -- for internal names (tasks, requests)
   -- correlation data stays unique across restarts: a late reply to an
@@ -83,6 +89,8 @@ local SAFE_GLOBALS = {
   "setmetatable", "getmetatable",
 }
 local SAFE_LIBS = { "string", "table", "math", "bit" }
+-- what a script gets only when the configuration allows it (opts.allow)
+M.ALLOWABLE = { os = true, io = true, package = true, debug = true }
 
 local function copy(t)
   local r = {}
@@ -128,6 +136,7 @@ function R:make_env(rec, ver)
   for _, k in ipairs(SAFE_LIBS) do
     if _G[k] then env[k] = copy(_G[k]) end
   end
+  for _, k in ipairs(self.allow) do env[k] = _G[k] end
   env._G = env
   -- a script may not catch the runaway stop (see lunamq.guard)
   env.pcall, env.xpcall = self.guard.pcall, self.guard.xpcall

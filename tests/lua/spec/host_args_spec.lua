@@ -63,6 +63,17 @@ describe("lunamq host's settings #unit", function()
     assert.are.equal(4, o.protocol)
   end)
 
+  it("takes the libraries scripts may have, and plugins, from flags or the config", function()
+    local o = assert(host.parse { "x", "--allow", "os,io", "--plugin", "a.so", "--plugin", "b.so" })
+    assert.are.same({ "os", "io" }, o.allow)
+    assert.are.same({ { path = "a.so" }, { path = "b.so" } }, o.plugins)
+    local c = assert(host.parse { "--config", config([[
+      return { allow = { "debug" }, plugins = { "a.so", { path = "b.so", config = "level=2" } } }
+    ]]) })
+    assert.are.same({ "debug" }, c.allow)
+    assert.are.same({ { path = "a.so" }, { path = "b.so", config = "level=2" } }, c.plugins)
+  end)
+
   it("-q and -d set the log level", function()
     assert.are.equal("warn", host.parse({ "x", "-q" }).log_level)
     assert.are.equal("debug", host.parse({ "x", "-d" }).log_level)
@@ -81,6 +92,8 @@ describe("lunamq host's settings #unit", function()
       { { "--config", config("port = ") }, "^config .*host%d+%.conf:1:" },
       { { "--config", config("return { colour = 1 }") }, "unknown key colour$" },
       { { "--config", config("return { insecure = 'yes' }") }, "insecure needs true or false" },
+      { { "x", "--allow", "os,ffi" }, "^%-%-allow needs a list of os, io, package, debug" },
+      { { "--config", config("return { plugins = { 42 } }") }, "plugins needs a list of paths" },
     }
     for _, c in ipairs(cases) do
       local o, err = host.parse(c[1])

@@ -148,6 +148,13 @@ describe("lunamq host, the program #broker", function()
     assert.matches("^lunamq host: url gopher://127%.0%.0%.1: ", out)
   end)
 
+  it("exits 2 on a plugin that does not load, before connecting", function()
+    local out, rc = run(("'%s/rules' --plugin '%s/nope.so'"):format(dir, dir))
+    assert.are.equal(2, rc)
+    assert.matches("^lunamq host: plugin .*nope%.so: ", out)
+    assert.are.equal(1, select(2, out:gsub("\n", "")))
+  end)
+
   it("prints its usage with --help and exits 0", function()
     local out, rc = run("--help")
     assert.are.equal(0, rc)

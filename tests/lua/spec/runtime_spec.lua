@@ -58,6 +58,23 @@ describe("the runtime #unit", function()
       assert.are.equal("", tr.published[1].payload)
     end)
 
+    it("has os and io when the configuration allows them, and nothing more", function()
+      util.write(dir .. "/probe.lua", [[
+        local seen = {}
+        for _, k in ipairs { "os", "io", "package", "debug", "require", "ffi" } do
+          if _G[k] ~= nil then seen[#seen + 1] = k end
+        end
+        publish("probe", table.concat(seen, ","))
+      ]])
+      local rt, tr = new_rt(dir, { allow = { "os", "io" } })
+      rt:scan()
+      assert.are.equal("os,io", tr.published[1].payload)
+    end)
+
+    it("refuses to allow anything but os, io, package and debug", function()
+      assert.has_error(function() new_rt(dir, { allow = { "ffi" } }) end)
+    end)
+
     it("is one per script: globals and library tables are not shared", function()
       util.write(dir .. "/a.lua", [[ shared = "a"; string.upper = nil ]])
       util.write(dir .. "/b.lua", [[ publish("b", tostring(shared) .. " " .. string.upper("x")) ]])
