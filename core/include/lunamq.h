@@ -306,6 +306,11 @@ enum lmq_option {
     LMQ_OPT_TOPIC_ALIAS_OUT = 69,   /* int 0/1, default 1: assign outgoing aliases */
     LMQ_OPT_FOLLOW_REDIRECT = 70,   /* int 0/1, default 0: follow Server Reference */
     LMQ_OPT_LOG_LEVEL = 71,         /* int enum lmq_log_level, default LMQ_LOG_WARNING */
+    /* int 0/1, default 0.  A server that sends more unacknowledged QoS 1/2
+     * messages than our Receive Maximum is answered with DISCONNECT 0x93
+     * when 1; when 0 the excess is accepted and a warning logged once per
+     * connection (mosquitto 2.0.11 overshoots by one now and then). */
+    LMQ_OPT_STRICT_RECEIVE_MAX = 72,
 
     /* connection URL: mqtt:// mqtts:// ws:// wss:// unix:///path, with
      * user:password@, host, :port and /path (see lmq_client_set_url) */

@@ -349,6 +349,7 @@ static void test_server_exceeding_our_receive_maximum_is_disconnected(void)
     }
     REQUIRE(setup(&f, &t, "rm-in", LMQ_MQTT_5) == 0);
     CHECK_INT(lmq_client_set_int(t->c, LMQ_OPT_RECEIVE_MAXIMUM, 2), 0);
+    CHECK_INT(lmq_client_set_int(t->c, LMQ_OPT_STRICT_RECEIVE_MAX, 1), 0);
     CHECK_INT(lmq_client_set_int(t->c, LMQ_OPT_MANUAL_ACK, 1), 0);
     REQUIRE(it_fake_handshake(f, t, LMQ_MQTT_5, NULL) == 0);
     REQUIRE(tf_fake_send(f, pubs, sizeof pubs) == 0);

@@ -654,10 +654,42 @@ static void test_incoming_topic_alias_errors_disconnect_0x94(void)
     alias_error(2, 1, "");      /* never set on this connection */
 }
 
-static void test_our_receive_maximum_is_enforced(void)
+static void test_server_overshooting_our_receive_maximum_is_tolerated_by_default(void)
 {
     fx f;
     fx_init(&f, 5);
+    set(&f, LMQ_OPT_RECEIVE_MAXIMUM, 2);
+    set(&f, LMQ_OPT_MANUAL_ACK, 1);
+    fx_connect(&f, 0);
+    fx_events(&f);
+    lmq_packet p = fx_publish("r", "1", 1, 1);
+    CHECK_INT(fx_feed(&f, &p), 0);
+    p.u.publish.packet_id = 2;
+    CHECK_INT(fx_feed(&f, &p), 0);
+    /* a third and a fourth unacknowledged one: taken, delivered, and one
+     * warning for the connection; no DISCONNECT goes out */
+    p.u.publish.packet_id = 3;
+    CHECK_INT(fx_feed(&f, &p), 0);
+    p.u.publish.packet_id = 4;
+    CHECK_INT(fx_feed(&f, &p), 0);
+    fx_events(&f);
+    CHECK_INT(fx_count(&f, LMQ_EV_MESSAGE), 4);
+    int warnings = 0;
+    for (int i = 0; i < f.nev; i++)
+        warnings += f.ev[i].type == LMQ_EV_LOG && f.ev[i].reason == LMQ_LOG_WARNING &&
+                    strstr(f.ev[i].text, "Receive Maximum") != NULL;
+    CHECK_INT(warnings, 1);
+    CHECK_INT(lmq_session_state(f.s), LMQ_SS_CONNECTED);
+    const uint8_t *out;
+    CHECK_INT(lmq_session_out(f.s, &out), 0);      /* nothing sent: acks are manual */
+    fx_free(&f);
+}
+
+static void test_our_receive_maximum_is_enforced_in_strict_mode(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_STRICT_RECEIVE_MAX, 1);
     set(&f, LMQ_OPT_RECEIVE_MAXIMUM, 2);
     set(&f, LMQ_OPT_MANUAL_ACK, 1);
     fx_connect(&f, 0);
@@ -834,7 +866,8 @@ int main(void)
     RUN(test_manual_ack_for_an_old_connection_is_refused);
     RUN(test_incoming_topic_alias_is_resolved);
     RUN(test_incoming_topic_alias_errors_disconnect_0x94);
-    RUN(test_our_receive_maximum_is_enforced);
+    RUN(test_our_receive_maximum_is_enforced_in_strict_mode);
+    RUN(test_server_overshooting_our_receive_maximum_is_tolerated_by_default);
     RUN(test_subscription_identifiers_reach_the_message_event);
     RUN(test_ack_for_unknown_id_is_a_protocol_error);
     RUN(test_malformed_input_disconnects_0x81);

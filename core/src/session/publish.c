@@ -365,10 +365,25 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
     }
     if (p->qos == 2 && st == LMQ_IN_Q2_UNACKED)
         return 0;   /* delivered, the application's ack is still to come */
-    /* [MQTT-3.3.4-9] no more unacknowledged QoS 1/2 than our Receive
-     * Maximum: DISCONNECT 0x93. */
-    if (st == LMQ_IN_NONE && s->level == 5 && s->in_count >= s->in_receive_max)
-        return lmq_session_fail(s, LMQ_ERECEIVE_MAX, "the server exceeded our Receive Maximum");
+    /* [MQTT-3.3.4-9] binds the server: no more unacknowledged QoS 1/2 than
+     * our Receive Maximum.  Section 4.9 has the client answer an excess
+     * with DISCONNECT 0x93; that is the strict mode.  By default the
+     * message is taken (our tables hold every packet id) and the overshoot
+     * logged, because a widely deployed broker (mosquitto 2.0.11) exceeds
+     * the window by one under load and a client that drops the link over
+     * it loses more than it protects. */
+    if (st == LMQ_IN_NONE && s->level == 5 && s->in_count >= s->in_receive_max) {
+        if (s->strict_rmax)
+            return lmq_session_fail(s, LMQ_ERECEIVE_MAX,
+                                    "the server exceeded our Receive Maximum");
+        if (!s->rmax_warned) {
+            s->rmax_warned = 1;
+            lmq_session_log(s, LMQ_LOG_WARNING,
+                            "the server exceeded our Receive Maximum (%u); accepted "
+                            "(LMQ_OPT_STRICT_RECEIVE_MAX disconnects instead)",
+                            (unsigned)s->in_receive_max);
+        }
+    }
     uint8_t drop_reason = 0;
     if (s->plugins && lmq_plugin_hook_in(s, p, &drop_reason))
         return drop_in(s, p, drop_reason);

@@ -313,6 +313,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     s->user_closing = 0;
     s->close_reason = 0;
     s->ping_out = 0;
+    s->rmax_warned = 0;
     s->auth_active = 0;
     s->ostart = s->oend = 0;
     s->last_sent = s->last_recv = now;

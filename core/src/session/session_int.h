@@ -142,6 +142,7 @@ struct lmq_session {
     lmq_session_cfg cfg;
     uint8_t clean_start, req_resp_info, req_prob_info;
     uint8_t will_qos, will_retain, auto_resub;
+    uint8_t strict_rmax;          /* LMQ_OPT_STRICT_RECEIVE_MAX */
     uint16_t receive_max, alias_max_in;
     uint32_t session_expiry, max_packet;
     int64_t connect_timeout_ms;
@@ -162,6 +163,7 @@ struct lmq_session {
     uint8_t sent_clean;           /* clean start as sent in this CONNECT */
     uint8_t auth_active;          /* enhanced auth / re-auth under way */
     uint8_t ping_out;             /* PINGREQ sent, nothing received since */
+    uint8_t rmax_warned;          /* the server overshot our Receive Maximum */
     int failed;                   /* sticky error of this connection */
     int close_reason;             /* reason of our DISCONNECT */
     uint32_t sent_session_expiry;
