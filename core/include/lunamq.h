@@ -599,6 +599,52 @@ LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms);
 LMQ_API int lmq_client_thread_start(lmq_client *c);
 LMQ_API int lmq_client_thread_stop(lmq_client *c);
 
+/* ---------------------------------------------------------------- one-shot */
+
+/*
+ * One call that connects, does one job, disconnects cleanly and says how it
+ * went (paho's publish.single / publish.multiple / subscribe.callback).
+ * url is what lmq_client_set_url takes (NULL: "mqtt://localhost"); each call
+ * uses a private client with reconnect off, so a lost connection fails the
+ * call.  timeout_ms bounds the connect and the job (< 0: none); the final
+ * DISCONNECT gets up to one more second.  Topics and filters are checked
+ * before connecting (LMQ_ETOPIC_WILDCARD for a wildcard in a topic name).
+ * Errors: LMQ_EURL, LMQ_ECONNECT, LMQ_EREFUSED, LMQ_ETIMEOUT, LMQ_EREJECTED,
+ * LMQ_EDISCONNECTED, ...
+ */
+typedef struct lmq_message_out {
+    const char *topic;
+    int32_t topic_len;              /* < 0: NUL-terminated */
+    const void *payload;
+    int32_t payload_len;
+    int32_t qos;
+    int32_t retain;
+} lmq_message_out;
+
+/* Publish one message: 0 once it completed (QoS 0 written, QoS 1 PUBACK,
+ * QoS 2 PUBCOMP) and the client disconnected cleanly, else an LMQ_E* code. */
+LMQ_API int lmq_publish_single(const char *url, const char *topic, int32_t topic_len,
+                               const void *payload, int32_t payload_len, int32_t qos,
+                               int32_t retain, int32_t timeout_ms);
+/* Publish n messages over one connection: n once all completed, else the
+ * first LMQ_E* code (earlier messages may have been delivered). */
+LMQ_API int lmq_publish_multiple(const char *url, const lmq_message_out *msgs, int32_t n,
+                                 int32_t timeout_ms);
+
+/* Called for each message; non-zero stops.  msg is borrowed for the call. */
+typedef int (*lmq_message_fn)(const lmq_event *msg, void *userdata);
+/*
+ * Subscribe to one filter and call fn for each LMQ_EV_MESSAGE until fn
+ * returns non-zero, `count` messages were handled (count <= 0: no limit) or
+ * timeout_ms passed (-1: none).  Returns how many messages fn was given;
+ * LMQ_ETIMEOUT when the deadline came before `count` did (with no count the
+ * deadline is the normal end); LMQ_EREJECTED when the SUBACK refused the
+ * filter; else an LMQ_E* code.  For C users: LuaJIT and Python pull.
+ */
+LMQ_API int lmq_subscribe_callback(const char *url, const char *filter, int32_t filter_len,
+                                   int32_t qos, lmq_message_fn fn, void *userdata,
+                                   int32_t count, int32_t timeout_ms);
+
 #ifndef LMQ_CDEF
 #ifdef __cplusplus
 }
