@@ -498,9 +498,6 @@ int cli_conn_check(cli_conn *o)
         cli_err(o, "--unix and TLS exclude each other");
         return -1;
     }
-    /* mosquitto's default: TLS on 8883 unless a port or URL says */
-    if (o->tls && !o->port && !o->url)
-        o->port = 8883;
     if (o->id && o->id_prefix) {
         cli_err(o, "-i and -I cannot be used together");
         return -1;
@@ -562,6 +559,8 @@ static int set_str(const cli_conn *o, lmq_client *c, int opt, const char *v, con
     return rc < 0 ? -1 : 0;
 }
 
+/* Without -p or -L, TLS goes to 8883 as with mosquitto: the engine's
+ * default port follows the transport. */
 static int apply_tls(const cli_conn *o, lmq_client *c)
 {
     if (set_int(o, c, LMQ_OPT_TLS, 1, "TLS") < 0 ||
