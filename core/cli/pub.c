@@ -12,11 +12,11 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "cli.h"
 
 #define PUB_WINDOW 1000
@@ -35,12 +35,9 @@ typedef struct pub {
     int64_t repeat;
     int64_t interval_ns;        /* pace: 0 flat out */
 
-    struct ev_loop *ev;
-    lmq_loop *loop;
-    lmq_client *c;
+    cli_app app;                /* loop, client, signal watchers */
     ev_io in_w;
     ev_timer pace_t;
-    ev_signal sig_int, sig_term;
 
     cli_buf lines;              /* stdin read so far (-l) */
     size_t line_off;            /* start of the next line in it */
@@ -106,10 +103,10 @@ static void finish(pub *p, int code)
     if (p->finishing)
         return;
     p->finishing = 1;
-    ev_io_stop(p->ev, &p->in_w);
-    ev_timer_stop(p->ev, &p->pace_t);
-    if (lmq_client_disconnect(p->c, 0, p->conn.props[CLI_PK_DISCONNECT]) < 0)
-        ev_break(p->ev, EVBREAK_ALL);
+    ev_io_stop(p->app.ev, &p->in_w);
+    ev_timer_stop(p->app.ev, &p->pace_t);
+    if (lmq_client_disconnect(p->app.c, 0, p->conn.props[CLI_PK_DISCONNECT]) < 0)
+        ev_break(p->app.ev, EVBREAK_ALL);
 }
 
 static int pump_one(pub *p)
@@ -127,13 +124,13 @@ static int pump_one(pub *p)
         int64_t due = p->t0_ns + p->sent * p->interval_ns, now = cli_now_ns();
         if (now < due) {
             ev_timer_set(&p->pace_t, (double)(due - now) / 1e9, 0.0);
-            ev_timer_start(p->ev, &p->pace_t);
+            ev_timer_start(p->app.ev, &p->pace_t);
             return 0;
         }
     }
     rc = next_message(p, &data, &n);
     if (rc == 0) {
-        ev_io_start(p->ev, &p->in_w);
+        ev_io_start(p->app.ev, &p->in_w);
         return 0;
     }
     if (rc < 0) {
@@ -150,11 +147,11 @@ static int pump_one(pub *p)
     if (p->sent == 0)
         p->t0_ns = cli_now_ns();
     p->sent++;
-    rc = lmq_client_publish(p->c, p->topic, -1, data, (int32_t)n, p->qos, p->retain,
+    rc = lmq_client_publish(p->app.c, p->topic, -1, data, (int32_t)n, p->qos, p->retain,
                             p->conn.protocol == LMQ_MQTT_5 ? p->conn.props[CLI_PK_PUBLISH] : NULL);
     if (rc < 0) {
-        cli_err(&p->conn, "publish failed: %s", lmq_client_errmsg(p->c)[0]
-                ? lmq_client_errmsg(p->c) : lmq_strerror(rc));
+        cli_err(&p->conn, "publish failed: %s", lmq_client_errmsg(p->app.c)[0]
+                ? lmq_client_errmsg(p->app.c) : lmq_strerror(rc));
         p->done++;
         finish(p, CLI_EXIT_FAIL);
         return 0;
@@ -239,7 +236,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         break;
     case LMQ_EV_CONNECT_FAILED:
         if (p->finishing) {     /* our own cancel (a signal) */
-            ev_break(p->ev, EVBREAK_ALL);
+            ev_break(p->app.ev, EVBREAK_ALL);
             break;
         }
         if (ev->reason)
@@ -249,7 +246,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             cli_err(&p->conn, "connection failed: %s",
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
         p->exit_code = CLI_EXIT_FAIL;
-        ev_break(p->ev, EVBREAK_ALL);
+        ev_break(p->app.ev, EVBREAK_ALL);
         break;
     case LMQ_EV_DISCONNECTED:
         if (!p->finishing || ev->error) {
@@ -257,7 +254,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
             p->exit_code = CLI_EXIT_FAIL;
         }
-        ev_break(p->ev, EVBREAK_ALL);
+        ev_break(p->app.ev, EVBREAK_ALL);
         break;
     case LMQ_EV_PUBLISHED:
         p->done++;
@@ -446,39 +443,18 @@ static int load_payload(pub *p)
 
 static int run(pub *p)
 {
-    char id[64];
+    int rc = cli_app_open(&p->app, &p->conn, "lunamq-pub", on_event, on_signal, p);
 
-    signal(SIGPIPE, SIG_IGN);
-    p->ev = ev_loop_new(EVFLAG_AUTO);
-    p->loop = p->ev ? lmq_loop_wrap(p->ev) : NULL;
-    p->c = lmq_client_new();
-    if (!p->loop || !p->c) {
-        cli_err(&p->conn, "out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    snprintf(id, sizeof id, "lunamq-pub-%ld", (long)getpid());
-    if (cli_conn_apply(&p->conn, p->c, id) < 0)
-        return CLI_EXIT_USAGE;
+    if (rc)
+        return rc;
     /* a publisher gives up when its connection goes, like mosquitto_pub */
-    lmq_client_set_int(p->c, LMQ_OPT_RECONNECT, 0);
-    lmq_client_set_callback(p->c, on_event, p, NULL);
+    lmq_client_set_int(p->app.c, LMQ_OPT_RECONNECT, 0);
     ev_io_init(&p->in_w, on_stdin, 0, EV_READ);
     p->in_w.data = p;
     ev_timer_init(&p->pace_t, on_pace, 0.0, 0.0);
     p->pace_t.data = p;
-    ev_signal_init(&p->sig_int, on_signal, SIGINT);
-    ev_signal_init(&p->sig_term, on_signal, SIGTERM);
-    p->sig_int.data = p->sig_term.data = p;
-    ev_signal_start(p->ev, &p->sig_int);
-    ev_signal_start(p->ev, &p->sig_term);
-    ev_unref(p->ev);
-    ev_unref(p->ev);
-    if (lmq_client_attach(p->c, p->loop) < 0 || lmq_client_connect(p->c) < 0) {
-        cli_err(&p->conn, "cannot connect: %s", lmq_client_errmsg(p->c));
-        return CLI_EXIT_FAIL;
-    }
-    lmq_loop_run(p->loop, 0);
-    return p->exit_code;
+    rc = cli_app_run(&p->app, &p->conn);
+    return rc ? rc : p->exit_code;
 }
 
 int cli_pub_main(int argc, char **argv)
@@ -499,18 +475,11 @@ int cli_pub_main(int argc, char **argv)
     } else {
         rc = run(&p);
     }
-    lmq_client_free(p.c);
-    if (p.ev) {
-        ev_ref(p.ev);
-        ev_ref(p.ev);
-        ev_signal_stop(p.ev, &p.sig_int);
-        ev_signal_stop(p.ev, &p.sig_term);
-        ev_io_stop(p.ev, &p.in_w);
-        ev_timer_stop(p.ev, &p.pace_t);
+    if (p.app.ev) {
+        ev_io_stop(p.app.ev, &p.in_w);
+        ev_timer_stop(p.app.ev, &p.pace_t);
     }
-    lmq_loop_free(p.loop);
-    if (p.ev)
-        ev_loop_destroy(p.ev);
+    cli_app_close(&p.app);
     cli_buf_free(&p.payload);
     cli_buf_free(&p.lines);
     cli_conn_free(&p.conn);

@@ -11,11 +11,10 @@
  */
 #define _GNU_SOURCE
 #include <ev.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "app.h"
 #include "cli.h"
 
 #define SUB_MAX_TOPICS 128
@@ -35,11 +34,8 @@ typedef struct sub {
     int remove_retained, json, count_only;
     const char *format;
 
-    struct ev_loop *ev;
-    lmq_loop *loop;
-    lmq_client *c;
+    cli_app app;                /* loop, client, signal watchers */
     ev_timer timeout_t, tick_t;
-    ev_signal sig_int, sig_term;
 
     int subscribed_once;
     int finishing;
@@ -80,9 +76,9 @@ static void finish(sub *s, int code)
     if (s->finishing)
         return;
     s->finishing = 1;
-    ev_timer_stop(s->ev, &s->timeout_t);
-    if (lmq_client_disconnect(s->c, 0, s->conn.props[CLI_PK_DISCONNECT]) < 0)
-        ev_break(s->ev, EVBREAK_ALL);
+    ev_timer_stop(s->app.ev, &s->timeout_t);
+    if (lmq_client_disconnect(s->app.c, 0, s->conn.props[CLI_PK_DISCONNECT]) < 0)
+        ev_break(s->app.ev, EVBREAK_ALL);
 }
 
 static void subscribe_all(sub *s)
@@ -96,17 +92,17 @@ static void subscribe_all(sub *s)
         subs[i].filter_len = -1;
         subs[i].options = s->qos;
     }
-    rc = lmq_client_subscribe(s->c, subs, s->ntopics, props);
+    rc = lmq_client_subscribe(s->app.c, subs, s->ntopics, props);
     if (rc < 0) {
-        cli_err(&s->conn, "subscribe failed: %s", lmq_client_errmsg(s->c));
+        cli_err(&s->conn, "subscribe failed: %s", lmq_client_errmsg(s->app.c));
         finish(s, CLI_EXIT_FAIL);
         return;
     }
     if (s->nunsub) {
         props = s->conn.protocol == LMQ_MQTT_5 ? s->conn.props[CLI_PK_UNSUBSCRIBE] : NULL;
-        rc = lmq_client_unsubscribe(s->c, s->unsub, NULL, s->nunsub, props);
+        rc = lmq_client_unsubscribe(s->app.c, s->unsub, NULL, s->nunsub, props);
         if (rc < 0) {
-            cli_err(&s->conn, "unsubscribe failed: %s", lmq_client_errmsg(s->c));
+            cli_err(&s->conn, "unsubscribe failed: %s", lmq_client_errmsg(s->app.c));
             finish(s, CLI_EXIT_FAIL);
         }
     }
@@ -180,7 +176,7 @@ static void on_message(sub *s, const lmq_event *ev)
     if (s->no_retained && ev->retain)
         return;
     if (s->remove_retained && ev->retain && ev->payload_len > 0)
-        lmq_client_publish(s->c, ev->topic, ev->topic_len, "", 0, 0, 1, NULL);
+        lmq_client_publish(s->app.c, ev->topic, ev->topic_len, "", 0, 0, 1, NULL);
     if (!s->received)
         s->t_first_ns = now;
     s->t_last_ns = now;
@@ -207,7 +203,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         break;
     case LMQ_EV_CONNECT_FAILED:
         if (s->finishing) {     /* our own cancel (-W, a signal) */
-            ev_break(s->ev, EVBREAK_ALL);
+            ev_break(s->app.ev, EVBREAK_ALL);
             break;
         }
         if (ev->reason)
@@ -219,12 +215,12 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         /* a later attempt (after a loss) goes on; the first one ends it */
         if (!s->subscribed_once) {
             s->exit_code = CLI_EXIT_FAIL;
-            ev_break(s->ev, EVBREAK_ALL);
+            ev_break(s->app.ev, EVBREAK_ALL);
         }
         break;
     case LMQ_EV_DISCONNECTED:
         if (s->finishing) {
-            ev_break(s->ev, EVBREAK_ALL);
+            ev_break(s->app.ev, EVBREAK_ALL);
             break;
         }
         cli_err(&s->conn, "connection lost: %s (reconnecting)",
@@ -258,8 +254,8 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         fprintf(stderr, "Timed out\n");
     finish(s, CLI_EXIT_TIMEOUT);
     /* not connected: nothing to say goodbye to */
-    if (lmq_client_fd(s->c) < 0)
-        ev_break(s->ev, EVBREAK_ALL);
+    if (lmq_client_fd(s->app.c) < 0)
+        ev_break(s->app.ev, EVBREAK_ALL);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -281,8 +277,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     finish(s, CLI_EXIT_OK);
-    if (lmq_client_fd(s->c) < 0)
-        ev_break(s->ev, EVBREAK_ALL);
+    if (lmq_client_fd(s->app.c) < 0)
+        ev_break(s->app.ev, EVBREAK_ALL);
 }
 
 static void print_totals(const sub *s)
@@ -416,42 +412,22 @@ static int parse(sub *s, int argc, char **argv)
 
 static int run(sub *s)
 {
-    char id[64];
+    int rc = cli_app_open(&s->app, &s->conn, "lunamq-sub", on_event, on_signal, s);
 
-    signal(SIGPIPE, SIG_IGN);
-    s->ev = ev_loop_new(EVFLAG_AUTO);
-    s->loop = s->ev ? lmq_loop_wrap(s->ev) : NULL;
-    s->c = lmq_client_new();
-    if (!s->loop || !s->c) {
-        cli_err(&s->conn, "out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    snprintf(id, sizeof id, "lunamq-sub-%ld", (long)getpid());
-    if (cli_conn_apply(&s->conn, s->c, id) < 0)
-        return CLI_EXIT_USAGE;
-    lmq_client_set_callback(s->c, on_event, s, NULL);
-
+    if (rc)
+        return rc;
     ev_timer_init(&s->timeout_t, on_timeout, s->timeout_s, 0.0);
     ev_timer_init(&s->tick_t, on_tick, 1.0, 1.0);
-    ev_signal_init(&s->sig_int, on_signal, SIGINT);
-    ev_signal_init(&s->sig_term, on_signal, SIGTERM);
-    s->timeout_t.data = s->tick_t.data = s->sig_int.data = s->sig_term.data = s;
+    s->timeout_t.data = s->tick_t.data = s;
     if (s->timeout_s > 0)
-        ev_timer_start(s->ev, &s->timeout_t);
+        ev_timer_start(s->app.ev, &s->timeout_t);
     if (s->count_only) {
-        ev_timer_start(s->ev, &s->tick_t);
-        ev_unref(s->ev);
+        ev_timer_start(s->app.ev, &s->tick_t);
+        ev_unref(s->app.ev);
     }
-    ev_signal_start(s->ev, &s->sig_int);
-    ev_signal_start(s->ev, &s->sig_term);
-    ev_unref(s->ev);
-    ev_unref(s->ev);
     s->t_start_ns = cli_now_ns();
-    if (lmq_client_attach(s->c, s->loop) < 0 || lmq_client_connect(s->c) < 0) {
-        cli_err(&s->conn, "cannot connect: %s", lmq_client_errmsg(s->c));
-        return CLI_EXIT_FAIL;
-    }
-    lmq_loop_run(s->loop, 0);
+    if ((rc = cli_app_run(&s->app, &s->conn)) != 0)
+        return rc;
     if (s->count_only)
         print_totals(s);
     return s->exit_code;
@@ -473,20 +449,13 @@ int cli_sub_main(int argc, char **argv)
     } else {
         rc = run(&s);
     }
-    lmq_client_free(s.c);
-    if (s.ev) {
-        ev_ref(s.ev);
-        ev_ref(s.ev);
-        if (s.count_only)
-            ev_ref(s.ev);
-        ev_signal_stop(s.ev, &s.sig_int);
-        ev_signal_stop(s.ev, &s.sig_term);
-        ev_timer_stop(s.ev, &s.timeout_t);
-        ev_timer_stop(s.ev, &s.tick_t);
+    if (s.app.ev) {
+        if (ev_is_active(&s.tick_t))     /* it was unref'd when started */
+            ev_ref(s.app.ev);
+        ev_timer_stop(s.app.ev, &s.timeout_t);
+        ev_timer_stop(s.app.ev, &s.tick_t);
     }
-    lmq_loop_free(s.loop);
-    if (s.ev)
-        ev_loop_destroy(s.ev);
+    cli_app_close(&s.app);
     cli_buf_free(&s.out);
     cli_conn_free(&s.conn);
     return rc;
