@@ -49,6 +49,8 @@ static void test_connect_bytes_mqtt5_minimal(void)
 {
     fx f;
     fx_init(&f, 5);
+    /* flags 0x02: no user name or password flag, and neither field in the
+     * payload [MQTT-3.1.2-16] [MQTT-3.1.2-18] */
     static const uint8_t want[] = { 0x10, 0x0F, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02,
                                     0, 60, 0, 0, 2, 'c', '1' };
     CHECK_INT(lmq_session_start(f.s, f.now), 0);
@@ -71,7 +73,9 @@ static void test_connect_bytes_mqtt311_with_credentials_and_will(void)
     lmq_session_set_int(f.s, LMQ_OPT_WILL_QOS, 1);
     lmq_session_set_int(f.s, LMQ_OPT_WILL_RETAIN, 1);
     /* flags: user, password, will retain, will QoS 1, will, clean = 0xEE;
-     * payload order [MQTT-3.1.3-1]: id, will topic, will payload, user, password */
+     * payload order [MQTT-3.1.3-1]: id, will topic, will payload, user, password;
+     * the will flag brings the will fields [MQTT-3.1.2-9], the user name and
+     * password flags their fields [MQTT-3.1.2-17] [MQTT-3.1.2-19] */
     static const uint8_t want[] = { 0x10, 0x1A, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xEE, 0, 60,
                                     0, 2, 'c', '1', 0, 1, 'w', 0, 1, 'x', 0, 1, 'u',
                                     0, 1, 'p' };
@@ -238,6 +242,8 @@ static void test_assigned_client_id_is_used_for_the_rest_of_the_session(void)
     fx_reconnect(&f);
     CHECK_INT(lmq_session_start(f.s, f.now), 0);
     CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    /* the session state is the assigned id's from now on: the next CONNECT
+     * names it [MQTT-3.1.3-2] */
     CHECK_INT(f.pkt.u.connect.client_id.n, 6);
     CHECK_MEM(f.pkt.u.connect.client_id.p, "auto-7", 6);
     fx_free(&f);
@@ -255,6 +261,7 @@ static void test_connack_refused_v5_reports_reason(void)
     const lmq_event *ev = fx_find(&f, LMQ_EV_CONNECT_FAILED);
     CHECK(ev && ev->error == LMQ_EREFUSED && ev->reason == 0x87);
     CHECK_INT(fx_next(&f), 0);          /* nothing sent back */
+    /* a reason >= 0x80: the connection closes [MQTT-4.13.2-1] */
     CHECK(lmq_session_wants_close(f.s));
     lmq_session_lost(f.s, f.now, LMQ_EREFUSED);
     fx_events(&f);
@@ -403,6 +410,8 @@ static void test_dead_link_is_detected_at_one_and_a_half_keepalive(void)
     fx_connect(&f, 0);
     CHECK_INT(lmq_session_tick(f.s, t0 + 10000), 0);
     CHECK_INT(fx_next(&f), LMQ_PINGREQ);
+    /* the server owes a PINGRESP [MQTT-3.12.4-1]; without one the link is
+     * taken for dead */
     CHECK_INT(lmq_session_deadline(f.s), t0 + 15000);
     CHECK_INT(lmq_session_tick(f.s, t0 + 14999), 0);
     CHECK_INT(lmq_session_tick(f.s, t0 + 15000), LMQ_EKEEPALIVE);
@@ -420,7 +429,7 @@ static void test_server_keep_alive_replaces_ours(void)
     lmq_session_set_int(f.s, LMQ_OPT_KEEPALIVE, 60);
     int64_t t0 = f.now;
     lmq_packet ca = fx_connack(0, 0);
-    ca.u.connack.props.server_keep_alive = 5;       /* [MQTT-3.1.2-21] */
+    ca.u.connack.props.server_keep_alive = 5;       /* [MQTT-3.1.2-21] [MQTT-3.2.2-21] */
     lmq_props_set(&ca.u.connack.props, LMQ_PROP_SERVER_KEEP_ALIVE);
     fx_connect_with(&f, &ca);
     CHECK_INT(lmq_session_deadline(f.s), t0 + 5000);
@@ -571,7 +580,10 @@ static void test_enhanced_authentication_exchange(void)
     lmq_proplist_add_str(pl, LMQ_PROP_AUTH_DATA, "client-final", -1);
     CHECK_INT(lmq_session_auth(f.s, 0x18, pl, f.now), 0);
     CHECK_INT(fx_next(&f), LMQ_AUTH);
-    CHECK_INT(f.pkt.u.disconnect.reason, 0x18);
+    CHECK_INT(f.pkt.u.disconnect.reason, 0x18);     /* [MQTT-4.12.0-3] */
+    /* no other reason answers a challenge */
+    CHECK_INT(lmq_session_auth(f.s, 0x00, NULL, f.now), LMQ_EINVAL);
+    CHECK_INT(fx_next(&f), 0);
     CHECK_INT(f.pkt.u.disconnect.props.auth_method.n, 11);
     CHECK_INT(f.pkt.u.disconnect.props.auth_data.n, 12);
     lmq_packet ca = fx_connack(0, 0);
@@ -618,7 +630,175 @@ static void test_auth_needs_v5_and_a_method(void)
     fx_free(&f);
     fx_init(&f, 5);
     fx_connect(&f, 0);
+    /* no Authentication Method in CONNECT: no AUTH from us [MQTT-4.12.0-7] */
     CHECK_INT(lmq_session_auth(f.s, 0x19, NULL, f.now), LMQ_ESTATE);
+    CHECK_INT(lmq_session_auth(f.s, 0x18, NULL, f.now), LMQ_ESTATE);
+    CHECK_INT(fx_next(&f), 0);
+    fx_free(&f);
+}
+
+/* ------------------------------------------- conformance (CONNECT, AUTH) */
+
+/* Every packet the session wrote, by type, into types[] (at most max). */
+static int sent_types(fx *f, int *types, int max)
+{
+    int n = 0, t;
+    while ((t = fx_next(f)) > 0)
+        if (n < max)
+            types[n++] = t;
+    return n;
+}
+
+static void test_connect_goes_first_and_once(void)
+{
+    fx f;
+    int t[8];
+    fx_init(&f, 5);
+    /* asked for while offline: queued, never ahead of CONNECT */
+    CHECK(fx_pub(&f, "a", "x", 1) > 0);
+    lmq_subscription sub = { "s/#", -1, 1 };
+    CHECK(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now) > 0);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    /* [MQTT-3.1.0-1] the first packet on the connection is CONNECT, and
+     * nothing is pipelined behind it that a refusal could leave unprocessed
+     * (the server's side: [MQTT-3.1.4-6]) */
+    CHECK_INT(sent_types(&f, t, 8), 1);
+    CHECK_INT(t[0], LMQ_CONNECT);
+    /* [MQTT-3.1.0-2] one CONNECT per connection, whatever the application
+     * asks */
+    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_ESTATE);
+    CHECK_INT(fx_next(&f), 0);
+    lmq_packet ca = fx_connack(0, 0);
+    CHECK_INT(fx_feed(&f, &ca), 0);
+    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_ESTATE);
+    CHECK_INT(sent_types(&f, t, 8), 2);
+    CHECK(t[0] != LMQ_CONNECT && t[1] != LMQ_CONNECT);
+    fx_free(&f);
+}
+
+static void test_only_auth_goes_before_connack_with_an_auth_method(void)
+{
+    fx f;
+    int t[8];
+    fx_init(&f, 5);
+    str(&f, LMQ_OPT_AUTH_METHOD, "M");
+    lmq_session_set_int(f.s, LMQ_OPT_KEEPALIVE, 1);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    CHECK(fx_pub(&f, "a", "x", 0) > 0);
+    CHECK(fx_pub(&f, "a", "y", 1) > 0);
+    lmq_subscription sub = { "s", -1, 0 };
+    CHECK(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now) > 0);
+    CHECK_INT(lmq_session_tick(f.s, f.now + 5000), 0);   /* past the keepalive */
+    lmq_packet a = auth_pkt(0x18, "M", "challenge");
+    CHECK_INT(fx_feed(&f, &a), 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x18, NULL, f.now), 0);
+    /* [MQTT-3.1.2-30] until CONNACK: AUTH (or DISCONNECT), nothing else */
+    CHECK_INT(sent_types(&f, t, 8), 1);
+    CHECK_INT(t[0], LMQ_AUTH);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.auth_method = (lmq_slice){ (const uint8_t *)"M", 1 };
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_AUTH_METHOD);
+    CHECK_INT(fx_feed(&f, &ca), 0);
+    CHECK_INT(sent_types(&f, t, 8), 3);   /* then the two PUBLISH and SUBSCRIBE */
+    fx_free(&f);
+}
+
+static void test_refusals_close_the_connection(void)
+{
+    /* The server's checks [MQTT-3.1.2-2] (0x84), [MQTT-3.1.3-8] (0x85),
+     * [MQTT-3.1.4-2] (0x86, 0x87) end in a CONNACK >= 0x80: reported, and
+     * the connection closes without another packet [MQTT-4.13.2-1]. */
+    static const int codes[] = { 0x84, 0x85, 0x86, 0x87 };
+    for (int i = 0; i < 4; i++) {
+        fx f;
+        fx_init(&f, 5);
+        CHECK_INT(lmq_session_start(f.s, f.now), 0);
+        fx_skip_all(&f);
+        lmq_packet ca = fx_connack(0, codes[i]);
+        CHECK_INT(fx_feed(&f, &ca), LMQ_EREFUSED);
+        fx_events(&f);
+        const lmq_event *ev = fx_find(&f, LMQ_EV_CONNECT_FAILED);
+        CHECK(ev && ev->reason == codes[i]);
+        CHECK_INT(fx_next(&f), 0);
+        CHECK(lmq_session_wants_close(f.s));
+        fx_free(&f);
+    }
+}
+
+static void test_authentication_rejected_mid_exchange_closes(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    str(&f, LMQ_OPT_AUTH_METHOD, "M");
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    fx_skip_all(&f);
+    lmq_packet a = auth_pkt(0x18, "M", NULL);
+    CHECK_INT(fx_feed(&f, &a), 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x18, NULL, f.now), 0);
+    fx_skip_all(&f);
+    /* [MQTT-4.12.0-4] the server may reject at any point with CONNACK
+     * >= 0x80 and close: so do we, and the exchange is over */
+    lmq_packet ca = fx_connack(0, 0x8C);
+    CHECK_INT(fx_feed(&f, &ca), LMQ_EREFUSED);
+    CHECK(lmq_session_wants_close(f.s));
+    CHECK_INT(lmq_session_auth(f.s, 0x18, NULL, f.now), LMQ_ESTATE);
+    CHECK_INT(fx_next(&f), 0);
+    fx_free(&f);
+}
+
+static void test_failed_reauthentication_closes(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    str(&f, LMQ_OPT_AUTH_METHOD, "M");
+    fx_connect(&f, 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x19, NULL, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_AUTH);
+    /* [MQTT-4.12.1-2] the server ends a failed re-authentication with
+     * DISCONNECT: reported, nothing sent back, the connection closes */
+    lmq_packet d;
+    memset(&d, 0, sizeof d);
+    d.type = LMQ_DISCONNECT;
+    d.u.disconnect.reason = 0x87;
+    CHECK_INT(fx_feed(&f, &d), LMQ_EDISCONNECTED);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_DISCONNECTED);
+    CHECK(ev && ev->reason == 0x87);
+    CHECK_INT(fx_next(&f), 0);
+    CHECK(lmq_session_wants_close(f.s));
+    fx_free(&f);
+}
+
+static void test_auth_never_exceeds_the_server_maximum_packet_size(void)
+{
+    fx f;
+    char big[64];
+    memset(big, 'r', sizeof big);
+    fx_init(&f, 5);
+    str(&f, LMQ_OPT_AUTH_METHOD, "M");
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.maximum_packet_size = 40;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_MAXIMUM_PACKET_SIZE);
+    fx_connect_with(&f, &ca);
+    /* [MQTT-3.15.2-2] a Reason String, [MQTT-3.15.2-3] a User Property
+     * that would take AUTH past the server's maximum: not sent */
+    lmq_proplist *rs = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_str(rs, LMQ_PROP_REASON_STRING, big, sizeof big), 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x19, rs, f.now), LMQ_ESERVER_MAX_SIZE);
+    lmq_proplist *up = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_user(up, "k", 1, big, sizeof big), 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x19, up, f.now), LMQ_ESERVER_MAX_SIZE);
+    CHECK_INT(fx_next(&f), 0);
+    /* a short one fits and goes */
+    lmq_proplist *ok = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_str(ok, LMQ_PROP_REASON_STRING, "again", -1), 0);
+    CHECK_INT(lmq_session_auth(f.s, 0x19, ok, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_AUTH);
+    CHECK(f.raw_n <= 40);
+    lmq_proplist_free(rs);
+    lmq_proplist_free(up);
+    lmq_proplist_free(ok);
     fx_free(&f);
 }
 
@@ -840,6 +1020,12 @@ int main(void)
     RUN(test_enhanced_authentication_exchange);
     RUN(test_auth_with_another_method_is_a_protocol_error);
     RUN(test_auth_needs_v5_and_a_method);
+    RUN(test_connect_goes_first_and_once);
+    RUN(test_only_auth_goes_before_connack_with_an_auth_method);
+    RUN(test_refusals_close_the_connection);
+    RUN(test_authentication_rejected_mid_exchange_closes);
+    RUN(test_failed_reauthentication_closes);
+    RUN(test_auth_never_exceeds_the_server_maximum_packet_size);
     RUN(test_events_stay_valid_until_the_next_pull);
     RUN(test_logs_respect_the_log_level);
     RUN(test_random_bytes_from_the_server_never_crash);

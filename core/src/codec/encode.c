@@ -390,6 +390,9 @@ static void body_connect(lmq_out *o, const lmq_connect *c)
         }
         flags |= 0x40;
     }
+    /* Each flag comes from the very field it announces, so a flag is set
+     * exactly when its field is in the payload: user name [MQTT-3.1.2-16]
+     * [MQTT-3.1.2-17], password [MQTT-3.1.2-18] [MQTT-3.1.2-19]. */
     if (c->username.p)
         flags |= 0x80;
 
@@ -404,6 +407,7 @@ static void body_connect(lmq_out *o, const lmq_connect *c)
      * will topic, will payload, user name, password. */
     put_utf8(o, c->client_id);          /* [MQTT-3.1.3-3] [MQTT-3.1.3-4] */
     if (c->will) {
+        /* the will flag brings all three [MQTT-3.1.2-9] */
         if (c->level == 5)
             put_props(o, &c->will_props, 0);       /* the will block */
         put_topic_name(o, c->will_topic, 0);  /* [MQTT-3.1.3-11] */

@@ -166,6 +166,10 @@ static int refused(lmq_session *s, const lmq_connack *ca)
                     name ? name : "");
     return LMQ_EREFUSED;
 }
+    /* A reason >= 0x80 closes the connection [MQTT-4.13.2-1]: whatever the
+     * server refused on, its protocol version [MQTT-3.1.2-2], the client id
+     * [MQTT-3.1.3-8], credentials or authorization [MQTT-3.1.4-2], or an
+     * authentication exchange [MQTT-4.12.0-4]. */
 
 /* Every CONNACK property the client must obey (section 3.2.2.3); absent
  * ones take their defaults, so nothing carries over from an older
@@ -180,13 +184,18 @@ static int take_server_limits(lmq_session *s, const lmq_props *p)
                             ? p->maximum_packet_size : 0;
     s->srv_alias_max = lmq_props_has(p, LMQ_PROP_TOPIC_ALIAS_MAXIMUM)
                            ? p->topic_alias_maximum : 0;
-    /* [MQTT-3.1.2-21] the server's keep alive replaces ours. */
+    /* [MQTT-3.2.2-9] the server announces what QoS it lacks; we obey it
+     * [MQTT-3.2.2-11] */
+    /* [MQTT-3.1.2-21] [MQTT-3.2.2-21] the server's keep alive replaces ours. */
     s->ka = lmq_props_has(p, LMQ_PROP_SERVER_KEEP_ALIVE) ? p->server_keep_alive
                                                          : s->keepalive;
     s->srv_known = 1;
+    /* Aliases up to the server's maximum [MQTT-3.2.2-17], none when it
+     * gave none or 0 [MQTT-3.2.2-18]. */
     lmq_alias_out_reset(&s->aout, s->alias_out ? s->srv_alias_max : 0);
     /* The id the server chose is ours for the rest of the session
-     * (section 3.2.2.3.7): later CONNECTs send it. */
+     * (section 3.2.2.3.7): later CONNECTs send it, as the name of the
+     * state both sides keep [MQTT-3.1.3-2]. */
     if (lmq_props_has(p, LMQ_PROP_ASSIGNED_CLIENT_ID)) {
         lmq_bytes *id = &s->client_id;
         uint8_t *copy = malloc_copy(p->assigned_client_id.p, p->assigned_client_id.n);
@@ -265,7 +274,8 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
     lmq_reqlist old = take_inflight(s);
     if (!ca->session_present) {
         /* The server has no session: neither half survives
-         * [MQTT-4.1.0-1] (see lmq_pub_session_lost for our messages). */
+         * [MQTT-4.1.0-1] [MQTT-3.2.2-5]: packet ids and flow states are
+         * dropped (see lmq_pub_session_lost for our messages). */
         lmq_in_clear(s);
         lmq_pub_session_lost(s, &old);
         if (s->auto_resub)
@@ -320,9 +330,10 @@ int lmq_session_auth(lmq_session *s, int reason, const lmq_proplist *props, int6
     if (s->level != 5)
         return LMQ_EVERSION;
     if (!s->auth_method.set)
-        return LMQ_ESTATE;
+        return LMQ_ESTATE;      /* no method in CONNECT, no AUTH [MQTT-4.12.0-7] */
     if (reason == 0x18) {
-        /* Continue: only an answer to the server's challenge. */
+        /* Continue: only an answer to the server's challenge, and the
+         * only reason that answers one [MQTT-4.12.0-3]. */
         if (!s->auth_active || (s->state != LMQ_SS_CONNECTING && s->state != LMQ_SS_CONNECTED))
             return LMQ_ESTATE;
     } else if (reason == 0x19) {

@@ -152,6 +152,9 @@ int lmq_pub_pump(lmq_session *s)
 {
     lmq_req *r;
 
+    /* Nothing before CONNACK: CONNECT goes first [MQTT-3.1.0-1], only AUTH
+     * may follow it with an Authentication Method [MQTT-3.1.2-30], and
+     * nothing waits behind a CONNECT the server may refuse [MQTT-3.1.4-6]. */
     if (s->state != LMQ_SS_CONNECTED || s->failed)
         return 0;
     while ((r = s->resendq.head) && s->inflight_pub < s->srv_receive_max) {

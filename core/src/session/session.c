@@ -199,7 +199,11 @@ static int out_reserve(lmq_session *s, size_t n)
  * path.  Only when the spare room is too small (LMQ_EBUFSIZE, nothing
  * written) is the packet sized, the buffer grown and the encoding retried.
  * A packet over the server's Maximum Packet Size [MQTT-3.1.2-24] is not
- * committed (oend does not move) and gives LMQ_ESERVER_MAX_SIZE.
+ * committed (oend does not move) and gives LMQ_ESERVER_MAX_SIZE: so a
+ * Reason String or User Property the application put in an AUTH or
+ * DISCONNECT never takes it past that size [MQTT-3.15.2-2]
+ * [MQTT-3.15.2-3] (the session's own PUBACK, PUBREC, PUBREL and PUBCOMP
+ * carry neither, see lmq_pub_send_ack).
  */
 int lmq_session_emit(lmq_session *s, const lmq_packet *pkt)
 {
@@ -302,7 +306,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     if (!s)
         return LMQ_EINVAL;
     if (s->state != LMQ_SS_OFFLINE)
-        return LMQ_ESTATE;
+        return LMQ_ESTATE;      /* one CONNECT per connection [MQTT-3.1.0-2] */
     /* What a previous process left is restored before CONNECT goes. */
     int rc = lmq_durable_open(s);
     if (rc)
@@ -336,6 +340,8 @@ int lmq_session_start(lmq_session *s, int64_t now)
 
 void lmq_session_lost(lmq_session *s, int64_t now, int error)
 {
+    /* The output is empty: CONNECT is the connection's first packet
+     * [MQTT-3.1.0-1]. */
     (void)now;
     if (!s || s->state == LMQ_SS_OFFLINE)
         return;
@@ -427,7 +433,8 @@ static int on_server_disconnect(lmq_session *s, const lmq_disconnect *d)
     lmq_session_seterr(s, "the server sent DISCONNECT, reason 0x%02x", d->reason);
     lmq_session_log(s, LMQ_LOG_WARNING, "the server sent DISCONNECT, reason 0x%02x",
                     d->reason);
-    /* The server closes; we send nothing more [MQTT-3.14.4-1]. */
+    /* The server closes; we send nothing more [MQTT-3.14.4-1].  This is
+     * also how a failed re-authentication ends [MQTT-4.12.1-2]. */
     s->failed = LMQ_EDISCONNECTED;
     s->state = LMQ_SS_CLOSING;
     return LMQ_EDISCONNECTED;

@@ -95,6 +95,7 @@ int lmq_sub_send(lmq_session *s, lmq_req *r)
     return rc;
 }
 
+/* Only once connected, as PUBLISH [MQTT-3.1.0-1] [MQTT-3.1.2-30]. */
 int lmq_sub_flush(lmq_session *s)
 {
     lmq_req *r;
