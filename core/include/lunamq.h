@@ -201,6 +201,47 @@ LMQ_API int lmq_topic_validate_filter(const char *filter, int32_t len);
 LMQ_API int lmq_topic_matches(const char *filter, int32_t flen,
                               const char *topic, int32_t tlen);
 
+/*
+ * A topic trie: topic filters, each carrying any number of int32_t values
+ * (handler ids, say), and for a topic name the values of every filter that
+ * matches it, at a cost that follows the topic's levels, not the number
+ * of filters.  It matches as lmq_topic_matches does: the '$' rule
+ * [MQTT-4.7.2-1], and "$share/{group}/{filter}" as {filter}.
+ *
+ * One entry is (filter, value).  Adding an entry that is there changes
+ * nothing; the same value under another filter is another entry ("a/b"
+ * and "$share/g/a/b" are different filters).  Filters are copied.  Not
+ * thread-safe: one writer at a time, and no match while one writes
+ * (matches alone may run concurrently).
+ */
+typedef struct lmq_trie lmq_trie;
+
+/* A new empty trie, NULL when out of memory.  Free with lmq_trie_free. */
+LMQ_API lmq_trie *lmq_trie_new(void);
+/* Frees the trie and its copies of the filters.  NULL is a no-op. */
+LMQ_API void lmq_trie_free(lmq_trie *t);
+/* Add (filter, value): 1 added, 0 it was there already, or a negative
+ * code: the filter's (as lmq_topic_validate_filter), LMQ_EINVAL (t NULL),
+ * LMQ_ENOMEM (then the trie is as it was). */
+LMQ_API int lmq_trie_add(lmq_trie *t, const char *filter, int32_t len, int32_t value);
+/* Take (filter, value) out: 1 removed, 0 it was not there, or a negative
+ * code as lmq_trie_add. */
+LMQ_API int lmq_trie_remove(lmq_trie *t, const char *filter, int32_t len, int32_t value);
+/* The number of entries, or LMQ_EINVAL (t NULL). */
+LMQ_API int lmq_trie_count(const lmq_trie *t);
+/*
+ * The values of the entries whose filter matches the topic name.  Returns
+ * how many match and writes the first min(that, cap) of them to out[],
+ * in ascending order when all fit.  A value under two matching filters
+ * ("a/+" and "a/#") comes once per filter.  When the return exceeds cap,
+ * out[] holds an unspecified cap of them: call again with an array of at
+ * least that many (cap 0 and out NULL just count).  Negative: the topic's
+ * code (as lmq_topic_validate_name), LMQ_EINVAL (t NULL, cap < 0, out
+ * NULL with cap > 0).
+ */
+LMQ_API int lmq_trie_match(const lmq_trie *t, const char *topic, int32_t len,
+                           int32_t *out, int32_t cap);
+
 /* ------------------------------------------------------------- properties */
 
 /* MQTT 5 property identifiers [MQTT-2.2.2.2], for lmq_proplist_add_* and

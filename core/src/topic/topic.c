@@ -152,8 +152,7 @@ int lmq_topic_match_n(const char *f, size_t flen, const char *t, size_t tlen)
 
 /* ------------------------------------------------------------ public API */
 
-/* (s, len) from the public API, where len < 0 means NUL-terminated. */
-static size_t api_len(const char *s, int32_t len)
+size_t lmq_topic_api_len(const char *s, int32_t len)
 {
     if (s == NULL)
         return 0;
@@ -162,18 +161,19 @@ static size_t api_len(const char *s, int32_t len)
 
 LMQ_API int lmq_topic_validate_name(const char *topic, int32_t len)
 {
-    return lmq_topic_name_check(topic, api_len(topic, len));
+    return lmq_topic_name_check(topic, lmq_topic_api_len(topic, len));
 }
 
 LMQ_API int lmq_topic_validate_filter(const char *filter, int32_t len)
 {
-    return lmq_topic_filter_check(filter, api_len(filter, len));
+    return lmq_topic_filter_check(filter, lmq_topic_api_len(filter, len));
 }
 
 LMQ_API int lmq_topic_matches(const char *filter, int32_t flen,
                               const char *topic, int32_t tlen)
 {
-    size_t fn = api_len(filter, flen), tn = api_len(topic, tlen);
+    size_t fn = lmq_topic_api_len(filter, flen);
+    size_t tn = lmq_topic_api_len(topic, tlen);
     int rc = lmq_topic_filter_check(filter, fn);
     if (rc != 0)
         return rc;

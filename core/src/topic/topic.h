@@ -44,6 +44,10 @@ int lmq_topic_name_check(const char *s, size_t n);
  */
 int lmq_topic_filter_check(const char *s, size_t n);
 
+/* The length of (s, len) as the public API passes strings: len < 0 means
+ * NUL-terminated; s NULL is 0 (the checks then say LMQ_EINVAL). */
+size_t lmq_topic_api_len(const char *s, int32_t len);
+
 /* ---------------------------------------------------------------- sharing */
 
 /* A borrowed run of characters. */
@@ -105,7 +109,9 @@ int lmq_topic_match_n(const char *f, size_t flen, const char *t, size_t tlen);
  * does not modify the trie, so concurrent collects without writers are
  * fine.
  */
-typedef struct lmq_trie lmq_trie;
+/* typedef struct lmq_trie lmq_trie; is in lunamq.h, and so are
+ * lmq_trie_new and lmq_trie_free: the public API (lmq_trie_add,
+ * lmq_trie_match, ...) is a wrapper storing int32_t values as pointers. */
 
 /* One entry, as the trie stores it and hands it to the caller. */
 typedef struct lmq_trie_hit {
@@ -121,12 +127,10 @@ typedef struct lmq_trie_hit {
  * is the trie's own copy: read it during the call, keep what you need. */
 typedef int (*lmq_trie_visit_fn)(void *ctx, const lmq_trie_hit *hit);
 
-/* A new empty trie, or NULL when out of memory. */
-lmq_trie *lmq_trie_new(void);
-
-/* Free the trie and everything it allocated (not the values: they are the
- * caller's; lmq_trie_foreach first if they need freeing).  NULL is fine. */
-void lmq_trie_free(lmq_trie *t);
+/* lmq_trie_new (NULL when out of memory) and lmq_trie_free (everything
+ * the trie allocated, not the values: they are the caller's;
+ * lmq_trie_foreach first if they need freeing; NULL is fine) are
+ * declared in lunamq.h. */
 
 /*
  * Add (filter, value).  The filter is validated (lmq_topic_filter_check)
@@ -137,10 +141,10 @@ int lmq_trie_insert(lmq_trie *t, const char *filter, size_t len, void *value);
 
 /* Take (filter, value) out.  1 removed, 0 not there, negative LMQ_E* for
  * an invalid filter. */
-int lmq_trie_remove(lmq_trie *t, const char *filter, size_t len, void *value);
+int lmq_trie_erase(lmq_trie *t, const char *filter, size_t len, void *value);
 
 /* The number of entries. */
-size_t lmq_trie_count(const lmq_trie *t);
+size_t lmq_trie_size(const lmq_trie *t);
 
 /* The number of nodes, the root included (1 for an empty trie): one per
  * distinct filter prefix.  For memory accounting and for the tests that

@@ -261,9 +261,9 @@ static void vec_del(entry_vec *v, uint32_t i)
     }
 }
 
-/* --------------------------------------------------------------- public */
+/* ---------------------------------------------------------------- entries */
 
-lmq_trie *lmq_trie_new(void)
+LMQ_API lmq_trie *lmq_trie_new(void)
 {
     lmq_trie *t = calloc(1, sizeof *t);
     if (t == NULL)
@@ -280,7 +280,7 @@ lmq_trie *lmq_trie_new(void)
     return t;
 }
 
-void lmq_trie_free(lmq_trie *t)
+LMQ_API void lmq_trie_free(lmq_trie *t)
 {
     if (t == NULL)
         return;
@@ -362,7 +362,7 @@ fail:
     return rc;
 }
 
-int lmq_trie_remove(lmq_trie *t, const char *filter, size_t len, void *value)
+int lmq_trie_erase(lmq_trie *t, const char *filter, size_t len, void *value)
 {
     if (t == NULL)
         return LMQ_EINVAL;
@@ -383,7 +383,7 @@ int lmq_trie_remove(lmq_trie *t, const char *filter, size_t len, void *value)
     return 1;
 }
 
-size_t lmq_trie_count(const lmq_trie *t)
+size_t lmq_trie_size(const lmq_trie *t)
 {
     return t ? t->count : 0;
 }
@@ -531,4 +531,73 @@ int lmq_trie_foreach(const lmq_trie *t, lmq_trie_visit_fn fn, void *ctx)
             n = p;
         }
     }
+}
+
+/* ------------------------------------------------------------ public API */
+
+/* int32_t values ride in the pointer-sized slot (two's complement kept by
+ * going through intptr_t). */
+#define VALUE_PTR(v) ((void *)(intptr_t)(v))
+
+LMQ_API int lmq_trie_add(lmq_trie *t, const char *filter, int32_t len,
+                         int32_t value)
+{
+    return lmq_trie_insert(t, filter, lmq_topic_api_len(filter, len),
+                           VALUE_PTR(value));
+}
+
+LMQ_API int lmq_trie_remove(lmq_trie *t, const char *filter, int32_t len,
+                            int32_t value)
+{
+    return lmq_trie_erase(t, filter, lmq_topic_api_len(filter, len),
+                          VALUE_PTR(value));
+}
+
+LMQ_API int lmq_trie_count(const lmq_trie *t)
+{
+    if (t == NULL)
+        return LMQ_EINVAL;
+    return t->count > INT32_MAX ? INT32_MAX : (int)t->count;
+}
+
+struct match_ctx {
+    int32_t *out;
+    int32_t cap, n;
+};
+
+static int match_one(void *ctx, const lmq_trie_hit *hit)
+{
+    struct match_ctx *m = ctx;
+    if (m->n < m->cap)
+        m->out[m->n] = (int32_t)(intptr_t)hit->value;
+    m->n++;
+    return 0;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+LMQ_API int lmq_trie_match(const lmq_trie *t, const char *topic, int32_t len,
+                           int32_t *out, int32_t cap)
+{
+    if (t == NULL || cap < 0 || (out == NULL && cap > 0))
+        return LMQ_EINVAL;
+    size_t n = lmq_topic_api_len(topic, len);
+    /* unlike lmq_trie_visit, the whole name is checked: the caller's topic
+     * has not been through the codec */
+    int rc = lmq_topic_name_check(topic, n);
+    if (rc != 0)
+        return rc;
+    struct match_ctx m = { out, cap, 0 };
+    rc = lmq_trie_visit(t, topic, n, match_one, &m);
+    if (rc < 0)
+        return rc;
+    /* sorted, so that values handed out in registration order come back
+     * in it */
+    if (m.n <= cap && m.n > 1)
+        qsort(out, (size_t)m.n, sizeof *out, cmp_i32);
+    return m.n;
 }
