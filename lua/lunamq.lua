@@ -205,6 +205,87 @@ function M.topic_matches(filter, topic)
   return rc == 1
 end
 
+-- ------------------------------------------------------------- topic trie
+
+-- lunamq.trie(): the engine's topic trie (lmq_trie_*), filters carrying
+-- int32 values (handler ids, say); match(topic) gives, in one call, the
+-- values of every filter that matches, ascending, as lmq_topic_matches
+-- would match them.  Freed by the GC, or at once by close().
+local Trie = {}
+Trie.__index = Trie
+M.Trie = Trie
+
+local INT32_MIN, INT32_MAX = -2147483648, 2147483647
+
+function M.trie()
+  local h = C.lmq_trie_new()
+  if h == nil then return nil, M.strerror(-2), -2 end
+  h = ffi.gc(h, C.lmq_trie_free)
+  return setmetatable({ h = h, cap = 64, out = ffi.new("int32_t[?]", 64) }, Trie)
+end
+
+local function trie_closed()
+  return nil, "trie is closed", M.E.ESTATE
+end
+
+-- add / remove: lmq_trie_add or lmq_trie_remove, 1 -> true, 0 -> false.
+local function trie_edit(self, cfn, filter, value)
+  if self.h == nil then return trie_closed() end
+  if type(filter) ~= "string" then return nil, "filter must be a string", M.E.EINVAL end
+  if type(value) ~= "number" or value % 1 ~= 0 or value < INT32_MIN or value > INT32_MAX then
+    return nil, "value must be a 32-bit integer", M.E.EINVAL
+  end
+  local rc = cfn(self.h, filter, #filter, value)
+  if rc < 0 then return fail(rc) end
+  return rc == 1
+end
+
+-- add(filter, value) -> true (added) / false (there already), or nil,
+-- message, code (a bad filter: the lmq_topic_validate_filter code).
+function Trie:add(filter, value) return trie_edit(self, C.lmq_trie_add, filter, value) end
+
+-- remove(filter, value) -> true (removed) / false (was not there), or nil,
+-- message, code.
+function Trie:remove(filter, value) return trie_edit(self, C.lmq_trie_remove, filter, value) end
+
+function Trie:count()
+  if self.h == nil then return trie_closed() end
+  return tonumber(C.lmq_trie_count(self.h))
+end
+
+-- match(topic [, into]) -> a list of the matching values (ascending; into,
+-- when given, is filled from 1 and its tail left alone), and their number;
+-- or nil, message, code for a bad topic name.
+function Trie:match(topic, into)
+  if self.h == nil then return trie_closed() end
+  local n = C.lmq_trie_match(self.h, topic, #topic, self.out, self.cap)
+  if n > self.cap then
+    -- more than the array holds: grow it (it is kept) and ask again
+    local cap = self.cap
+    while cap < n do cap = cap * 2 end
+    self.cap, self.out = cap, ffi.new("int32_t[?]", cap)
+    n = C.lmq_trie_match(self.h, topic, #topic, self.out, self.cap)
+  end
+  if n < 0 then return fail(n) end
+  local r, out = into or {}, self.out
+  for i = 0, n - 1 do r[i + 1] = out[i] end
+  return r, n
+end
+
+-- Frees the engine's trie now and disarms the finalizer.  Safe twice.
+function Trie:close()
+  local h = self.h
+  if h == nil then return end
+  self.h = nil
+  ffi.gc(h, nil)
+  C.lmq_trie_free(h)
+end
+
+for _, name in ipairs { "lmq_trie_new", "lmq_trie_free", "lmq_trie_add", "lmq_trie_remove",
+                        "lmq_trie_count", "lmq_trie_match" } do
+  M._uses[#M._uses + 1] = name
+end
+
 function M.reason_name(packet_type, reason)
   local p = C.lmq_reason_name(packet_type, reason)
   return p ~= nil and ffi.string(p) or nil
