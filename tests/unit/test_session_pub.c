@@ -29,6 +29,7 @@ static void test_qos0_publish_bytes_and_completion(void)
     fx_connect(&f, 0);
     int id = fx_pub(&f, "a/b", "hi", 0);
     CHECK(id > 0);
+    /* 0x30: QoS 0, DUP 0 [MQTT-4.3.1-1] */
     static const uint8_t want[] = { 0x30, 0x07, 0, 3, 'a', '/', 'b', 'h', 'i' };
     fx_drain(&f);
     CHECK_INT(f.on - f.opos, sizeof want);
@@ -46,12 +47,13 @@ static void test_qos1_publish_completes_on_puback(void)
     fx_connect(&f, 0);
     int id = lmq_session_publish(f.s, (const uint8_t *)"t", 1, (const uint8_t *)"x", 1,
                                  1, 1, NULL, f.now);
+    /* 0x33: QoS 1, retain, DUP 0, with its packet id [MQTT-4.3.2-2] */
     static const uint8_t want[] = { 0x33, 0x06, 0, 1, 't', 0, 1, 'x' };
     fx_drain(&f);
     CHECK_INT(f.on - f.opos, sizeof want);
     CHECK_MEM(f.ob + f.opos, want, sizeof want);
     fx_events(&f);
-    CHECK(published(&f, id) == NULL);
+    CHECK(published(&f, id) == NULL);   /* unacknowledged [MQTT-4.3.2-3] */
     lmq_packet ack = fx_ack(LMQ_PUBACK, 1, 0);
     CHECK_INT(fx_feed(&f, &ack), 0);
     fx_events(&f);
@@ -71,10 +73,19 @@ static void test_qos2_publish_pubrec_pubrel_pubcomp(void)
     int id = fx_pub(&f, "t", "x", 2);
     CHECK_INT(fx_next(&f), LMQ_PUBLISH);
     CHECK_INT(f.pkt.u.publish.qos, 2);
+    CHECK_INT(f.pkt.u.publish.dup, 0);              /* [MQTT-4.3.3-2] */
     uint16_t pid = f.pkt.u.publish.packet_id;
+    /* unacknowledged until PUBREC [MQTT-4.3.3-3] */
+    fx_events(&f);
+    CHECK(published(&f, id) == NULL);
+    lmq_session_stats st;
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT(st.inflight_out, 1);
     lmq_packet rec = fx_ack(LMQ_PUBREC, pid, 0);
     CHECK_INT(fx_feed(&f, &rec), 0);
-    /* [MQTT-4.3.3-4] PUBREC is answered with PUBREL: 62 02 id */
+    /* [MQTT-4.3.3-4] PUBREC is answered with PUBREL: 62 02 id, the
+     * PUBLISH's id [MQTT-2.2.1-5], no Reason String or User Property to
+     * grow it [MQTT-3.6.2-2] [MQTT-3.6.2-3] */
     fx_drain(&f);
     CHECK_INT(f.on - f.opos, 4);
     CHECK_INT(f.ob[f.opos], 0x62);
@@ -203,7 +214,8 @@ static void test_maximum_qos_is_obeyed(void)
     const lmq_event *ev = published(&f, early);
     CHECK(ev && ev->error == LMQ_EQOS_NOT_SUPPORTED);
     CHECK_INT(fx_next(&f), 0);
-    /* [MQTT-3.2.2-11] refused up front once known */
+    /* [MQTT-3.2.2-11] refused up front once known (the server's half:
+     * [MQTT-3.2.2-9]) */
     CHECK_INT(fx_pub(&f, "t", "x", 2), LMQ_EQOS_NOT_SUPPORTED);
     CHECK(fx_pub(&f, "t", "x", 1) > 0);
     fx_free(&f);
@@ -280,7 +292,8 @@ static void test_outgoing_topic_aliases(void)
     CHECK_INT(f.pkt.u.publish.props.topic_alias, 1);
     CHECK_INT(fx_next(&f), LMQ_PUBLISH);
     CHECK_INT(f.pkt.u.publish.props.topic_alias, 2);
-    /* never above the server's maximum [MQTT-3.3.2-9]: none left */
+    /* never above the server's maximum [MQTT-3.3.2-9] [MQTT-3.2.2-17]:
+     * none left */
     CHECK_INT(fx_next(&f), LMQ_PUBLISH);
     CHECK_INT(f.pkt.u.publish.topic.n, 3);
     CHECK(!lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS));
@@ -420,7 +433,9 @@ static void test_reconnect_with_session_resends_with_dup_and_same_ids(void)
     fx_init(&f, 4);
     inflight_then_lost(&f, ids);
     fx_connect(&f, 1);
-    /* [MQTT-4.4.0-1] original order, same ids, DUP set; PUBREL for B */
+    /* [MQTT-4.4.0-1] original order, same ids, DUP set; PUBREL for B.
+     * DUP is set by retransmission alone [MQTT-3.3.1-3]: 1 on these, 0
+     * on the new D */
     CHECK_INT(fx_next(&f), LMQ_PUBLISH);
     CHECK_INT(f.pkt.u.publish.packet_id, 1);
     CHECK_INT(f.pkt.u.publish.dup, 1);
@@ -451,7 +466,8 @@ static void test_reconnect_without_session_sends_unacked_as_new(void)
     inflight_then_lost(&f, ids);
     fx_connect(&f, 0);
     /* documented in session.h: B got PUBREC, so it is complete; A and C
-     * go again as new messages (no DUP), before D */
+     * go again as new messages (no DUP), before D: the old ids and flow
+     * states are discarded [MQTT-3.2.2-5] */
     const lmq_event *ev = published(&f, ids[1]);
     CHECK(ev && ev->error == 0);
     CHECK(published(&f, ids[0]) == NULL);
@@ -481,7 +497,11 @@ static void test_incoming_qos0_and_qos1_are_delivered_and_acked(void)
     lmq_packet p1 = fx_publish("s/1", "one", 1, 5);
     p1.u.publish.retain = 1;
     CHECK_INT(fx_feed(&f, &p1), 0);
-    /* [MQTT-4.3.2-4] PUBACK 40 02 00 05 */
+    /* [MQTT-3.3.4-1] the answer the QoS asks for: none for QoS 0, PUBACK
+     * for QoS 1.  [MQTT-4.3.2-4] PUBACK 40 02 00 05: the PUBLISH's id
+     * [MQTT-2.2.1-5], no Reason String or User Property [MQTT-3.4.2-2]
+     * [MQTT-3.4.2-3].  No subscription matches here: acknowledged all the
+     * same [MQTT-4.5.0-2] */
     static const uint8_t want[] = { 0x40, 0x02, 0x00, 0x05 };
     fx_drain(&f);
     CHECK_INT(f.on - f.opos, 4);
@@ -507,7 +527,8 @@ static void test_incoming_qos2_is_delivered_exactly_once(void)
     lmq_packet p = fx_publish("q", "two", 2, 9);
     CHECK_INT(fx_feed(&f, &p), 0);
     CHECK_INT(fx_next(&f), LMQ_PUBREC);             /* [MQTT-4.3.3-8] */
-    CHECK_INT(f.pkt.u.ack.packet_id, 9);
+    CHECK_INT(f.pkt.u.ack.packet_id, 9);            /* [MQTT-2.2.1-5] */
+    CHECK_INT(f.raw_n, 4);          /* no properties [MQTT-3.5.2-2] [MQTT-3.5.2-3] */
     fx_events(&f);
     CHECK_INT(fx_count(&f, LMQ_EV_MESSAGE), 1);
     /* the same again (DUP): PUBREC again, not delivered [MQTT-4.3.3-10] */
@@ -520,6 +541,7 @@ static void test_incoming_qos2_is_delivered_exactly_once(void)
     CHECK_INT(fx_feed(&f, &rel), 0);
     CHECK_INT(fx_next(&f), LMQ_PUBCOMP);            /* [MQTT-4.3.3-11] */
     CHECK_INT(f.pkt.u.ack.reason, 0);
+    CHECK_INT(f.raw_n, 4);          /* no properties [MQTT-3.7.2-2] [MQTT-3.7.2-3] */
     /* after PUBCOMP the id is new again [MQTT-4.3.3-12] */
     p.u.publish.dup = 0;
     CHECK_INT(fx_feed(&f, &p), 0);
@@ -787,6 +809,8 @@ static void test_input_split_into_single_bytes(void)
     fx f;
     fx_init(&f, 4);
     fx_connect(&f, 0);
+    /* the session reads an ordered stream of bytes, however the transport
+     * cuts it [MQTT-4.2-1] */
     static const uint8_t pub[] = { 0x32, 0x06, 0, 1, 'a', 0, 9, 'z' };
     for (size_t i = 0; i < sizeof pub; i++)
         CHECK_INT(fx_feed_bytes(&f, pub + i, 1), 0);
@@ -837,6 +861,181 @@ static void test_ten_thousand_messages_in_flight_complete(void)
     fx_free(&f);
 }
 
+/* ------------------------------------------ conformance (flows, order) */
+
+static void test_new_qos2_messages_take_unused_ids(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int ids[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK(fx_pub(&f, "t", "x", 2) > 0);
+        CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+        ids[i] = f.pkt.u.publish.packet_id;
+    }
+    /* [MQTT-4.3.3-1] non-zero, and none in use twice */
+    CHECK(ids[0] && ids[1] && ids[2]);
+    CHECK(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    /* still in use after PUBREC (until PUBCOMP): the next one differs */
+    lmq_packet rec = fx_ack(LMQ_PUBREC, ids[0], 0);
+    CHECK_INT(fx_feed(&f, &rec), 0);
+    fx_skip_all(&f);
+    CHECK(fx_pub(&f, "t", "x", 2) > 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK(f.pkt.u.publish.packet_id != ids[0] && f.pkt.u.publish.packet_id != ids[1] &&
+          f.pkt.u.publish.packet_id != ids[2]);
+    fx_free(&f);
+}
+
+static void test_after_puback_the_same_id_is_a_new_message(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    lmq_packet p = fx_publish("a", "one", 1, 4);
+    CHECK_INT(fx_feed(&f, &p), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBACK);
+    /* [MQTT-4.3.2-5] after our PUBACK, id 4 is a new message even with
+     * DUP set: delivered and acknowledged again */
+    p.u.publish.dup = 1;
+    p.u.publish.payload = (lmq_slice){ (const uint8_t *)"two", 3 };
+    CHECK_INT(fx_feed(&f, &p), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBACK);
+    CHECK_INT(f.pkt.u.ack.packet_id, 4);
+    fx_events(&f);
+    CHECK_INT(fx_count(&f, LMQ_EV_MESSAGE), 2);
+    fx_free(&f);
+}
+
+static void test_acks_go_in_the_order_of_what_they_answer(void)
+{
+    fx f;
+    static const int in[] = { 7, 3, 9, 1 };
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    /* [MQTT-4.6.0-2] PUBACKs in the order the QoS 1 PUBLISH came */
+    for (int i = 0; i < 4; i++) {
+        lmq_packet p = fx_publish("a", "x", 1, in[i]);
+        CHECK_INT(fx_feed(&f, &p), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(fx_next(&f), LMQ_PUBACK);
+        CHECK_INT(f.pkt.u.ack.packet_id, in[i]);
+    }
+    /* [MQTT-4.6.0-3] PUBRECs in the order the QoS 2 PUBLISH came, even in
+     * one read */
+    uint8_t buf[256];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        lmq_packet p = fx_publish("a", "x", 2, 100 + in[i]);
+        int64_t w = lmq_encode_as(&p, 5, LMQ_FROM_SERVER, buf + n, sizeof buf - n);
+        CHECK(w > 0);
+        n += (size_t)(w > 0 ? w : 0);
+    }
+    CHECK_INT(fx_feed_bytes(&f, buf, n), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(fx_next(&f), LMQ_PUBREC);
+        CHECK_INT(f.pkt.u.ack.packet_id, 100 + in[i]);
+    }
+    CHECK_INT(fx_next(&f), 0);
+    fx_free(&f);
+}
+
+static void test_pubrels_go_in_the_order_the_pubrecs_came(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int ids[4];
+    for (int i = 0; i < 4; i++) {
+        CHECK(fx_pub(&f, "t", "x", 2) > 0);
+        CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+        ids[i] = f.pkt.u.publish.packet_id;
+    }
+    /* [MQTT-4.6.0-4] the server answers out of order: PUBRELs follow the
+     * order of the PUBRECs, not of our PUBLISH */
+    static const int order[] = { 2, 0, 3, 1 };
+    for (int i = 0; i < 4; i++) {
+        lmq_packet rec = fx_ack(LMQ_PUBREC, ids[order[i]], 0);
+        CHECK_INT(fx_feed(&f, &rec), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(fx_next(&f), LMQ_PUBREL);
+        CHECK_INT(f.pkt.u.ack.packet_id, ids[order[i]]);
+    }
+    fx_free(&f);
+}
+
+static void test_a_full_window_delays_only_publish(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_KEEPALIVE, 10);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.receive_maximum = 1;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_RECEIVE_MAXIMUM);
+    fx_connect_with(&f, &ca);
+    CHECK(fx_pub(&f, "t", "1", 1) > 0);
+    CHECK(fx_pub(&f, "t", "2", 1) > 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK_INT(fx_next(&f), 0);                  /* the window is full */
+    /* [MQTT-3.3.4-8] everything else goes at once: SUBSCRIBE, UNSUBSCRIBE,
+     * acks for incoming messages, PINGREQ */
+    lmq_subscription sub = { "s", -1, 1 };
+    CHECK(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    const char *filters[] = { "s" };
+    CHECK(lmq_session_unsubscribe(f.s, filters, NULL, 1, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_UNSUBSCRIBE);
+    lmq_packet p = fx_publish("s", "in", 1, 3);
+    CHECK_INT(fx_feed(&f, &p), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBACK);
+    CHECK_INT(lmq_session_tick(f.s, f.now + 10000), 0);
+    CHECK_INT(fx_next(&f), LMQ_PINGREQ);
+    CHECK_INT(fx_next(&f), 0);                  /* and still not PUBLISH 2 */
+    fx_free(&f);
+}
+
+static void test_qos2_flow_completes_after_the_message_expired(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    lmq_packet p = fx_publish("e", "x", 2, 11);
+    p.u.publish.props.message_expiry = 1;
+    lmq_props_set(&p.u.publish.props, LMQ_PROP_MESSAGE_EXPIRY);
+    CHECK_INT(fx_feed(&f, &p), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBREC);
+    /* [MQTT-4.3.3-13] the PUBREL comes long after the message's lifetime:
+     * the exchange still completes (no message expiry applies to it) */
+    f.now += 60000;
+    CHECK_INT(lmq_session_tick(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_PINGREQ);        /* idle for the keepalive */
+    lmq_packet rel = fx_ack(LMQ_PUBREL, 11, 0);
+    CHECK_INT(fx_feed(&f, &rel), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBCOMP);
+    CHECK_INT(f.pkt.u.ack.packet_id, 11);
+    CHECK_INT(f.pkt.u.ack.reason, 0);
+    fx_free(&f);
+}
+
+static void test_no_alias_when_the_server_allows_none(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);          /* no Topic Alias Maximum in CONNACK */
+    for (int i = 0; i < 3; i++)
+        fx_pub(&f, "t/1", "a", 0);
+    /* [MQTT-3.2.2-18] absent means 0: never an alias */
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+        CHECK_INT(f.pkt.u.publish.topic.n, 3);
+        CHECK(!lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS));
+    }
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_qos0_publish_bytes_and_completion);
@@ -874,5 +1073,12 @@ int main(void)
     RUN(test_packet_over_our_maximum_disconnects_0x95);
     RUN(test_input_split_into_single_bytes);
     RUN(test_ten_thousand_messages_in_flight_complete);
+    RUN(test_new_qos2_messages_take_unused_ids);
+    RUN(test_after_puback_the_same_id_is_a_new_message);
+    RUN(test_acks_go_in_the_order_of_what_they_answer);
+    RUN(test_pubrels_go_in_the_order_the_pubrecs_came);
+    RUN(test_a_full_window_delays_only_publish);
+    RUN(test_qos2_flow_completes_after_the_message_expired);
+    RUN(test_no_alias_when_the_server_allows_none);
     return check_done();
 }

@@ -160,16 +160,16 @@ static int refused(lmq_session *s, const lmq_connack *ca)
     (void)ev;
     s->reported = 1;
     s->failed = LMQ_EREFUSED;
+    /* A reason >= 0x80 closes the connection [MQTT-4.13.2-1]: whatever the
+     * server refused on, its protocol version [MQTT-3.1.2-2], the client id
+     * [MQTT-3.1.3-8], credentials or authorization [MQTT-3.1.4-2], or an
+     * authentication exchange [MQTT-4.12.0-4]. */
     s->state = LMQ_SS_CLOSING;
     lmq_session_seterr(s, "connection refused: 0x%02x %s", ca->reason, name ? name : "");
     lmq_session_log(s, LMQ_LOG_ERROR, "connection refused: 0x%02x %s", ca->reason,
                     name ? name : "");
     return LMQ_EREFUSED;
 }
-    /* A reason >= 0x80 closes the connection [MQTT-4.13.2-1]: whatever the
-     * server refused on, its protocol version [MQTT-3.1.2-2], the client id
-     * [MQTT-3.1.3-8], credentials or authorization [MQTT-3.1.4-2], or an
-     * authentication exchange [MQTT-4.12.0-4]. */
 
 /* Every CONNACK property the client must obey (section 3.2.2.3); absent
  * ones take their defaults, so nothing carries over from an older
@@ -178,20 +178,20 @@ static int take_server_limits(lmq_session *s, const lmq_props *p)
 {
     s->srv_receive_max = lmq_props_has(p, LMQ_PROP_RECEIVE_MAXIMUM)
                              ? p->receive_maximum : 65535;    /* [MQTT-3.3.4-7] */
+    /* [MQTT-3.2.2-9] the server announces what QoS it lacks; we obey it
+     * [MQTT-3.2.2-11] */
     s->srv_max_qos = lmq_props_has(p, LMQ_PROP_MAXIMUM_QOS) ? p->maximum_qos : 2;
     s->srv_retain = lmq_props_has(p, LMQ_PROP_RETAIN_AVAILABLE) ? p->retain_available : 1;
     s->srv_max_packet = lmq_props_has(p, LMQ_PROP_MAXIMUM_PACKET_SIZE)
                             ? p->maximum_packet_size : 0;
+    /* Aliases up to the server's maximum [MQTT-3.2.2-17], none when it
+     * gave none or 0 [MQTT-3.2.2-18]. */
     s->srv_alias_max = lmq_props_has(p, LMQ_PROP_TOPIC_ALIAS_MAXIMUM)
                            ? p->topic_alias_maximum : 0;
-    /* [MQTT-3.2.2-9] the server announces what QoS it lacks; we obey it
-     * [MQTT-3.2.2-11] */
     /* [MQTT-3.1.2-21] [MQTT-3.2.2-21] the server's keep alive replaces ours. */
     s->ka = lmq_props_has(p, LMQ_PROP_SERVER_KEEP_ALIVE) ? p->server_keep_alive
                                                          : s->keepalive;
     s->srv_known = 1;
-    /* Aliases up to the server's maximum [MQTT-3.2.2-17], none when it
-     * gave none or 0 [MQTT-3.2.2-18]. */
     lmq_alias_out_reset(&s->aout, s->alias_out ? s->srv_alias_max : 0);
     /* The id the server chose is ours for the rest of the session
      * (section 3.2.2.3.7): later CONNECTs send it, as the name of the

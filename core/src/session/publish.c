@@ -47,7 +47,10 @@ static int send_publish(lmq_session *s, lmq_req *r, int dup)
     lmq_publish *p = &pkt.u.publish;
     p->qos = r->qos;
     p->retain = r->retain;
-    p->dup = (uint8_t)dup;                  /* [MQTT-3.3.1-1] [MQTT-3.3.1-2] */
+    /* DUP only on a retransmission [MQTT-3.3.1-1] [MQTT-3.3.1-2]
+     * [MQTT-3.3.1-3]: a new message has 0 at every QoS [MQTT-4.3.1-1]
+     * [MQTT-4.3.2-2] [MQTT-4.3.3-2] */
+    p->dup = (uint8_t)dup;
     p->packet_id = r->packet_id;
     p->topic.p = r->topic;
     p->topic.n = r->tlen;
@@ -172,7 +175,7 @@ int lmq_pub_pump(lmq_session *s)
         lmq_out_dequeue(s);
         int rc = server_allows(s, r);
         if (!rc && r->qos > 0)
-            rc = lmq_out_alloc_id(s, r);
+            rc = lmq_out_alloc_id(s, r);    /* unused, non-zero [MQTT-4.3.3-1] */
         if (!rc)
             rc = send_publish(s, r, 0);
         if (rc) {
@@ -183,6 +186,7 @@ int lmq_pub_pump(lmq_session *s)
             lmq_pub_complete(s, r, 0, 0, NULL);  /* written: done */
             continue;
         }
+        /* unacknowledged until PUBACK [MQTT-4.3.2-3] / PUBREC [MQTT-4.3.3-3] */
         r->state = LMQ_RQ_SENT;
         lmq_durable_state(s, r);    /* the id, before the PUBLISH leaves */
         lmq_reqlist_append(&s->inflight, r);
@@ -225,6 +229,13 @@ void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old)
     }
 }
 
+/* PUBACK / PUBREC / PUBREL / PUBCOMP with the id of the PUBLISH it belongs
+ * to [MQTT-2.2.1-5], sent at once in the order of what it answers
+ * [MQTT-4.6.0-2] [MQTT-4.6.0-3] [MQTT-4.6.0-4] (the Receive Maximum holds
+ * back PUBLISH only [MQTT-3.3.4-8]).  Never a Reason String or User
+ * Property, so never over the server's Maximum Packet Size for their sake
+ * [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] [MQTT-3.5.2-3]
+ * [MQTT-3.6.2-2] [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3]. */
 int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason)
 {
     lmq_packet pkt;
@@ -350,6 +361,10 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
                  p->props.topic_alias);
         return lmq_session_fail(s, rc, msg);
     }
+    /* [MQTT-3.3.4-1] answered as its QoS says (QoS 0: not at all), whether
+     * or not a subscription of ours matches it [MQTT-4.5.0-2].  An
+     * automatic QoS 1 PUBACK leaves no state: the id is new again
+     * [MQTT-4.3.2-5]. */
     if (p->qos == 0) {
         if (!s->plugins || !lmq_plugin_hook_in(s, p, &(uint8_t){ 0 }))
             deliver(s, p, 0);
@@ -415,6 +430,8 @@ int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a)
 
     if (st == LMQ_IN_Q1_UNACKED || st == LMQ_IN_Q2_UNACKED)
         return lmq_session_fail(s, LMQ_EPROTOCOL, "PUBREL before our PUBREC");
+    /* No message expiry applies here: the flow ends as usual however late
+     * the PUBREL comes [MQTT-4.3.3-13]. */
     if (st == LMQ_IN_Q2_RECEIVED)
         lmq_in_set(s, a->packet_id, LMQ_IN_NONE);
     else

@@ -330,6 +330,8 @@ int lmq_session_start(lmq_session *s, int64_t now)
     server_defaults(s);
     lmq_alias_out_reset(&s->aout, 0);
     s->state = LMQ_SS_CONNECTING;
+    /* The output is empty: CONNECT is the connection's first packet
+     * [MQTT-3.1.0-1]. */
     rc = lmq_connect_send(s);
     if (rc) {
         s->state = LMQ_SS_OFFLINE;
@@ -340,8 +342,6 @@ int lmq_session_start(lmq_session *s, int64_t now)
 
 void lmq_session_lost(lmq_session *s, int64_t now, int error)
 {
-    /* The output is empty: CONNECT is the connection's first packet
-     * [MQTT-3.1.0-1]. */
     (void)now;
     if (!s || s->state == LMQ_SS_OFFLINE)
         return;
@@ -508,6 +508,8 @@ int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
         return 0;               /* after our DISCONNECT: nothing matters */
     if (n == 0)
         return 0;
+    /* Any cut of the ordered byte stream the transport gives (TCP, TLS,
+     * WebSocket [MQTT-4.2-1]): the decoder buffers partial packets. */
     if ((rc = lmq_decoder_feed(&s->dec, p, n)))
         return lmq_session_fail(s, rc, "out of memory buffering input");
     while ((rc = lmq_decoder_next(&s->dec, &pkt)) == 1) {
