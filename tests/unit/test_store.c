@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "session/session_int.h"
 #include "store/store.h"
 #include "test_session_fx.h"
 
@@ -448,6 +449,35 @@ static void test_os_durability_survives_reopen(void)
 
 /* ------------------------------------------- the session over the store */
 
+/* With LMQ_DURABILITY_FSYNC (the default) the bytes and events that wait
+ * for the fsync thread come out once it has covered their records:
+ * settle() writes what is buffered and waits for that fsync, so what the
+ * tests read next is all there is. */
+static void settle(fx *f)
+{
+    (void)lmq_session_out(f->s, NULL);
+    if (f->s->store)
+        CHECK_INT(lmq_store_sync(f->s->store), 0);
+}
+
+static int dnext(fx *f)
+{
+    settle(f);
+    return fx_next(f);
+}
+
+static int devents(fx *f)
+{
+    settle(f);
+    return fx_events(f);
+}
+
+static void dskip(fx *f)
+{
+    settle(f);
+    fx_skip_all(f);
+}
+
 static fx fxa;
 
 static void durable_session(fx *f)
@@ -484,13 +514,13 @@ static void publisher_life(void)
     CHECK_INT(fx_pub(f, "t", "m2", 2), 2);
     CHECK_INT(fx_pub(f, "t", "m3", 2), 3);
     CHECK_INT(fx_pub(f, "t", "m4", 1), 4);
-    fx_skip_all(f);                             /* PUBLISH ids 1..4 went */
+    dskip(f);                             /* PUBLISH ids 1..4 went */
     lmq_packet a = fx_ack(LMQ_PUBREC, 2, 0);
     CHECK_INT(fx_feed(f, &a), 0);
-    CHECK_INT(fx_next(f), LMQ_PUBREL);          /* the file knew first */
+    CHECK_INT(dnext(f), LMQ_PUBREL);          /* the file knew first */
     a = fx_ack(LMQ_PUBACK, 1, 0);
     CHECK_INT(fx_feed(f, &a), 0);
-    fx_skip_all(f);
+    dskip(f);
     /* accepted, but its PUBLISH never left the process */
     CHECK_INT(fx_pub(f, "t", "m5", 1), 5);
 }
@@ -509,28 +539,28 @@ static void test_session_resumes_what_a_killed_process_had_in_flight(void)
     fx *f = &fxa;
     durable_session(f);
     fx_connect(f, 1);
-    CHECK_INT(fx_next(f), LMQ_PUBREL);
+    CHECK_INT(dnext(f), LMQ_PUBREL);
     CHECK_INT(f->pkt.u.ack.packet_id, 2);
-    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
     CHECK(f->pkt.u.publish.dup && f->pkt.u.publish.packet_id == 3 &&
           f->pkt.u.publish.qos == 2 && f->pkt.u.publish.payload.n == 2 &&
           !memcmp(f->pkt.u.publish.payload.p, "m3", 2));
-    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
     CHECK(f->pkt.u.publish.dup && f->pkt.u.publish.packet_id == 4);
-    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
     CHECK(!f->pkt.u.publish.dup && f->pkt.u.publish.packet_id == 5 &&
           !memcmp(f->pkt.u.publish.payload.p, "m5", 2));
-    CHECK_INT(fx_next(f), 0);
+    CHECK_INT(dnext(f), 0);
     /* the flows finish as usual, completions carry the old message ids */
     lmq_packet a = fx_ack(LMQ_PUBCOMP, 2, 0);
     CHECK_INT(fx_feed(f, &a), 0);
     a = fx_ack(LMQ_PUBACK, 4, 0);
     CHECK_INT(fx_feed(f, &a), 0);
-    fx_events(f);
+    devents(f);
     CHECK_INT(fx_count(f, LMQ_EV_PUBLISHED), 2);
     /* new messages take ids after the restored ones */
     CHECK_INT(fx_pub(f, "t", "m6", 1), 6);
-    fx_skip_all(f);
+    dskip(f);
     fx_free(f);
 
     int rc;
@@ -554,7 +584,7 @@ static void test_session_not_present_after_restart_sends_them_as_new(void)
     durable_session(f);
     fx_connect(f, 0);
     int n = 0, dup = 0;
-    while (fx_next(f) == LMQ_PUBLISH) {
+    while (dnext(f) == LMQ_PUBLISH) {
         n++;
         dup += f->pkt.u.publish.dup;
     }
@@ -575,9 +605,9 @@ static void subscriber_life(void)
     fx_connect(f, 0);
     lmq_packet p = fx_publish("in", "once", 2, 9);
     CHECK_INT(fx_feed(f, &p), 0);
-    fx_events(f);
+    devents(f);
     CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
-    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(dnext(f), LMQ_PUBREC);
 }
 
 /* A QoS 2 message PUBREC'd before the crash is not delivered again when
@@ -592,12 +622,12 @@ static void test_incoming_qos2_is_delivered_once_across_a_restart(void)
     lmq_packet p = fx_publish("in", "once", 2, 9);
     p.u.publish.dup = 1;
     CHECK_INT(fx_feed(f, &p), 0);
-    fx_events(f);
+    devents(f);
     CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 0);
-    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(dnext(f), LMQ_PUBREC);
     lmq_packet a = fx_ack(LMQ_PUBREL, 9, 0);
     CHECK_INT(fx_feed(f, &a), 0);
-    CHECK_INT(fx_next(f), LMQ_PUBCOMP);
+    CHECK_INT(dnext(f), LMQ_PUBCOMP);
     CHECK_INT(f->pkt.u.ack.reason, 0);
     fx_free(f);
     char file[160];
@@ -648,7 +678,7 @@ static void test_restored_message_keeps_its_properties(void)
     fx *f = &fxa;
     durable_session(f);
     fx_connect(f, 0);
-    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
     const lmq_props *pr = &f->pkt.u.publish.props;
     /* (the decoder leaves User Properties in the raw block) */
     CHECK(f->pkt.u.publish.qos == 2 && pr->n_user == 1 &&
@@ -671,22 +701,22 @@ static void disk_full_life(void)
     durable_session(f);
     fx_connect(f, 0);
     CHECK_INT(fx_pub(f, "t", "small", 1), 1);
-    fx_skip_all(f);
+    dskip(f);
     /* the file may not grow past 8 KiB from here: write() fails (EFBIG) */
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl = { 8192, 8192 };
     CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
     CHECK_INT(fx_pub(f, "t", big, 1), LMQ_ESTORE_IO);   /* not accepted */
     CHECK(strstr(lmq_session_errmsg(f->s), "write") != NULL);
-    fx_events(f);
+    devents(f);
     const lmq_event *e = fx_find(f, LMQ_EV_ERROR);
     CHECK(e && e->error == LMQ_ESTORE_IO);
     /* from here on the session is not durable, and says so once */
     CHECK(fx_pub(f, "t", "later", 1) > 0);
-    fx_skip_all(f);
-    fx_events(f);
+    dskip(f);
+    devents(f);
     CHECK_INT(fx_count(f, LMQ_EV_ERROR), 0);
-    CHECK_INT(fx_next(f), 0);
+    CHECK_INT(dnext(f), 0);
 }
 
 /* A state file that cannot be written: the publish that needed it fails
@@ -723,6 +753,122 @@ static void test_state_dir_without_client_id_is_refused(void)
     remove_dir();
 }
 
+/* Group commit: lmq_store_commit writes and returns without waiting for
+ * the disk; one fsync then covers every record written before it. */
+static void test_commit_does_not_wait_for_the_fsync_that_covers_it(void)
+{
+    int rc;
+    fresh_dir();
+    lmq_store *st = open_as(path, "gc", &rc);
+    CHECK_INT(rc, 0);
+    uint64_t d0 = lmq_store_durable_lsn(st);
+    lmq_store_pause_sync(st, 1);
+    for (int i = 1; i <= 100; i++) {
+        CHECK_INT(add(st, i, 1 + i % 2, "t", "payload"), 0);
+        CHECK_INT(lmq_store_commit(st), 0);
+    }
+    /* all written (kill -9 safe), none synced yet, a sync asked for */
+    CHECK(lmq_store_lsn(st) > d0);
+    CHECK(lmq_store_durable_lsn(st) == d0);
+    CHECK(lmq_store_requested_lsn(st) == lmq_store_lsn(st));
+    lmq_store_pause_sync(st, 0);
+    CHECK_INT(lmq_store_sync(st), 0);
+    CHECK(lmq_store_durable_lsn(st) == lmq_store_lsn(st));
+    lmq_store_close(st);
+    st = open_as(path, "gc", &rc);
+    CHECK_INT(lmq_store_count(st), 100);
+    lmq_store_close(st);
+    remove_dir();
+}
+
+/*
+ * FSYNC mode holds back exactly what must not leave before its record is
+ * on disk (store.h): a QoS 2 PUBLISH with its new id, a PUBREL, a PUBREC
+ * and the delivery of an incoming QoS 2 message, a PUBCOMP.  A QoS 1
+ * PUBLISH, its PUBACK and an incoming QoS 1 message go at once.  While
+ * something is held the session asks to be called back in 1 ms.
+ */
+static void test_fsync_mode_holds_only_what_needs_the_disk(void)
+{
+    fresh_dir();
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    lmq_store *st = f->s->store;
+    CHECK(st != NULL);
+    lmq_store_pause_sync(st, 1);
+
+    CHECK_INT(fx_pub(f, "t", "q1", 1), 1);
+    CHECK_INT(fx_next(f), LMQ_PUBLISH);             /* at once */
+    CHECK_INT(f->pkt.u.publish.qos, 1);
+    CHECK_INT(fx_pub(f, "t", "q2", 2), 2);
+    CHECK_INT(fx_next(f), 0);                       /* held */
+    CHECK(lmq_session_deadline(f->s) <= f->now + 1);
+    lmq_store_pause_sync(st, 0);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
+    CHECK(f->pkt.u.publish.qos == 2 && f->pkt.u.publish.packet_id == 2);
+
+    lmq_store_pause_sync(st, 1);
+    lmq_packet a = fx_ack(LMQ_PUBREC, 2, 0);
+    CHECK_INT(fx_feed(f, &a), 0);
+    CHECK_INT(fx_next(f), 0);                       /* PUBREL held */
+    lmq_store_pause_sync(st, 0);
+    CHECK_INT(dnext(f), LMQ_PUBREL);
+
+    lmq_store_pause_sync(st, 1);
+    lmq_packet p = fx_publish("in", "one", 1, 7);
+    CHECK_INT(fx_feed(f, &p), 0);
+    fx_events(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);      /* QoS 1: at once */
+    CHECK_INT(fx_next(f), LMQ_PUBACK);
+    p = fx_publish("in", "two", 2, 8);
+    CHECK_INT(fx_feed(f, &p), 0);
+    fx_events(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 0);      /* QoS 2: held */
+    CHECK_INT(fx_next(f), 0);
+    lmq_store_pause_sync(st, 0);
+    devents(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
+    CHECK_INT(fx_next(f), LMQ_PUBREC);
+
+    lmq_store_pause_sync(st, 1);
+    a = fx_ack(LMQ_PUBREL, 8, 0);
+    CHECK_INT(fx_feed(f, &a), 0);
+    CHECK_INT(fx_next(f), 0);                       /* PUBCOMP held */
+    lmq_store_pause_sync(st, 0);
+    CHECK_INT(dnext(f), LMQ_PUBCOMP);
+    CHECK_INT(f->pkt.u.ack.reason, 0);
+    CHECK(!lmq_durable_waiting(f->s));
+    fx_free(f);
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
+/* LMQ_DURABILITY_OS trusts the page cache: written is enough, nothing
+ * waits, not even QoS 2. */
+static void test_os_mode_holds_nothing(void)
+{
+    fresh_dir();
+    fx *f = &fxa;
+    durable_session(f);
+    CHECK_INT(lmq_session_set_int(f->s, LMQ_OPT_DURABILITY, LMQ_DURABILITY_OS), 0);
+    fx_connect(f, 0);
+    CHECK_INT(fx_pub(f, "t", "q2", 2), 1);
+    CHECK_INT(fx_next(f), LMQ_PUBLISH);
+    lmq_packet p = fx_publish("in", "two", 2, 8);
+    CHECK_INT(fx_feed(f, &p), 0);
+    fx_events(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
+    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    fx_free(f);
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
 int main(void)
 {
     RUN(test_messages_come_back_in_order_with_their_flow_state);
@@ -746,5 +892,8 @@ int main(void)
     RUN(test_write_failure_refuses_the_publish_and_ends_durability);
     RUN(test_properties_bytes_come_back_also_after_compaction);
     RUN(test_restored_message_keeps_its_properties);
+    RUN(test_commit_does_not_wait_for_the_fsync_that_covers_it);
+    RUN(test_fsync_mode_holds_only_what_needs_the_disk);
+    RUN(test_os_mode_holds_nothing);
     return check_done();
 }

@@ -218,7 +218,9 @@ int lmq_durable_accept(lmq_session *s, const lmq_req *r)
                        r->payload, r->plen, pr, prlen);
     if (pr != stack)
         free(pr);
-    if (!rc && (rc = lmq_store_write(s->store))) {
+    /* written now (kill -9 safe when publish returns), fsynced by the
+     * next group commit */
+    if (!rc && (rc = lmq_store_commit(s->store))) {
         /* This message is refused; the store is given up, as below. */
         lmq_session_seterr(s, "%s", lmq_store_errmsg(s->store));
         store_broke(s, rc);
@@ -238,10 +240,16 @@ void lmq_durable_done(lmq_session *s, const lmq_req *r)
         store_broke(s, lmq_store_remove(s->store, r->msg_id));
 }
 
+/* Called before the PUBREC / PUBCOMP that depends on it is emitted (and,
+ * held, before the message is delivered): both wait for the fsync. */
 void lmq_durable_in(lmq_session *s, uint16_t pid, int held)
 {
-    if (s->store)
-        store_broke(s, lmq_store_in_set(s->store, pid, held));
+    if (!s->store)
+        return;
+    store_broke(s, lmq_store_in_set(s->store, pid, held));
+    lmq_durable_hold_out(s, lmq_durable_out_mark(s));
+    if (held)
+        lmq_durable_hold_events(s);
 }
 
 void lmq_durable_in_clear(lmq_session *s)
@@ -250,8 +258,123 @@ void lmq_durable_in_clear(lmq_session *s)
         store_broke(s, lmq_store_in_clear(s->store));
 }
 
-void lmq_durable_sync(lmq_session *s)
+void lmq_durable_commit(lmq_session *s)
 {
     if (s->store && lmq_store_dirty(s->store))
-        store_broke(s, lmq_store_sync(s->store));
+        store_broke(s, lmq_store_commit(s->store));
+}
+
+/* ------------------------------------------------------- group commit */
+
+/*
+ * With LMQ_DURABILITY_FSYNC the records reach the disk on the store's
+ * worker thread, behind the loop.  The few bytes and events that must not
+ * leave before their record is on disk (store.h lists them and why) are
+ * held by fences: "from position pos on, wait for LSN lsn".  Everything
+ * before the first unmet fence goes at once, so a QoS 1 stream never
+ * waits, and a QoS 2 one waits one group commit per step, shared by every
+ * message of the batch.  While a fence waits, the session's deadline is
+ * 1 ms away (lmq_session_deadline): the loop comes back, sees the fsync
+ * done and sends; no driver needs to know about the thread.
+ */
+static int fencing(const lmq_session *s)
+{
+    return s->store && s->durability == LMQ_DURABILITY_FSYNC;
+}
+
+uint64_t lmq_durable_out_mark(const lmq_session *s)
+{
+    return s->out_abs + (s->oend - s->ostart);
+}
+
+static void fence_add(lmq_session *s, lmq_fences *fs, uint64_t pos)
+{
+    uint64_t lsn = lmq_store_lsn(s->store);
+    if (lsn <= lmq_store_durable_lsn(s->store))
+        return;                 /* on disk already */
+    /* A later fence never starts before an earlier one: one that would is
+     * merged into it (it waits for the later LSN, which covers both). */
+    while (fs->n) {
+        lmq_fence *last = &fs->f[(fs->head + fs->n - 1) % LMQ_FENCES];
+        if (last->pos < pos)
+            break;
+        if (last->lsn > lsn)
+            lsn = last->lsn;
+        fs->n--;
+    }
+    if (fs->n) {
+        /* Not asked of the worker yet, or no room: the next fsync covers
+         * both, so hold from the earlier position for the later LSN. */
+        lmq_fence *last = &fs->f[(fs->head + fs->n - 1) % LMQ_FENCES];
+        if (last->lsn > lmq_store_requested_lsn(s->store) || fs->n == LMQ_FENCES) {
+            last->lsn = lsn;
+            return;
+        }
+    }
+    fs->f[(fs->head + fs->n) % LMQ_FENCES] = (lmq_fence){ pos, lsn };
+    fs->n++;
+}
+
+void lmq_durable_hold_out(lmq_session *s, uint64_t mark)
+{
+    if (fencing(s))
+        fence_add(s, &s->ofence, mark);
+}
+
+void lmq_durable_hold_events(lmq_session *s)
+{
+    if (fencing(s))
+        fence_add(s, &s->efence, s->evq.pushed);
+}
+
+/* The first fence still unmet (NULL: none); met ones are dropped. */
+static const lmq_fence *first_unmet(lmq_session *s, lmq_fences *fs)
+{
+    if (!fs->n)
+        return NULL;
+    if (!s->store) {
+        fs->n = 0;              /* the store was given up: nothing to wait for */
+        return NULL;
+    }
+    uint64_t d = lmq_store_durable_lsn(s->store);
+    while (fs->n && fs->f[fs->head].lsn <= d) {
+        fs->head = (fs->head + 1) % LMQ_FENCES;
+        fs->n--;
+    }
+    return fs->n ? &fs->f[fs->head] : NULL;
+}
+
+size_t lmq_durable_out_allowed(lmq_session *s, size_t avail)
+{
+    const lmq_fence *f = first_unmet(s, &s->ofence);
+    if (!f)
+        return avail;
+    uint64_t room = f->pos > s->out_abs ? f->pos - s->out_abs : 0;
+    return room < avail ? (size_t)room : avail;
+}
+
+int lmq_durable_events_allowed(lmq_session *s, int max)
+{
+    const lmq_fence *f = first_unmet(s, &s->efence);
+    if (!f)
+        return max;
+    /* absolute index of the first event the next pull hands out */
+    uint64_t first = s->evq.pushed - (s->evq.count - s->evq.delivered);
+    uint64_t room = f->pos > first ? f->pos - first : 0;
+    return room < (uint64_t)max ? (int)room : max;
+}
+
+int lmq_durable_waiting(const lmq_session *s)
+{
+    if (!s->store || (!s->ofence.n && !s->efence.n))
+        return 0;
+    uint64_t d = lmq_store_durable_lsn(s->store);
+    return (s->ofence.n && s->ofence.f[s->ofence.head].lsn > d) ||
+           (s->efence.n && s->efence.f[s->efence.head].lsn > d);
+}
+
+void lmq_durable_out_discard(lmq_session *s)
+{
+    s->out_abs += s->oend - s->ostart;
+    s->ofence.n = 0;
 }

@@ -68,6 +68,7 @@ lmq_event *lmq_evq_push(lmq_evq *q, int type)
         return NULL;
     uint32_t i = (q->head + q->count) % q->cap;
     q->count++;
+    q->pushed++;
     memset(&q->ev[i], 0, sizeof q->ev[i]);
     q->ev[i].type = type;
     q->chunk[i] = q->last;      /* its data, if any, starts at or after here */

@@ -173,6 +173,7 @@ int lmq_pub_pump(lmq_session *s)
         if (r->qos > 0 && s->ids_used >= 65535u)
             break;
         lmq_out_dequeue(s);
+        uint64_t mark = lmq_durable_out_mark(s);
         int rc = server_allows(s, r);
         if (!rc && r->qos > 0)
             rc = lmq_out_alloc_id(s, r);    /* unused, non-zero [MQTT-4.3.3-1] */
@@ -189,6 +190,10 @@ int lmq_pub_pump(lmq_session *s)
         /* unacknowledged until PUBACK [MQTT-4.3.2-3] / PUBREC [MQTT-4.3.3-3] */
         r->state = LMQ_RQ_SENT;
         lmq_durable_state(s, r);    /* the id, before the PUBLISH leaves */
+        /* QoS 2: on disk before it leaves, or a power loss could make it
+         * go again under a new id (store.h) */
+        if (r->qos == 2)
+            lmq_durable_hold_out(s, mark);
         lmq_reqlist_append(&s->inflight, r);
         s->inflight_pub++;
     }
@@ -290,12 +295,14 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
         }
         /* [MQTT-4.3.3-4] answer PUBREC with PUBREL (again, if the PUBREC
          * is a repeat); unacknowledged until PUBCOMP [MQTT-4.3.3-5]. */
+        uint64_t mark = lmq_durable_out_mark(s);
         if ((rc = lmq_pub_send_ack(s, LMQ_PUBREL, a->packet_id, 0)))
             return lmq_session_fail(s, rc, "cannot queue PUBREL");
         r->state = LMQ_RQ_RELEASED;
-        /* recorded before the PUBREL leaves: after a restart the PUBREL
-         * goes again, never the PUBLISH [MQTT-4.3.3-6] */
+        /* recorded (and with FSYNC on disk) before the PUBREL leaves: after
+         * a restart the PUBREL goes again, never the PUBLISH [MQTT-4.3.3-6] */
         lmq_durable_state(s, r);
+        lmq_durable_hold_out(s, mark);
         return 0;                           /* the window is still used */
     case LMQ_PUBCOMP:
         if (r->qos != 2 || r->state != LMQ_RQ_RELEASED)
@@ -413,13 +420,16 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
         return 0;
     }
-    deliver(s, p, 0);
-    if (p->qos == 1) {
-        rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
-    } else {
+    /* QoS 2: the id is held (in the state file) before the message is
+     * delivered and before its PUBREC, so that no restart delivers the
+     * server's resend again [MQTT-4.3.3-10]. */
+    if (p->qos == 2)
         lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);
+    deliver(s, p, 0);
+    if (p->qos == 1)
+        rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
+    else
         rc = lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0);       /* [MQTT-4.3.3-8] */
-    }
     return rc ? lmq_session_fail(s, rc, "cannot queue an acknowledgement") : 0;
 }
 
@@ -483,6 +493,7 @@ int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now)
     }
     if (s->level < 5)
         reason = 0;
+    uint64_t mark = lmq_durable_out_mark(s);
     int rc = lmq_pub_send_ack(s, type, pid, (uint8_t)reason);
     if (rc)
         return rc;
@@ -490,6 +501,8 @@ int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now)
      * [MQTT-4.3.3-9]. */
     int next = type == LMQ_PUBREC && reason < 0x80 ? LMQ_IN_Q2_RECEIVED : LMQ_IN_NONE;
     lmq_in_set(s, pid, next);
+    if (next == LMQ_IN_Q2_RECEIVED)
+        lmq_durable_hold_out(s, mark);      /* the PUBREC waits for the record */
     return 0;
 }
 

@@ -163,6 +163,12 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max)
 {
     if (!s || !out || max <= 0)
         return 0;
+    /* An event may tell of a change (a QoS 2 message taken): its record is
+     * written first, and with FSYNC, on disk first (durable.c). */
+    if (s->store) {
+        lmq_durable_commit(s);
+        max = lmq_durable_events_allowed(s, max);
+    }
     return lmq_evq_pull(&s->evq, out, max);
 }
 
@@ -236,18 +242,18 @@ int lmq_session_emit(lmq_session *s, const lmq_packet *pkt)
 
 size_t lmq_session_out(lmq_session *s, const uint8_t **p)
 {
+    size_t n = 0;
     /* Write-ahead: the state file learns of a change before the bytes
-     * acting on it go (one write + fsync per batch of output). */
+     * acting on it go (one write per batch of output; the fsync runs on
+     * the store's thread, and only the bytes that need it wait for it:
+     * see durable.c). */
     if (s && s->store)
-        lmq_durable_sync(s);
-    if (!s || s->ostart == s->oend) {
-        if (p)
-            *p = NULL;
-        return 0;
-    }
+        lmq_durable_commit(s);
+    if (s && s->ostart != s->oend)
+        n = lmq_durable_out_allowed(s, s->oend - s->ostart);
     if (p)
-        *p = s->obuf + s->ostart;
-    return s->oend - s->ostart;
+        *p = n ? s->obuf + s->ostart : NULL;
+    return n;
 }
 
 void lmq_session_sent(lmq_session *s, size_t k, int64_t now)
@@ -257,6 +263,8 @@ void lmq_session_sent(lmq_session *s, size_t k, int64_t now)
     if (k > s->oend - s->ostart)
         k = s->oend - s->ostart;
     s->ostart += k;
+    s->out_abs += k;
+    s->clock = now;
     if (s->ostart == s->oend)
         s->ostart = s->oend = 0;
     s->last_sent = now;         /* keepalive counts what was written */
@@ -319,7 +327,9 @@ int lmq_session_start(lmq_session *s, int64_t now)
     s->ping_out = 0;
     s->rmax_warned = 0;
     s->auth_active = 0;
+    lmq_durable_out_discard(s);
     s->ostart = s->oend = 0;
+    s->clock = now;
     s->last_sent = s->last_recv = now;
     s->connect_deadline = s->connect_timeout_ms ? now + s->connect_timeout_ms : 0;
     /* Options changed since the last connection apply from here on. */
@@ -335,6 +345,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     rc = lmq_connect_send(s);
     if (rc) {
         s->state = LMQ_SS_OFFLINE;
+        lmq_durable_out_discard(s);
         s->ostart = s->oend = 0;
     }
     return rc;
@@ -356,6 +367,7 @@ void lmq_session_lost(lmq_session *s, int64_t now, int error)
     lmq_session_log(s, LMQ_LOG_INFO, "connection closed (%s)",
                     error ? lmq_errname(error) : "clean");
     s->state = LMQ_SS_OFFLINE;
+    lmq_durable_out_discard(s);
     s->ostart = s->oend = 0;    /* unsent bytes belonged to that connection */
     s->ping_out = 0;
     s->auth_active = 0;
@@ -500,6 +512,7 @@ int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
 
     if (!s || (!p && n))
         return LMQ_EINVAL;
+    s->clock = now;
     if (s->failed)
         return s->failed;
     if (s->state == LMQ_SS_OFFLINE)
@@ -555,7 +568,10 @@ int lmq_session_tick(lmq_session *s, int64_t now)
 {
     if (!s)
         return LMQ_EINVAL;
-    if (s->plugins && s->state != LMQ_SS_OFFLINE)
+    s->clock = now;
+    /* Plugin ticks run in every state: the client calls this while
+     * connected, and lmq_plugin_run_tick directly while offline. */
+    if (s->plugins)
         lmq_plugin_run_tick(s->plugins, now);
     if (s->failed)
         return s->failed;
@@ -588,9 +604,13 @@ static int64_t protocol_deadline(const lmq_session *s);
 int64_t lmq_session_deadline(const lmq_session *s)
 {
     int64_t d = protocol_deadline(s);
-    /* Plugin ticks run while there is a connection (the driver only asks
-     * the session then). */
-    if (s && s->plugins && !s->failed && s->state != LMQ_SS_OFFLINE) {
+    /* Bytes or events wait for the store's fsync thread: look again in a
+     * millisecond (group commit, durable.c). */
+    if (s && s->store && lmq_durable_waiting(s) && s->clock + 1 < d)
+        d = s->clock + 1;
+    /* Plugin ticks too (the client asks the session while connected, the
+     * chain itself while waiting to reconnect). */
+    if (s && s->plugins && !s->failed) {
         int64_t t = lmq_plugin_tick_deadline(s->plugins);
         if (t < d)
             d = t;

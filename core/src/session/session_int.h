@@ -46,6 +46,7 @@ typedef struct lmq_evq {
     lmq_arena_chunk **chunk;      /* the chunk each event's data starts in */
     uint32_t cap, head, count;
     uint32_t delivered;           /* handed out by the last pull */
+    uint64_t pushed;              /* events ever pushed (absolute index) */
     lmq_arena_chunk *first, *last;/* arena: chunks never move */
     lmq_arena_chunk *spare;
 } lmq_evq;
@@ -92,6 +93,22 @@ void lmq_reqlist_append(lmq_reqlist *l, lmq_req *r);
 void lmq_reqlist_prepend(lmq_reqlist *l, lmq_req *r);
 void lmq_reqlist_remove(lmq_reqlist *l, lmq_req *r);
 void lmq_req_free(lmq_req *r);
+
+/* ------------------------------------------------------- group commit */
+
+/* Output bytes from absolute position pos (or events from absolute index
+ * pos) wait until the store's fsync reaches lsn (durable.c).  A few at a
+ * time: fences not yet asked of the fsync thread merge into one. */
+typedef struct lmq_fence {
+    uint64_t pos, lsn;
+} lmq_fence;
+
+#define LMQ_FENCES 8u
+
+typedef struct lmq_fences {
+    lmq_fence f[LMQ_FENCES];
+    uint32_t head, n;
+} lmq_fences;
 
 /* ------------------------------------------------------------ the session */
 
@@ -220,6 +237,10 @@ struct lmq_session {
     char *state_dir;
     int durability;               /* enum lmq_durability */
     struct lmq_store *store;      /* opened at the first publish or start */
+    uint64_t out_abs;             /* bytes ever sent or discarded: the absolute
+                                   * position of obuf[ostart] */
+    lmq_fences ofence, efence;    /* held output / events (FSYNC mode only) */
+    int64_t clock;                /* the latest `now` the caller gave */
 };
 
 /* --------------------------------------------------------- shared helpers */
@@ -317,8 +338,23 @@ void lmq_durable_state(lmq_session *s, const lmq_req *r);
 void lmq_durable_done(lmq_session *s, const lmq_req *r);
 void lmq_durable_in(lmq_session *s, uint16_t pid, int held);
 void lmq_durable_in_clear(lmq_session *s);
-/* Write (and fsync per LMQ_OPT_DURABILITY) what is buffered: called
- * before output bytes are handed out (write-ahead). */
-void lmq_durable_sync(lmq_session *s);
+/* Write what is buffered and, with LMQ_DURABILITY_FSYNC, ask the store's
+ * worker to fsync it (no waiting): called before output bytes or events
+ * are handed out (write-ahead). */
+void lmq_durable_commit(lmq_session *s);
+/* Group commit.  The output position a packet about to be emitted starts
+ * at; hold the output from there (the records so far must be on disk
+ * first); hold the events from the next one pushed.  No-ops but in FSYNC
+ * mode. */
+uint64_t lmq_durable_out_mark(const lmq_session *s);
+void lmq_durable_hold_out(lmq_session *s, uint64_t mark);
+void lmq_durable_hold_events(lmq_session *s);
+/* Of avail bytes (events) at the head, how many may go now. */
+size_t lmq_durable_out_allowed(lmq_session *s, size_t avail);
+int lmq_durable_events_allowed(lmq_session *s, int max);
+/* 1 while something is held for an fsync still running. */
+int lmq_durable_waiting(const lmq_session *s);
+/* The unsent output is dropped (connection gone): so are its fences. */
+void lmq_durable_out_discard(lmq_session *s);
 
 #endif /* LMQ_SESSION_INT_H */

@@ -59,6 +59,23 @@ struct lmq_store {
     lmq_store_log_fn *log;
     void *ud;
     char errmsg[300];
+
+    /* Positions in the log, in bytes of records since the store opened
+     * (logical: a compaction does not move them back).  The records up to
+     * lsn_written are in the kernel, those up to lsn_written + blen exist. */
+    uint64_t lsn_written;
+
+    /* Group commit (LMQ_DURABILITY_FSYNC): one worker thread fsyncs while
+     * the caller goes on.  Under mu: sync_want (fsync requested up to),
+     * sync_done (fsync finished up to), sync_busy (an fdatasync runs on
+     * fd), sync_stop, sync_err (errno of a failed fdatasync: sticky). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle_cv;
+    pthread_t worker;
+    int worker_on;
+    uint64_t sync_want, sync_done;
+    int sync_busy, sync_stop, sync_err;
+    int sync_paused;                    /* tests: no new fdatasync starts */
 };
 
 /* ------------------------------------------------------------------ CRC32 */
@@ -503,7 +520,8 @@ uint16_t lmq_store_next_pid(const lmq_store *st)
 
 int lmq_store_dirty(const lmq_store *st)
 {
-    return st && (st->blen || (st->unsynced && st->durability == LMQ_DURABILITY_FSYNC));
+    return st && (st->blen || (st->unsynced && st->durability == LMQ_DURABILITY_FSYNC &&
+                               !st->worker_on));
 }
 
 uint64_t lmq_store_file_size(const lmq_store *st)
@@ -552,9 +570,156 @@ int lmq_store_write(lmq_store *st)
     if (write_all(st->fd, st->buf, st->blen))
         return io_fail(st, "write");
     st->fsize += st->blen;
+    st->lsn_written += st->blen;
     st->blen = 0;
     st->unsynced = 1;
     return 0;
+}
+
+/* ---------------------------------------------------------- group commit */
+
+/*
+ * The worker: fdatasync whenever the log has been written past what was
+ * synced, and publish how far the sync reached.  Whatever was written
+ * while one fdatasync ran is covered by the next one: so one fsync serves
+ * every record of a busy period (group commit) and the loop never waits
+ * for the disk.  A failed fdatasync stops it (sticky: the caller learns
+ * it at its next commit and gives the store up).
+ */
+static void *sync_main(void *arg)
+{
+    lmq_store *st = arg;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->sync_stop && (st->sync_want <= st->sync_done || st->sync_paused))
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->sync_want <= st->sync_done || st->sync_err)
+            break;          /* stopping, and nothing left to sync */
+        uint64_t target = st->sync_want;
+        int fd = st->fd;
+        st->sync_busy = 1;
+        pthread_mutex_unlock(&st->mu);
+        int rc = fdatasync(fd), e = errno;
+        pthread_mutex_lock(&st->mu);
+        st->sync_busy = 0;
+        if (rc)
+            st->sync_err = e ? e : EIO;
+        else if (target > st->sync_done)
+            st->sync_done = target;
+        pthread_cond_broadcast(&st->idle_cv);
+        if (rc)
+            break;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+static int worker_start(lmq_store *st)
+{
+    if (st->durability != LMQ_DURABILITY_FSYNC)
+        return 0;
+    st->sync_want = st->sync_done = st->lsn_written;
+    if (pthread_create(&st->worker, NULL, sync_main, st) != 0) {
+        seterr(st, "state file %s: cannot start the fsync thread", st->path);
+        return LMQ_ENOMEM;
+    }
+    st->worker_on = 1;
+    return 0;
+}
+
+static void worker_stop(lmq_store *st)
+{
+    if (!st->worker_on)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->sync_stop = 1;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->worker, NULL);
+    st->worker_on = 0;
+}
+
+/* A failed fdatasync of the worker, as the store's own error. */
+static int worker_failed(lmq_store *st)
+{
+    errno = st->sync_err;
+    return io_fail(st, "fdatasync");
+}
+
+void lmq_store_pause_sync(lmq_store *st, int paused)
+{
+    if (!st || !st->worker_on)
+        return;
+    pthread_mutex_lock(&st->mu);
+    /* wait for an fdatasync under way: paused means none runs */
+    while (paused && st->sync_busy)
+        pthread_cond_wait(&st->idle_cv, &st->mu);
+    st->sync_paused = paused;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t lmq_store_lsn(const lmq_store *st)
+{
+    return st ? st->lsn_written + st->blen : 0;
+}
+
+uint64_t lmq_store_durable_lsn(lmq_store *st)
+{
+    uint64_t d;
+    if (!st)
+        return 0;
+    if (!st->worker_on)
+        return st->durability == LMQ_DURABILITY_FSYNC ? st->sync_done : st->lsn_written;
+    pthread_mutex_lock(&st->mu);
+    d = st->sync_done;
+    pthread_mutex_unlock(&st->mu);
+    return d;
+}
+
+uint64_t lmq_store_requested_lsn(lmq_store *st)
+{
+    uint64_t w;
+    if (!st)
+        return 0;
+    if (!st->worker_on)
+        return lmq_store_durable_lsn(st);
+    pthread_mutex_lock(&st->mu);
+    w = st->sync_want;
+    pthread_mutex_unlock(&st->mu);
+    return w;
+}
+
+static size_t header_len(const lmq_store *st);
+
+static int maybe_compact(lmq_store *st)
+{
+    uint64_t snap = header_len(st) + 64 + st->live_bytes + 12ull * st->in_count;
+    if (st->fsize > st->compact_min && st->fsize > 2 * snap)
+        return lmq_store_compact(st);
+    return 0;
+}
+
+int lmq_store_commit(lmq_store *st)
+{
+    int rc;
+    if (!st)
+        return LMQ_EINVAL;
+    if ((rc = lmq_store_write(st)))
+        return rc;
+    if (st->worker_on) {
+        pthread_mutex_lock(&st->mu);
+        int err = st->sync_err;
+        if (!err && st->lsn_written > st->sync_want) {
+            st->sync_want = st->lsn_written;
+            pthread_cond_signal(&st->cv);
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (err)
+            return worker_failed(st);
+        st->unsynced = 0;       /* the worker has it */
+    }
+    return maybe_compact(st);
 }
 
 static int sync_dir(lmq_store *st)
@@ -650,16 +815,41 @@ static int snapshot(lmq_store *st, uint8_t **out, size_t *len)
  * fsynced, even in LMQ_DURABILITY_OS: a rename that reaches the disk
  * before its data would leave an empty file after a power loss.
  */
+static int compact_locked(lmq_store *st);
+
 int lmq_store_compact(lmq_store *st)
 {
-    uint8_t *b;
-    size_t n;
     int rc;
 
     if (!st)
         return LMQ_EINVAL;
     if (st->failed)
         return LMQ_ESTORE_IO;
+    /* The worker must not be in an fdatasync of the file about to be
+     * replaced, nor start one: it waits on mu until the swap is done. */
+    if (st->worker_on) {
+        pthread_mutex_lock(&st->mu);
+        while (st->sync_busy)
+            pthread_cond_wait(&st->idle_cv, &st->mu);
+    }
+    rc = compact_locked(st);
+    if (st->worker_on) {
+        if (!rc) {
+            /* the snapshot, fsynced, holds every record so far */
+            st->sync_want = st->sync_done = st->lsn_written;
+            pthread_cond_broadcast(&st->idle_cv);
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    return rc;
+}
+
+static int compact_locked(lmq_store *st)
+{
+    uint8_t *b;
+    size_t n;
+    int rc;
+
     if ((rc = snapshot(st, &b, &n)))
         return rc;
     int fd = open(st->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -687,8 +877,11 @@ int lmq_store_compact(lmq_store *st)
         close(st->fd);
     st->fd = fd;
     st->fsize = n;
+    st->lsn_written += st->blen;
     st->blen = 0;           /* the snapshot holds what the buffer said */
     st->unsynced = 0;
+    if (!st->worker_on)
+        st->sync_done = st->lsn_written;
     return 0;
 }
 
@@ -697,16 +890,23 @@ int lmq_store_sync(lmq_store *st)
     int rc;
     if (!st)
         return LMQ_EINVAL;
-    if ((rc = lmq_store_write(st)))
+    if ((rc = lmq_store_commit(st)))
         return rc;
-    if (st->unsynced && st->durability == LMQ_DURABILITY_FSYNC) {
+    if (st->worker_on) {
+        /* wait for the worker to cover what is written */
+        pthread_mutex_lock(&st->mu);
+        while (!st->sync_err && st->sync_done < st->lsn_written)
+            pthread_cond_wait(&st->idle_cv, &st->mu);
+        int err = st->sync_err;
+        pthread_mutex_unlock(&st->mu);
+        if (err)
+            return worker_failed(st);
+    } else if (st->unsynced && st->durability == LMQ_DURABILITY_FSYNC) {
         if (fdatasync(st->fd))
             return io_fail(st, "fdatasync");
         st->unsynced = 0;
+        st->sync_done = st->lsn_written;
     }
-    uint64_t snap = header_len(st) + 64 + st->live_bytes + 12ull * st->in_count;
-    if (st->fsize > st->compact_min && st->fsize > 2 * snap)
-        return lmq_store_compact(st);
     return 0;
 }
 
@@ -879,6 +1079,11 @@ int lmq_store_open(lmq_store **out, const char *path, const uint8_t *client_id,
         return LMQ_ENOMEM;
     st->fd = -1;
     st->durability = durability;
+    if (pthread_mutex_init(&st->mu, NULL) || pthread_cond_init(&st->cv, NULL) ||
+        pthread_cond_init(&st->idle_cv, NULL)) {
+        free(st);
+        return LMQ_ENOMEM;
+    }
     st->compact_min = DEFAULT_COMPACT_MIN;
     st->log = log;
     st->ud = ud;
@@ -904,6 +1109,8 @@ int lmq_store_open(lmq_store **out, const char *path, const uint8_t *client_id,
      * appears whole or not at all. */
     if (rc == 1 && (rc = lmq_store_compact(st)))
         goto fail;
+    if ((rc = worker_start(st)))
+        goto fail;
     *out = st;
     return 0;
 
@@ -919,9 +1126,11 @@ void lmq_store_close(lmq_store *st)
 {
     if (!st)
         return;
+    worker_stop(st);        /* after the fsync it was doing, if any */
     if (!st->failed && st->fd >= 0) {
         (void)lmq_store_write(st);
-        if (!st->failed && st->unsynced && st->durability == LMQ_DURABILITY_FSYNC)
+        if (!st->failed && st->durability == LMQ_DURABILITY_FSYNC &&
+            (st->unsynced || st->sync_done < st->lsn_written))
             (void)fdatasync(st->fd);
     }
     if (st->fd >= 0)
@@ -935,5 +1144,8 @@ void lmq_store_close(lmq_store *st)
     free(st->path);
     free(st->tmp_path);
     free(st->dir);
+    pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->idle_cv);
+    pthread_mutex_destroy(&st->mu);
     free(st);
 }

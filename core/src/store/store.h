@@ -19,14 +19,53 @@
  * CRC holds but whose content makes no sense is corruption, not a torn
  * write: LMQ_ESTORE_CORRUPT.
  *
- * Crash model: lmq_store_write() hands the records to the kernel (write):
- * from then on kill -9 loses nothing.  lmq_store_sync() also fsyncs (in
- * LMQ_DURABILITY_FSYNC mode), so a power loss loses nothing either.  The
- * caller writes the records of a state change before the bytes that act
- * on it leave the process (write-ahead).
+ * Crash model.  Two failures, two different guards:
+ *  - The process dies (kill -9, crash): the kernel keeps every byte a
+ *    write() gave it (the page cache outlives the process).  So
+ *    lmq_store_write() is all kill -9 safety needs, and the caller does it
+ *    before publish reports a message accepted and before any byte or
+ *    event that depends on a record leaves the process.
+ *  - The machine dies (power loss, kernel crash): only what fdatasync
+ *    reached survives.  In LMQ_DURABILITY_FSYNC mode a worker thread
+ *    fsyncs behind the caller (group commit): lmq_store_commit() writes
+ *    and asks for an fsync without waiting; one fdatasync covers every
+ *    record written before it started, so a busy session pays one fsync
+ *    per batch of hundreds of records, and the loop never blocks on the
+ *    disk.  Positions in the log (LSN, bytes since open) say how far
+ *    lmq_store_durable_lsn() has reached.
  *
- * Not thread-safe: the session (under the client's lock) owns it.
- * Internal to the library.
+ * What must wait for the fsync (the session holds those bytes and events
+ * back until the durable LSN passes the record's; everything else leaves
+ * as soon as its record is written):
+ *  - Outgoing QoS 2 PUBLISH with a new packet id (record: sent with that
+ *    id).  Lost by a power loss, the message would restart as "queued"
+ *    and go again under another id: the server would deliver it twice.
+ *  - PUBREL (record: PUBREC received).  Lost, the restart would resend the
+ *    PUBLISH after the server released it: a duplicate [MQTT-4.3.3-6].
+ *  - PUBREC for an incoming QoS 2 message, and the message's delivery to
+ *    the application (record: id held).  Lost, the server's resend would
+ *    be delivered again.
+ *  - PUBCOMP (record: id released).  Lost, the id would stay held and the
+ *    server's next message under that id be taken for a resend: lost.
+ * What need not wait:
+ *  - QoS 1 PUBLISH: at worst the restart sends it again (at-least-once
+ *    allows that), and the server keeps no state under a QoS 1 id.
+ *  - PUBACK/PUBCOMP received (record: complete): lost, the message is
+ *    resent (QoS 1) or its PUBREL is (QoS 2): both harmless.
+ *  - Acceptance itself (publish returns after write(), not after fsync):
+ *    an accepted message survives kill -9 at once and a power loss from
+ *    the next group commit on, which also comes before its QoS 2 PUBLISH
+ *    leaves.  Waiting for the fsync in publish would make every message
+ *    cost a disk round trip (the 10x slowdown this design removes).
+ *  - Subscriptions (record: granted / unsubscribed): only a restart that
+ *    also finds the server's session gone reads them.
+ * LMQ_DURABILITY_OS: no fsync at all, the durable LSN is the written one,
+ * nothing waits (a power loss may lose the recent tail; the file is still
+ * loadable: a torn or zeroed tail fails its CRC and is dropped).
+ *
+ * Not thread-safe: the session (under the client's lock) owns it; the
+ * worker touches only the fd and the sync counters, under the store's own
+ * mutex.  Internal to the library.
  */
 #ifndef LMQ_STORE_H
 #define LMQ_STORE_H
@@ -105,13 +144,26 @@ int lmq_store_in_set(lmq_store *st, uint16_t pid, int held);
 int lmq_store_in_clear(lmq_store *st);
 int lmq_store_set_next(lmq_store *st, int32_t next_msg_id, uint16_t next_pid);
 
-/* 1 when records wait to be written or synced. */
+/* 1 when records wait to be written (or, without the worker, synced). */
 int lmq_store_dirty(const lmq_store *st);
 /* Hand the buffered records to the kernel: kill -9 safe.  0 or LMQ_ESTORE_IO. */
 int lmq_store_write(lmq_store *st);
-/* Write, then fsync (LMQ_DURABILITY_FSYNC), then compact if the log has
- * outgrown its live state.  0 or LMQ_ESTORE_IO. */
+/* Write, ask the worker for an fsync of everything written (FSYNC mode;
+ * returns at once), compact if the log has outgrown its live state.  0 or
+ * LMQ_ESTORE_IO (also for an fdatasync of the worker that failed). */
+int lmq_store_commit(lmq_store *st);
+/* Commit, then wait until the fsync covers it (FSYNC mode).  For close
+ * and tests: the session never waits.  0 or LMQ_ESTORE_IO. */
 int lmq_store_sync(lmq_store *st);
+/* The log position after the last record (buffered ones included); how
+ * far an fsync has reached (OS mode: how far write() has); how far one has
+ * been asked for.  A record at LSN x is on disk once durable >= x. */
+uint64_t lmq_store_lsn(const lmq_store *st);
+uint64_t lmq_store_durable_lsn(lmq_store *st);
+uint64_t lmq_store_requested_lsn(lmq_store *st);
+/* Tests: while paused, the worker starts no fdatasync (the durable LSN
+ * stands still); stop and sync_wait still finish.  FSYNC mode only. */
+void lmq_store_pause_sync(lmq_store *st, int paused);
 /* Rewrite the file as a snapshot of the live state (temp file, fsync,
  * rename, fsync of the directory).  0 or LMQ_ESTORE_IO. */
 int lmq_store_compact(lmq_store *st);
