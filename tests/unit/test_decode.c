@@ -755,7 +755,9 @@ static void test_reserved_fixed_header_flags_are_rejected(void)
     REJECT(4, C, LMQ_EMAL_FLAGS, 0xC1, 0);                /* PINGREQ */
     REJECT(4, S, LMQ_EMAL_FLAGS, 0xD8, 0);                /* PINGRESP */
     REJECT(4, S, LMQ_EMAL_FLAGS, 0xE1, 0);                /* DISCONNECT */
-    REJECT(5, S, LMQ_EMAL_FLAGS, 0xF2, 0);                /* AUTH */
+    REJECT(5, S, LMQ_EMAL_FLAGS, 0xE8, 0);                /* [MQTT-3.14.1-1] */
+    REJECT(5, S, LMQ_EMAL_FLAGS, 0xF2, 0);                /* AUTH [MQTT-3.15.1-1] */
+    REJECT(5, S, LMQ_EMAL_FLAGS, 0xF1, 2, 0x18, 0);
     REJECT(4, C, LMQ_EMAL_FLAGS, 0x11, 0);                /* CONNECT */
 }
 
@@ -864,6 +866,21 @@ static void test_string_length_past_the_packet_is_rejected(void)
            0, 1, 'u', 0, 4, 'p');
 }
 
+/* Properties that are UTF-8 strings are checked as the topic is: the
+ * Content Type [MQTT-3.3.2-19], both halves of a User Property pair
+ * [MQTT-1.5.7-1]. */
+static void test_utf8_properties_are_checked(void)
+{
+    lmq_packet p;
+    /* control: well-formed, accepted */
+    CHECK_INT(DECODE(5, S, &p, 0x30, 9, 0, 1, 't', 5, 0x03, 0, 2, 'a', 'b'), 0);
+    CHECK_SLICE(p.u.publish.props.content_type, "ab");
+    REJECT(5, S, LMQ_EUTF8, 0x30, 9, 0, 1, 't', 5, 0x03, 0, 2, 0xC0, 0x80);
+    CHECK_INT(DECODE(5, S, &p, 0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 'k', 0, 1, 'v'), 0);
+    REJECT(5, S, LMQ_EUTF8, 0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 0xFF, 0, 1, 'v');
+    REJECT(5, S, LMQ_EUTF8_NUL, 0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 'k', 0, 1, 0x00);
+}
+
 /* [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-3.3.2-1] the topic is UTF-8. */
 static void test_publish_topic_with_bad_utf8_is_rejected(void)
 {
@@ -949,7 +966,9 @@ static void test_reason_code_not_defined_for_the_packet_is_rejected(void)
     REJECT(5, S, LMQ_EMAL_REASON, 0x70, 3, 0, 1, 0x80);   /* PUBCOMP */
     REJECT(4, S, LMQ_EMAL_REASON, 0x90, 3, 0, 1, 0x03);   /* 3.x SUBACK */
     REJECT(4, S, LMQ_EMAL_REASON, 0x90, 4, 0, 1, 0x00, 0x87);
+    /* a SUBACK code is a granted QoS or a failure [MQTT-3.8.4-7] */
     REJECT(5, S, LMQ_EMAL_REASON, 0x90, 4, 0, 1, 0, 0x03); /* SUBACK */
+    /* only the Unsubscribe Reason Codes [MQTT-3.11.3-2] */
     REJECT(5, S, LMQ_EMAL_REASON, 0xB0, 5, 0, 1, 0, 0x00, 0x10); /* UNSUBACK */
     REJECT(5, S, LMQ_EMAL_REASON, 0xE0, 1, 0x05);         /* DISCONNECT */
     REJECT(5, S, LMQ_EMAL_REASON, 0xF0, 2, 0x01, 0);      /* AUTH */
@@ -1650,6 +1669,7 @@ int main(void)
     RUN(test_reserved_packet_type_0_is_rejected);
     RUN(test_type_15_before_5_is_rejected);
     RUN(test_reserved_fixed_header_flags_are_rejected);
+    RUN(test_utf8_properties_are_checked);
     RUN(test_publish_qos_3_is_rejected);
     RUN(test_publish_dup_with_qos_0_is_rejected);
     RUN(test_packet_id_0_is_rejected);

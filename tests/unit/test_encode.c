@@ -770,11 +770,21 @@ static void test_invalid_utf8_is_refused_with_the_checker_code(void)
     c.u.connect.username = BYTES(nul);              /* [MQTT-3.1.3-12] */
     REFUSE(&c, 4, LMQ_EUTF8_NUL);
 
+    /* [MQTT-1.5.7-1] both strings of a pair: the name, then the value */
     lmq_strpair user[] = { { BYTES(overlong), S("v") } };
     lmq_packet q = publish_packet(0);
     q.u.publish.props.user = user;
     q.u.publish.props.n_user = 1;
     REFUSE(&q, 5, LMQ_EUTF8);
+    lmq_strpair user_val[] = { { S("k"), BYTES(nul) } };
+    q.u.publish.props.user = user_val;
+    REFUSE(&q, 5, LMQ_EUTF8_NUL);
+
+    /* [MQTT-3.3.2-19] the Content Type is UTF-8 */
+    lmq_packet ct = publish_packet(0);
+    ct.u.publish.props.content_type = BYTES(surrogate);
+    lmq_props_set(&ct.u.publish.props, LMQ_PROP_CONTENT_TYPE);
+    REFUSE(&ct, 5, LMQ_EUTF8);
 
     static const lmq_sub_entry e[] = { { BYTES(nul), 0 } };
     lmq_packet s = { .type = LMQ_UNSUBSCRIBE };

@@ -101,6 +101,8 @@ static void test_suback_for_unknown_id_is_a_protocol_error(void)
     fx f;
     fx_init(&f, 5);
     fx_connect(&f, 0);
+    /* [MQTT-3.8.4-2] [MQTT-2.2.1-6] a SUBACK names the id of a SUBSCRIBE
+     * in flight; none is: a protocol error */
     static const uint8_t codes[] = { 0x00 };
     lmq_packet sa = suback(LMQ_SUBACK, 5, codes, 1);
     CHECK_INT(fx_feed(&f, &sa), LMQ_EUNKNOWN_ID);
@@ -143,6 +145,10 @@ static void test_unsubscribe_v5_reports_reasons(void)
     CHECK(id > 0);
     CHECK_INT(fx_next(&f), LMQ_UNSUBSCRIBE);
     CHECK_INT(f.pkt.u.subscribe.count, 2);
+    /* [MQTT-3.10.4-4] the request completes only with the server's
+     * UNSUBACK */
+    fx_events(&f);
+    CHECK(fx_find(&f, LMQ_EV_UNSUBSCRIBED) == NULL);
     static const uint8_t codes[] = { 0x00, 0x11 };
     lmq_packet ua = suback(LMQ_UNSUBACK, f.pkt.u.subscribe.packet_id, codes, 2);
     CHECK_INT(fx_feed(&f, &ua), 0);
@@ -306,6 +312,58 @@ static void test_subscribe_over_the_server_maximum_packet_size_fails_at_once(voi
     fx_free(&f);
 }
 
+/* [MQTT-3.10.4-1] an UNSUBSCRIBE filter is compared character by
+ * character, wildcards included: unsubscribing "a/+" ends that
+ * subscription only, not "a/b" which it would match, nor "A/+" */
+static void test_unsubscribe_removes_only_the_identical_filter(void)
+{
+    fx f;
+    fx_init(&f, 4);
+    fx_connect(&f, 0);
+    static const uint8_t ok[] = { 0x00, 0x00, 0x00 };
+    lmq_subscription subs[] = { { "a/+", -1, 0 }, { "a/b", -1, 0 }, { "A/+", -1, 0 } };
+    CHECK(lmq_session_subscribe(f.s, subs, 3, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    lmq_packet a = suback(LMQ_SUBACK, f.pkt.u.subscribe.packet_id, ok, 3);
+    CHECK_INT(fx_feed(&f, &a), 0);
+    const char *un[] = { "a/+" };
+    CHECK(lmq_session_unsubscribe(f.s, un, NULL, 1, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_UNSUBSCRIBE);
+    lmq_packet u = suback(LMQ_UNSUBACK, f.pkt.u.subscribe.packet_id, NULL, 0);
+    CHECK_INT(fx_feed(&f, &u), 0);
+    /* the server lost the session: what we resubscribe is what we hold */
+    fx_reconnect(&f);
+    fx_connect(&f, 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    CHECK_INT(f.pkt.u.subscribe.count, 2);
+    uint32_t pos = 0;
+    lmq_sub_entry e;
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e));
+    CHECK(e.filter.n == 3 && memcmp(e.filter.p, "a/b", 3) == 0);
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e));
+    CHECK(e.filter.n == 3 && memcmp(e.filter.p, "A/+", 3) == 0);
+    fx_free(&f);
+}
+
+static void test_unsuback_for_unknown_id_is_a_protocol_error(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    const char *un[] = { "a" };
+    CHECK(lmq_session_unsubscribe(f.s, un, NULL, 1, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_UNSUBSCRIBE);
+    uint16_t pid = f.pkt.u.subscribe.packet_id;
+    /* [MQTT-3.10.4-5] [MQTT-2.2.1-6] the UNSUBACK carries the
+     * UNSUBSCRIBE's id: another one is a protocol error */
+    static const uint8_t codes[] = { 0x00 };
+    lmq_packet ua = suback(LMQ_UNSUBACK, pid + 1, codes, 1);
+    CHECK_INT(fx_feed(&f, &ua), LMQ_EUNKNOWN_ID);
+    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+    CHECK_INT(f.pkt.u.disconnect.reason, 0x82);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_subscribe_bytes_at_311_and_suback);
@@ -321,5 +379,7 @@ int main(void)
     RUN(test_resubscribe_keeps_the_subscription_identifier);
     RUN(test_unanswered_subscribe_is_sent_again_after_reconnect);
     RUN(test_subscribe_over_the_server_maximum_packet_size_fails_at_once);
+    RUN(test_unsubscribe_removes_only_the_identical_filter);
+    RUN(test_unsuback_for_unknown_id_is_a_protocol_error);
     return check_done();
 }

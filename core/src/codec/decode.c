@@ -157,11 +157,11 @@ static int prop_read_value(rd *r, uint8_t kind, uint32_t *num, lmq_slice *a,
     case LMQ_PK_VARINT:
         return rd_varint(r, num);
     case LMQ_PK_UTF8:
-        return rd_str(r, a);
+        return rd_str(r, a);        /* Content Type etc. [MQTT-3.3.2-19] */
     case LMQ_PK_BINARY:
         return rd_bin(r, a);        /* binary data is not checked */
     case LMQ_PK_PAIR:
-        rc = rd_str(r, a);          /* key and value are both UTF-8 */
+        rc = rd_str(r, a);          /* key and value are both UTF-8 [MQTT-1.5.7-1] */
         return rc ? rc : rd_str(r, b);
     default:
         return LMQ_EMAL_PROP_ID;
@@ -296,7 +296,8 @@ int lmq_decode_header(const uint8_t *buf, size_t len, uint8_t *type_flags,
 }
 
 /* The flag nibble each packet type must carry [MQTT-2.1.3-1] (Table 2-2);
- * PUBLISH's is checked by its own rules. */
+ * PUBLISH's is checked by its own rules.  The rest are 0000, DISCONNECT's
+ * [MQTT-3.14.1-1] and AUTH's [MQTT-3.15.1-1] included. */
 static const uint8_t required_flags[16] = {
     [LMQ_PUBREL] = 0x2,       /* [MQTT-3.6.1-1] */
     [LMQ_SUBSCRIBE] = 0x2,    /* [MQTT-3.8.1-1] */
@@ -544,6 +545,8 @@ static int dec_suback(rd *r, uint8_t type, uint8_t level, int direction,
     s->reasons.p = r->p + r->i;
     s->reasons.n = (uint32_t)rd_left(r);
     for (uint32_t k = 0; k < s->reasons.n; k++) {
+        /* granted QoS or failure [MQTT-3.8.4-7]; Unsubscribe Reason Codes
+         * [MQTT-3.11.3-2] */
         if ((rc = lmq_codec_check_reason(type, level, s->reasons.p[k], direction)))
             return rc;
     }

@@ -207,13 +207,13 @@ static void put_prop_str(lmq_out *o, const lmq_prop_info *info, lmq_slice s)
     else if (info->id == LMQ_PROP_RESPONSE_TOPIC)
         put_topic_name(o, s, 0);        /* [MQTT-3.3.2-13] [MQTT-3.3.2-14] */
     else
-        put_utf8(o, s);
+        put_utf8(o, s);                 /* Content Type etc. [MQTT-3.3.2-19] */
 }
 
 static void put_user(lmq_out *o, lmq_slice key, lmq_slice val)
 {
     put_u8(o, LMQ_PROP_USER);
-    put_utf8(o, key);
+    put_utf8(o, key);                   /* both halves [MQTT-1.5.7-1] */
     put_utf8(o, val);
 }
 

@@ -117,6 +117,8 @@ void lmq_sub_memo_free(lmq_session *s)
     s->n_memo = s->cap_memo = 0;
 }
 
+/* Byte for byte, wildcards as plain characters: what the server does with
+ * an UNSUBSCRIBE filter [MQTT-3.10.4-1]. */
 static int memo_find(const lmq_session *s, lmq_slice f)
 {
     for (uint32_t i = 0; i < s->n_memo; i++)
@@ -200,6 +202,9 @@ int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt)
     lmq_req *r = lmq_out_find(s, a->packet_id);
     char msg[128];
 
+    /* The ack names the request's id [MQTT-2.2.1-6] [MQTT-3.8.4-2]
+     * [MQTT-3.10.4-5]; until it comes the request is pending
+     * [MQTT-3.10.4-4]. */
     if (!r || r->kind != want || r->state != LMQ_RQ_SENT) {
         snprintf(msg, sizeof msg, "%s for packet id %u, not in flight",
                  pkt->type == LMQ_SUBACK ? "SUBACK" : "UNSUBACK", a->packet_id);
