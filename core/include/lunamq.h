@@ -148,7 +148,9 @@ enum lmq_error {
     LMQ_EPLUGIN_ABI = -171,   /* the plugin's ABI major is not the engine's */
     LMQ_EPLUGIN_SYMBOL = -172,/* no lmq_plugin_entry symbol in the file */
     LMQ_EPLUGIN_INIT = -173,  /* the plugin's init refused (its reason in the text) */
-    LMQ_EPLUGIN_DROP = -174   /* a plugin's publish hook dropped the message */
+    LMQ_EPLUGIN_DROP = -174,  /* a plugin's publish hook dropped the message */
+    LMQ_EPLUGIN_NOLOOP = -175,/* plugin fd watch: no libev loop of the engine's here */
+    LMQ_EPLUGIN_REFUSED = -176 /* a plugin's connect hook abandoned the attempt */
 };
 
 /* Static text naming an error code ("unknown error" for a value not in the

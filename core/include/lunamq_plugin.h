@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define LMQ_PLUGIN_ABI_MAJOR 1
-#define LMQ_PLUGIN_ABI_MINOR 0
+#define LMQ_PLUGIN_ABI_MINOR 1
 #define LMQ_PLUGIN_ABI_VERSION ((LMQ_PLUGIN_ABI_MAJOR << 16) | LMQ_PLUGIN_ABI_MINOR)
 
 /* The one symbol a plugin exports: const lmq_plugin *lmq_plugin_entry(void). */
@@ -53,6 +53,28 @@ enum lmq_plugin_direction {
     LMQ_PLUGIN_IN = 1,          /* PUBLISH from the server, before delivery */
     LMQ_PLUGIN_OUT = 2          /* lmq_client_publish, before it is queued */
 };
+
+/* ABI 1.1: what api->watch_fd watches for, and gets in revents. */
+enum lmq_plugin_watch_events {
+    LMQ_PLUGIN_WATCH_READ = 1,
+    LMQ_PLUGIN_WATCH_WRITE = 2
+};
+
+/* ABI 1.1: what api->stat reads (a plugin of a metrics kind). */
+enum lmq_plugin_stat {
+    LMQ_PLUGIN_STAT_CONNECTED = 1,      /* 1 while the session is connected */
+    LMQ_PLUGIN_STAT_OFFLINE_MSGS = 2,   /* messages queued while not connected */
+    LMQ_PLUGIN_STAT_OFFLINE_BYTES = 3,
+    LMQ_PLUGIN_STAT_WAITING_OUT = 4,    /* connected, waiting for the send window */
+    LMQ_PLUGIN_STAT_INFLIGHT_OUT = 5,   /* QoS 1/2 sent, not yet acknowledged */
+    LMQ_PLUGIN_STAT_INFLIGHT_IN = 6     /* QoS 1/2 received, not yet acknowledged */
+};
+
+/* Error codes a plugin meets in api returns, by value (they are the
+ * LMQ_E* codes of lunamq.h, which a plugin need not include). */
+#define LMQ_PLUGIN_EINVAL (-1)
+#define LMQ_PLUGIN_ESTATE (-4)
+#define LMQ_PLUGIN_ENOLOOP (-175)   /* LMQ_EPLUGIN_NOLOOP: see watch_fd */
 
 /*
  * A message on its way in or out.  The engine owns it: every pointer is
@@ -90,8 +112,22 @@ typedef struct lmq_plugin_conn {
     const char *client_id;      /* connect: as sent (may be empty) */
     int32_t props_len;
     const uint8_t *props;       /* connack / disconnect: the raw MQTT 5 property
-                                   block of the packet (none for connect yet) */
+                                   block of the packet; connect: the block as
+                                   sent (v5) */
 } lmq_plugin_conn;
+
+/* ABI 1.1: the server's enhanced authentication challenge (an AUTH with
+ * reason 0x18 Continue authentication, section 4.12). */
+typedef struct lmq_plugin_auth {
+    int32_t reason;             /* 0x18 */
+    int32_t method_len;
+    const char *method;         /* Authentication Method (not NUL-terminated) */
+    int32_t data_len;
+    const void *data;           /* Authentication Data, or NULL */
+    int32_t props_len;
+    const uint8_t *props;       /* the whole raw property block */
+} lmq_plugin_auth;
+
 
 /* What the engine tells the publish_done hook: a message the application
  * published is complete (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP) or
@@ -117,6 +153,19 @@ typedef struct lmq_plugin_sub {
     const char *filter;         /* not NUL-terminated */
     int32_t options;
 } lmq_plugin_sub;
+
+/* ABI 1.1: the SUBACK of an lmq_client_subscribe call, as the subscribed
+ * hook sees it: the filters as sent, one reason code each
+ * ([MQTT-3.9.3-1]: 0x00-0x02 the granted QoS, >= 0x80 refused). */
+typedef struct lmq_plugin_suback {
+    int32_t msg_id;             /* what lmq_client_subscribe returned; 0 for
+                                   the engine's own re-subscribe */
+    int32_t n;
+    const lmq_plugin_sub *subs;
+    const uint8_t *reasons;     /* n codes */
+    int32_t props_len;
+    const uint8_t *props;       /* raw property block of the SUBACK (v5) */
+} lmq_plugin_suback;
 
 /*
  * The engine's function table.  One per loaded plugin: every function
@@ -177,6 +226,65 @@ struct lmq_plugin_api {
      * 1 yes, 0 no, negative LMQ_E* when either is invalid. */
     int (*topic_matches)(const char *filter, int32_t flen, const char *topic,
                          int32_t tlen);
+
+    /* ---- ABI 1.1 (check api->struct_size, or abi_version >= 1.1) ---- */
+
+    /* Inside on_connect_send only: this connection's CONNECT goes with
+     * this user name / password instead of the configured ones (a token
+     * fetched just now, say); len -1: strlen.  Not stored: the next
+     * attempt runs the hook again.  0 or LMQ_EINVAL. */
+    int (*conn_set_user)(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                         const char *user, int32_t len);
+    int (*conn_set_password)(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                             const void *password, int32_t len);
+    /* Inside on_connect_send only, MQTT 5 only: add a CONNECT property to
+     * this connection's (after the LMQ_PROPS_CONNECT ones; a property that
+     * may appear once and is there already fails the attempt).  0,
+     * LMQ_EINVAL (bad id or value, or not a CONNECT property), or
+     * LMQ_EVERSION (-5) below MQTT 5. */
+    int (*conn_add_prop_int)(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                             int32_t id, int64_t value);
+    int (*conn_add_prop_str)(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                             int32_t id, const char *s, int32_t len);
+    int (*conn_add_user_prop)(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                              const char *key, int32_t klen, const char *val,
+                              int32_t vlen);
+    /* Inside on_auth only: answer the challenge with AUTH 0x18 carrying
+     * this Authentication Data (the method is the session's own).  The
+     * chain stops there and the application sees no LMQ_EV_AUTH for it.
+     * 0 or LMQ_EINVAL. */
+    int (*auth_reply)(const lmq_plugin_api *api, const lmq_plugin_auth *auth,
+                      const void *data, int32_t len);
+    /* Inside on_subscribe only: rewrite one of the subs it was handed
+     * (the filter is checked as lmq_client_subscribe checks it; options
+     * as on the wire).  The next plugin and the SUBSCRIBE see the change.
+     * 0, LMQ_EINVAL or a topic error code. */
+    int (*sub_set_filter)(const lmq_plugin_api *api, const lmq_plugin_sub *sub,
+                          const char *filter, int32_t len);
+    int (*sub_set_options)(const lmq_plugin_api *api, const lmq_plugin_sub *sub,
+                           int32_t options);
+    /* Serve a socket on the engine's own loop, with no thread: call cb
+     * whenever fd is ready for events (LMQ_PLUGIN_WATCH_READ / _WRITE),
+     * on the loop thread, with the client's lock held (as for hooks).
+     * Calling it again for the same fd changes its events.  The fd stays
+     * the plugin's: unwatch_fd (or the plugin's unload) stops watching,
+     * never closes.  A watch does not keep lmq_loop_run(loop, 0) alive.
+     *
+     * Only the libev driver has a loop of the engine's: 0 then.  Without
+     * one (the external driver, lmq_client_fd + on_readable, as the
+     * Python package uses; or no driver attached yet, since blocking
+     * helpers attach theirs at their first call) it returns
+     * LMQ_PLUGIN_ENOLOOP: poll the fd without blocking from on_tick
+     * instead, and try watch_fd again there (it works once a loop is
+     * attached).  LMQ_PLUGIN_ESTATE when called from a thread other than
+     * the loop's (init while a background thread runs the loop). */
+    int (*watch_fd)(const lmq_plugin_api *api, int32_t fd, int32_t events,
+                    void (*cb)(void *ud, int32_t fd, int32_t revents), void *ud);
+    /* 0, or LMQ_EINVAL when fd is not watched by this plugin. */
+    int (*unwatch_fd)(const lmq_plugin_api *api, int32_t fd);
+    /* A figure of the session now (enum lmq_plugin_stat); LMQ_EINVAL for
+     * an unknown one. */
+    int64_t (*stat)(const lmq_plugin_api *api, int32_t which);
     /* Appended in later minors only. */
 };
 
@@ -217,16 +325,42 @@ struct lmq_plugin {
     void (*on_disconnect)(void *state, const lmq_plugin_conn *conn);
     /* A log line of the client (its LMQ_OPT_LOG_LEVEL applies). */
     void (*on_log)(void *state, int32_t level, const char *text);
-    /* Periodic, every api->set_tick interval while connected. */
+    /* Periodic, every api->set_tick interval while the client is active:
+     * connected, connecting, or waiting to reconnect (ABI 1.0 engines:
+     * while connected only); not once it stopped. */
     void (*on_tick)(void *state, int64_t now_ms);
     /* A published message completed or failed (observe), once per
      * message the publish hook let through. */
     void (*on_publish_done)(void *state, const lmq_plugin_done *done);
     /* The application subscribes to subs[0..n) (checked already), before
-     * anything is queued: observe, or return LMQ_PLUGIN_DROP to deny the
-     * whole request (lmq_client_subscribe then returns LMQ_EPLUGIN_DROP).
+     * anything is queued: observe, rewrite a filter or its options
+     * (api->sub_set_filter / _options, ABI 1.1), or return LMQ_PLUGIN_DROP
+     * to deny the whole request (lmq_client_subscribe then returns
+     * LMQ_EPLUGIN_DROP).
      * The engine's own re-subscribe after a lost session is not shown. */
     int (*on_subscribe)(void *state, const lmq_plugin_sub *subs, int32_t n);
+
+    /* ---- hooks of ABI 1.1 (an engine of 1.0 never calls them) ---- */
+
+    /* Before CONNECT is built, at every connection attempt: set this
+     * connection's credentials (api->conn_set_user / _password, e.g. a
+     * token fetched now) or add CONNECT properties (api->conn_add_*).
+     * conn has protocol, clean_start, keepalive and client_id.  Return
+     * LMQ_PLUGIN_DROP to abandon this attempt (it fails with
+     * LMQ_EPLUGIN_REFUSED and the reconnect policy applies).  on_connect
+     * then observes the CONNECT as sent. */
+    int (*on_connect_send)(void *state, lmq_plugin_conn *conn);
+    /* The server's enhanced authentication challenge (AUTH 0x18): answer
+     * with api->auth_reply, or return LMQ_PLUGIN_CONTINUE without one to
+     * leave it to the next plugin and then the application (LMQ_EV_AUTH,
+     * lmq_client_auth). */
+    int (*on_auth)(void *state, const lmq_plugin_auth *auth);
+    /* SUBACK arrived for a SUBSCRIBE (observe). */
+    void (*on_subscribed)(void *state, const lmq_plugin_suback *ack);
+    /* The connection is lost (or an attempt failed) and the client will
+     * try again in delay_ms; attempt counts from 1 since the last CONNACK
+     * (observe). */
+    void (*on_reconnect)(void *state, int32_t attempt, int64_t delay_ms);
     /* Appended in later minors only. */
 };
 

@@ -451,7 +451,7 @@ static void test_publish_out_shows_the_properties(void)
     fx_free(&f);
 }
 
-static void test_tick_runs_every_interval_while_connected(void)
+static void test_tick_runs_every_interval_connected_or_not(void)
 {
     fx f;
     rec a;
@@ -459,18 +459,22 @@ static void test_tick_runs_every_interval_while_connected(void)
     a.tick_ms = 100;
     setup(&f, 5, &a, NULL);
     CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_KEEPALIVE, 0), 0);
-    CHECK_INT(lmq_session_deadline(f.s), INT64_MAX);    /* offline: no ticks */
-    fx_connect(&f, 0);
-    /* The first call schedules the interval from now. */
+    /* ABI 1.1: offline too (the client ticks the chain while it waits to
+     * reconnect).  The first call schedules the interval from now. */
     CHECK(lmq_session_deadline(f.s) <= f.now);
     CHECK_INT(lmq_session_tick(f.s, f.now), 0);
     CHECK_INT(lmq_session_deadline(f.s), f.now + 100);
+    f.now += 100;
+    CHECK_INT(lmq_session_tick(f.s, f.now), 0);
+    CHECK_INT(a.ticks, 1);                      /* while offline */
+    fx_connect(&f, 0);
+    CHECK_INT(lmq_session_deadline(f.s), f.now + 100);
     f.now += 99;
     CHECK_INT(lmq_session_tick(f.s, f.now), 0);
-    CHECK_INT(a.ticks, 0);
+    CHECK_INT(a.ticks, 1);
     f.now += 1;
     CHECK_INT(lmq_session_tick(f.s, f.now), 0);
-    CHECK_INT(a.ticks, 1);
+    CHECK_INT(a.ticks, 2);
     CHECK_INT(lmq_session_deadline(f.s), f.now + 100);
     fx_free(&f);
 }
@@ -673,6 +677,416 @@ static void test_subscribe_hook_sees_the_filters_and_may_deny(void)
     fx_free(&f);
 }
 
+/* ---------------------------------------------------------- ABI 1.1 hooks */
+
+/* One plugin with every 1.1 hook; what each does is set per test. */
+typedef struct p11 {
+    char name;
+    const lmq_plugin_api *api;
+    int refuse_connect;         /* on_connect_send returns DROP */
+    const char *user, *pass;    /* set these for the connection */
+    int add_props;              /* add a user property and session expiry */
+    int rc_prop_v3;             /* what conn_add_prop_int returned (3.1.1) */
+    const char *auth_answer;    /* auth_reply with this, when not NULL */
+    char auth_seen[64];         /* "method|data" of the challenge */
+    const char *prefix;         /* on_subscribe: prefix every filter */
+    int rc_bad_filter;          /* what sub_set_filter("a/#/b") returned */
+    char subs_seen[128];
+    char suback_seen[128];
+    int attempts[4];
+    int64_t delays[4];
+    int n_reconnect;
+    int64_t queued;             /* api->stat(OFFLINE_MSGS) at connect_send */
+} p11;
+
+static const lmq_plugin_api *any_api;  /* to read raw property blocks */
+
+static p11 *p11_of(void *state)
+{
+    return state;
+}
+
+static int p11_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    p11 *p = NULL;
+    if (sscanf(config, "p=%p", (void **)&p) != 1 || !p)
+        return -1;
+    p->api = api;
+    any_api = api;
+    *state = p;
+    return 0;
+}
+
+static int p11_connect_send(void *state, lmq_plugin_conn *conn)
+{
+    p11 *p = p11_of(state);
+    add(&(rec){ .name = p->name }, "connect_send");
+    p->queued = p->api->stat(p->api, LMQ_PLUGIN_STAT_OFFLINE_MSGS);
+    if (p->user)
+        CHECK_INT(p->api->conn_set_user(p->api, conn, p->user, -1), 0);
+    if (p->pass)
+        CHECK_INT(p->api->conn_set_password(p->api, conn, p->pass, (int32_t)strlen(p->pass)),
+                  0);
+    if (p->add_props && conn->protocol == 5) {
+        CHECK_INT(p->api->conn_add_user_prop(p->api, conn, "token-src", -1, p->name == 'A'
+                                             ? "vault" : "file", -1), 0);
+        if (p->name == 'A')
+            CHECK_INT(p->api->conn_add_prop_int(p->api, conn, LMQ_PROP_SESSION_EXPIRY, 600),
+                      0);
+        /* Not a CONNECT property. */
+        CHECK_INT(p->api->conn_add_prop_int(p->api, conn, LMQ_PROP_TOPIC_ALIAS, 3),
+                  LMQ_EINVAL);
+    } else if (p->add_props) {
+        p->rc_prop_v3 = p->api->conn_add_prop_int(p->api, conn, LMQ_PROP_SESSION_EXPIRY, 1);
+    }
+    return p->refuse_connect ? LMQ_PLUGIN_DROP : LMQ_PLUGIN_CONTINUE;
+}
+
+static void p11_connect(void *state, const lmq_plugin_conn *conn)
+{
+    p11 *p = p11_of(state);
+    (void)conn;
+    add(&(rec){ .name = p->name }, "connect");
+}
+
+static int p11_auth(void *state, const lmq_plugin_auth *au)
+{
+    p11 *p = p11_of(state);
+    add(&(rec){ .name = p->name }, "auth");
+    snprintf(p->auth_seen, sizeof p->auth_seen, "%.*s|%.*s", (int)au->method_len, au->method,
+             (int)au->data_len, (const char *)au->data);
+    if (p->auth_answer)
+        CHECK_INT(p->api->auth_reply(p->api, au, p->auth_answer,
+                                     (int32_t)strlen(p->auth_answer)), 0);
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+static int p11_subscribe(void *state, const lmq_plugin_sub *subs, int32_t n)
+{
+    p11 *p = p11_of(state);
+    char buf[128];
+    p->subs_seen[0] = '\0';
+    for (int32_t i = 0; i < n; i++) {
+        size_t k = strlen(p->subs_seen);
+        snprintf(p->subs_seen + k, sizeof p->subs_seen - k, "%.*s ", (int)subs[i].filter_len,
+                 subs[i].filter);
+        if (!p->prefix)
+            continue;
+        p->rc_bad_filter = p->api->sub_set_filter(p->api, &subs[i], "a/#/b", -1);
+        snprintf(buf, sizeof buf, "%s%.*s", p->prefix, (int)subs[i].filter_len, subs[i].filter);
+        CHECK_INT(p->api->sub_set_filter(p->api, &subs[i], buf, -1), 0);
+        CHECK_INT(p->api->sub_set_options(p->api, &subs[i], 3), LMQ_EINVAL);   /* QoS 3 */
+        CHECK_INT(p->api->sub_set_options(p->api, &subs[i], 0), 0);
+    }
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+static void p11_subscribed(void *state, const lmq_plugin_suback *ack)
+{
+    p11 *p = p11_of(state);
+    size_t k = 0;
+    k += (size_t)snprintf(p->suback_seen, sizeof p->suback_seen, "%d:", (int)ack->msg_id);
+    for (int32_t i = 0; i < ack->n && k < sizeof p->suback_seen; i++)
+        k += (size_t)snprintf(p->suback_seen + k, sizeof p->suback_seen - k, " %.*s=0x%02x",
+                              (int)ack->subs[i].filter_len, ack->subs[i].filter,
+                              ack->reasons[i]);
+}
+
+static void p11_reconnect(void *state, int32_t attempt, int64_t delay)
+{
+    p11 *p = p11_of(state);
+    if (p->n_reconnect < 4) {
+        p->attempts[p->n_reconnect] = attempt;
+        p->delays[p->n_reconnect] = delay;
+    }
+    p->n_reconnect++;
+}
+
+static const lmq_plugin p11_plugin = {
+    .abi_version = LMQ_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(lmq_plugin),
+    .name = "p11",
+    .version = "1",
+    .init = p11_init,
+    .on_connect = p11_connect,
+    .on_subscribe = p11_subscribe,
+    .on_connect_send = p11_connect_send,
+    .on_auth = p11_auth,
+    .on_subscribed = p11_subscribed,
+    .on_reconnect = p11_reconnect,
+};
+
+static void p11_setup(fx *f, int level, p11 *a, p11 *b)
+{
+    char cfg[64];
+    trace[0] = '\0';
+    fx_init(f, level);
+    CHECK_INT(lmq_session_set_int(f->s, LMQ_OPT_LOG_LEVEL, LMQ_LOG_INFO), 0);
+    p11 *both[2] = { a, b };
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        snprintf(cfg, sizeof cfg, "p=%p", (void *)both[i]);
+        CHECK_INT(lmq_plugin_session_add(f->s, &p11_plugin, cfg, "p11.so"), 0);
+    }
+}
+
+static void p11_new(p11 *p, char name)
+{
+    memset(p, 0, sizeof *p);
+    p->name = name;
+}
+
+/* A decoded packet's user properties are in its raw block. */
+
+static int has_user_prop(const lmq_props *pr, const char *k, const char *v)
+{
+    const char *key, *val;
+    int32_t kl, vl;
+    for (int32_t i = 0; any_api->prop_user(pr->raw.p, (int32_t)pr->raw.n, i, &key, &kl, &val,
+                                           &vl) == 1; i++)
+        if ((size_t)kl == strlen(k) && !memcmp(key, k, (size_t)kl) && (size_t)vl == strlen(v) &&
+            !memcmp(val, v, (size_t)vl))
+            return 1;
+    return 0;
+}
+
+static void test_connect_send_sets_credentials_and_adds_properties(void)
+{
+    fx f;
+    p11 a, b;
+    p11_new(&a, 'A');
+    p11_new(&b, 'B');
+    a.user = "alice";
+    a.pass = "token-1";
+    a.add_props = b.add_props = 1;
+    b.pass = "token-2";                 /* the later plugin wins */
+    p11_setup(&f, 5, &a, &b);
+    CHECK_INT(lmq_session_set_str(f.s, LMQ_OPT_USERNAME, (const uint8_t *)"configured", 10), 0);
+    lmq_proplist *pl = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_user(pl, "app", -1, "x", -1), 0);
+    CHECK_INT(lmq_session_set_props(f.s, LMQ_PROPS_CONNECT, pl), 0);
+    lmq_proplist_free(pl);
+    CHECK(fx_pub(&f, "q", "queued", 1) > 0);    /* offline: queued */
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    const lmq_connect *c = &f.pkt.u.connect;
+    CHECK(c->username.n == 5 && !memcmp(c->username.p, "alice", 5));
+    CHECK(c->password.n == 7 && !memcmp(c->password.p, "token-2", 7));
+    CHECK(has_user_prop(&c->props, "app", "x"));             /* configured ones kept */
+    CHECK(has_user_prop(&c->props, "token-src", "vault"));
+    CHECK(has_user_prop(&c->props, "token-src", "file"));
+    CHECK(lmq_props_has(&c->props, LMQ_PROP_SESSION_EXPIRY) && c->props.session_expiry == 600);
+    /* In chain order, before the CONNECT observers. */
+    CHECK(strcmp(trace, "A:connect_send B:connect_send A:connect B:connect ") == 0);
+    CHECK_INT(a.queued, 1);
+
+    /* Nothing they set is kept: the next attempt starts from the options. */
+    a.user = NULL;
+    a.pass = b.pass = NULL;
+    a.add_props = b.add_props = 0;
+    fx_reconnect(&f);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    CHECK(c->username.n == 10 && !memcmp(c->username.p, "configured", 10));
+    CHECK(c->password.p == NULL);
+    CHECK(has_user_prop(&c->props, "app", "x"));
+    CHECK(!has_user_prop(&c->props, "token-src", "vault"));
+    CHECK(!lmq_props_has(&c->props, LMQ_PROP_SESSION_EXPIRY));
+    fx_free(&f);
+}
+
+static void test_connect_send_may_abandon_the_attempt(void)
+{
+    fx f;
+    p11 a, b;
+    p11_new(&a, 'A');
+    p11_new(&b, 'B');
+    a.refuse_connect = 1;
+    p11_setup(&f, 4, &a, &b);
+    b.add_props = 1;
+    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_EPLUGIN_REFUSED);
+    CHECK_INT(fx_next(&f), 0);                  /* no CONNECT went */
+    CHECK(strcmp(trace, "A:connect_send ") == 0);   /* the chain stopped */
+    fx_events(&f);
+    CHECK(has_log(&f, "plugin p11 abandoned the connection attempt"));
+    /* 3.1.1 has no properties to add. */
+    a.refuse_connect = 0;
+    lmq_session_lost(f.s, f.now, LMQ_EPLUGIN_REFUSED);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    CHECK_INT(b.rc_prop_v3, LMQ_EVERSION);
+    fx_free(&f);
+}
+
+/* AUTH 0x18 from the server, method SCRAM, with data. */
+static lmq_packet auth_challenge(const char *data)
+{
+    lmq_packet p;
+    memset(&p, 0, sizeof p);
+    p.type = LMQ_AUTH;
+    p.u.disconnect.reason = 0x18;
+    p.u.disconnect.props.auth_method = (lmq_slice){ (const uint8_t *)"SCRAM", 5 };
+    lmq_props_set(&p.u.disconnect.props, LMQ_PROP_AUTH_METHOD);
+    p.u.disconnect.props.auth_data = (lmq_slice){ (const uint8_t *)data, (uint32_t)strlen(data) };
+    lmq_props_set(&p.u.disconnect.props, LMQ_PROP_AUTH_DATA);
+    return p;
+}
+
+static void test_auth_challenge_is_answered_by_a_plugin(void)
+{
+    fx f;
+    p11 a, b;
+    p11_new(&a, 'A');
+    p11_new(&b, 'B');
+    a.auth_answer = "client-proof";
+    b.auth_answer = "never";            /* the chain stopped at A */
+    p11_setup(&f, 5, &a, &b);
+    CHECK_INT(lmq_session_set_str(f.s, LMQ_OPT_AUTH_METHOD, (const uint8_t *)"SCRAM", 5), 0);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    fx_events(&f);
+    trace[0] = '\0';
+    lmq_packet ch = auth_challenge("server-nonce");
+    CHECK_INT(fx_feed(&f, &ch), 0);
+    CHECK(strcmp(a.auth_seen, "SCRAM|server-nonce") == 0);
+    CHECK(strcmp(trace, "A:auth ") == 0);
+    /* Answered with AUTH 0x18, the same method [MQTT-4.12.0-5], A's data. */
+    CHECK_INT(fx_next(&f), LMQ_AUTH);
+    CHECK_INT(f.pkt.u.disconnect.reason, 0x18);
+    const lmq_props *pr = &f.pkt.u.disconnect.props;
+    CHECK(pr->auth_method.n == 5 && !memcmp(pr->auth_method.p, "SCRAM", 5));
+    CHECK(pr->auth_data.n == 12 && !memcmp(pr->auth_data.p, "client-proof", 12));
+    fx_events(&f);
+    CHECK(fx_find(&f, LMQ_EV_AUTH) == NULL);    /* the application is not asked */
+    lmq_packet ca = fx_connack(0, 0);
+    CHECK_INT(fx_feed(&f, &ca), 0);
+    CHECK_INT(lmq_session_state(f.s), LMQ_SS_CONNECTED);
+    fx_free(&f);
+
+    /* No plugin answers: the application gets the challenge as before. */
+    p11_new(&a, 'A');
+    p11_setup(&f, 5, &a, NULL);
+    CHECK_INT(lmq_session_set_str(f.s, LMQ_OPT_AUTH_METHOD, (const uint8_t *)"SCRAM", 5), 0);
+    CHECK_INT(lmq_session_start(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_CONNECT);
+    ch = auth_challenge("n2");
+    CHECK_INT(fx_feed(&f, &ch), 0);
+    CHECK(strcmp(a.auth_seen, "SCRAM|n2") == 0);
+    CHECK_INT(fx_next(&f), 0);
+    fx_events(&f);
+    CHECK(fx_find(&f, LMQ_EV_AUTH) != NULL);
+    fx_free(&f);
+}
+
+static void test_subscribe_hook_rewrites_filters_in_chain_order(void)
+{
+    fx f;
+    p11 a, b;
+    p11_new(&a, 'A');
+    p11_new(&b, 'B');
+    a.prefix = "tenant7/";
+    p11_setup(&f, 5, &a, &b);
+    fx_connect(&f, 0);
+    lmq_subscription subs[2] = { { "a/+", -1, 1 }, { "b/#", -1, 2 } };
+    int id = lmq_session_subscribe(f.s, subs, 2, NULL, f.now);
+    CHECK(id > 0);
+    CHECK_INT(a.rc_bad_filter, LMQ_EFILTER_HASH);    /* "#" not last [MQTT-4.7.1-2] */
+    CHECK(strcmp(a.subs_seen, "a/+ b/# ") == 0);
+    CHECK(strcmp(b.subs_seen, "tenant7/a/+ tenant7/b/# ") == 0);   /* sees A's change */
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    /* What went on the wire: the rewritten filters, QoS 0. */
+    CHECK_INT(f.pkt.u.subscribe.count, 2);
+    lmq_sub_entry e;
+    uint32_t pos = 0;
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e) == 1);
+    CHECK(e.filter.n == 11 && !memcmp(e.filter.p, "tenant7/a/+", 11) && e.options == 0);
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e) == 1);
+    CHECK(e.filter.n == 11 && !memcmp(e.filter.p, "tenant7/b/#", 11) && e.options == 0);
+
+    /* SUBACK: one reason per filter, to the subscribed hook of each. */
+    lmq_packet ack;
+    memset(&ack, 0, sizeof ack);
+    ack.type = LMQ_SUBACK;
+    ack.u.suback.packet_id = f.pkt.u.subscribe.packet_id;
+    ack.u.suback.reasons = (lmq_slice){ (const uint8_t *)"\x00\x87", 2 };
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    char want[96];
+    snprintf(want, sizeof want, "%d: tenant7/a/+=0x00 tenant7/b/#=0x87", id);
+    CHECK(strcmp(a.suback_seen, want) == 0);
+    CHECK(strcmp(b.suback_seen, want) == 0);
+    fx_events(&f);
+    CHECK(fx_find(&f, LMQ_EV_SUBSCRIBED) != NULL);
+    fx_free(&f);
+}
+
+static void test_api_figures_and_fd_watch_without_a_loop(void)
+{
+    fx f;
+    p11 a;
+    p11_new(&a, 'A');
+    p11_setup(&f, 5, &a, NULL);
+    const lmq_plugin_api *api = a.api;
+    CHECK(api->struct_size >= offsetof(lmq_plugin_api, stat) + sizeof api->stat);
+    CHECK_INT((int)(api->abi_version & 0xFFFF), 1);
+    CHECK_INT(api->stat(api, LMQ_PLUGIN_STAT_CONNECTED), 0);
+    CHECK(fx_pub(&f, "t", "x", 1) > 0);
+    CHECK(fx_pub(&f, "t", "y", 1) > 0);
+    CHECK_INT(api->stat(api, LMQ_PLUGIN_STAT_OFFLINE_MSGS), 2);
+    CHECK_INT(api->stat(api, 99), LMQ_EINVAL);
+    fx_connect(&f, 0);
+    CHECK_INT(api->stat(api, LMQ_PLUGIN_STAT_CONNECTED), 1);
+    CHECK_INT(api->stat(api, LMQ_PLUGIN_STAT_OFFLINE_MSGS), 0);
+    CHECK_INT(api->stat(api, LMQ_PLUGIN_STAT_INFLIGHT_OUT), 2);
+    /* A bare session has no loop: the plugin is told to poll. */
+    CHECK_INT(api->watch_fd(api, 0, LMQ_PLUGIN_WATCH_READ, NULL, NULL), LMQ_EINVAL);
+    CHECK_INT(api->watch_fd(api, 0, LMQ_PLUGIN_WATCH_READ, (void (*)(void *, int32_t, int32_t))
+                            (void (*)(void))p11_of, NULL), LMQ_EPLUGIN_NOLOOP);
+    CHECK_INT(api->unwatch_fd(api, 0), LMQ_EINVAL);
+    /* Outside their hooks the setters refuse. */
+    lmq_plugin_conn conn;
+    lmq_plugin_sub sub = { 1, "a", 0 };
+    lmq_plugin_auth au;
+    memset(&conn, 0, sizeof conn);
+    memset(&au, 0, sizeof au);
+    CHECK_INT(api->conn_set_user(api, &conn, "u", 1), LMQ_EINVAL);
+    CHECK_INT(api->conn_add_prop_int(api, &conn, LMQ_PROP_SESSION_EXPIRY, 1), LMQ_EINVAL);
+    CHECK_INT(api->sub_set_filter(api, &sub, "b", 1), LMQ_EINVAL);
+    CHECK_INT(api->auth_reply(api, &au, "x", 1), LMQ_EINVAL);
+    fx_free(&f);
+}
+
+/* A plugin built against ABI 1.0: a smaller descriptor, whatever lies
+ * past it (here: hooks that must never run) is not read. */
+static int never_connect_send(void *state, lmq_plugin_conn *conn)
+{
+    (void)state;
+    (void)conn;
+    CHECK(!"a 1.0 plugin's struct has no on_connect_send");
+    return LMQ_PLUGIN_DROP;
+}
+
+static void test_plugin_built_for_abi_1_0_still_loads(void)
+{
+    fx f;
+    rec a;
+    rec_init_struct(&a, 'A');
+    lmq_plugin d = rec_plugin;
+    d.abi_version = 1u << 16;                             /* 1.0 */
+    d.struct_size = offsetof(lmq_plugin, on_connect_send); /* sizeof as 1.0 had it */
+    d.on_connect_send = never_connect_send;
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "rec=%p", (void *)&a);
+    trace[0] = '\0';
+    fx_init(&f, 5);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, cfg, "old10.so"), 0);
+    fx_connect(&f, 0);
+    lmq_packet in = fx_publish("t", "x", 0, 0);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK(strcmp(trace, "A:connect(c1) A:connack A:in ") == 0);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -687,7 +1101,7 @@ int main(void)
     RUN(test_dropped_publish_out_is_refused_and_never_sent);
     RUN(test_chain_runs_in_load_order_and_sees_earlier_changes);
     RUN(test_publish_out_shows_the_properties);
-    RUN(test_tick_runs_every_interval_while_connected);
+    RUN(test_tick_runs_every_interval_connected_or_not);
     RUN(test_log_hook_that_logs_is_not_reentered);
     RUN(test_abi_major_mismatch_is_refused_naming_the_plugin);
     RUN(test_incomplete_descriptor_is_refused);
@@ -696,5 +1110,11 @@ int main(void)
     RUN(test_msg_setters_refuse_what_they_must);
     RUN(test_publish_done_reports_each_completion_and_failure);
     RUN(test_subscribe_hook_sees_the_filters_and_may_deny);
+    RUN(test_connect_send_sets_credentials_and_adds_properties);
+    RUN(test_connect_send_may_abandon_the_attempt);
+    RUN(test_auth_challenge_is_answered_by_a_plugin);
+    RUN(test_subscribe_hook_rewrites_filters_in_chain_order);
+    RUN(test_api_figures_and_fd_watch_without_a_loop);
+    RUN(test_plugin_built_for_abi_1_0_still_loads);
     return check_done();
 }

@@ -33,6 +33,7 @@
 #include "client/client.h"
 #include "session/session.h"
 #include "client/url.h"
+#include "plugin/hooks.h"
 #include "plugin/plugin.h"
 #include "transport/netopts.h"
 #include "transport/resolve.h"
@@ -268,6 +269,8 @@ static void free_now(lmq_client *c)
     if (c->drv && c->drv->release)
         c->drv->release(c->drv_ctx);
     c->drv = NULL;
+    /* The driver stopped the plugins' watchers with its own. */
+    lmq_plugin_chain_io_gone(lmq_plugin_session_chain_get(c->s));
     attempt_cleanup(c);
     if (c->cb_fin)
         c->cb_fin(c->cb_ud);
@@ -615,6 +618,39 @@ LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userda
     return 0;
 }
 
+/* Plugins' fd watches go to the driver, when it has a loop (libev). */
+static int plugin_watch(void *ctx, lmq_plugin_watch *w)
+{
+    lmq_client *c = ctx;
+
+    if (!c->drv || !c->drv->watch)
+        return LMQ_EPLUGIN_NOLOOP;
+    if (c->drv->foreign_thread && c->drv->foreign_thread(c->drv_ctx))
+        return LMQ_ESTATE;      /* the loop's watchers are its thread's */
+    return c->drv->watch(c->drv_ctx, w);
+}
+
+static void plugin_unwatch(void *ctx, lmq_plugin_watch *w)
+{
+    lmq_client *c = ctx;
+
+    if (c->drv && c->drv->unwatch)
+        c->drv->unwatch(c->drv_ctx, w);
+}
+
+static const lmq_plugin_io plugin_io = { plugin_watch, plugin_unwatch };
+
+void lmq_client_watch_fire(lmq_client *c, lmq_plugin_watch *w, int revents)
+{
+    lmq_plugin_chain *ch;
+
+    lmq_client_lock(c);
+    if ((ch = lmq_plugin_session_chain_get(c->s)))
+        lmq_plugin_watch_fire(ch, w, revents, lmq_client_now_ms());
+    step_end(c);
+    lmq_client_unlock(c);
+}
+
 /* The chain lives in the session, whose hook points call it. */
 LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *config)
 {
@@ -624,6 +660,8 @@ LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *
         return LMQ_EINVAL;
     lmq_client_lock(c);
     c->errmsg[0] = '\0';
+    /* Before init runs: a plugin may watch an fd from there. */
+    lmq_plugin_chain_set_io(lmq_plugin_session_chain(c->s), &plugin_io, c);
     rc = lmq_plugin_session_load(c->s, path, config);
     if (rc < 0)
         session_err(c, rc);
@@ -666,6 +704,7 @@ static void after_lost(lmq_client *c, int err, int64_t now)
     c->cs = CS_WAITING;
     c->deadline = now + delay;
     log_ev(c, LMQ_LOG_INFO, "reconnecting in %lld ms", (long long)delay);
+    lmq_plugin_hook_reconnect(c->s, (int32_t)c->attempt, delay, now);
 }
 
 static void attempt_failed(lmq_client *c, int err, const char *msg, int64_t now)
@@ -1130,6 +1169,11 @@ int64_t lmq_client_deadline(const lmq_client *c)
         int64_t sd = lmq_session_deadline(c->s);
         if (sd < d)
             d = sd;
+    } else if (c->cs != CS_IDLE) {
+        /* Plugin ticks go on while offline (not once stopped). */
+        int64_t td = lmq_plugin_tick_deadline(lmq_plugin_session_chain_get(c->s));
+        if (td < d)
+            d = td;
     }
     lmq_client_unlock(c);
     return d;
@@ -1299,6 +1343,9 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c)
             break;
         }
     }
+    if (c->cs != CS_OPEN && c->cs != CS_IDLE &&
+        lmq_plugin_session_chain_get(c->s))
+        lmq_plugin_run_tick(lmq_plugin_session_chain_get(c->s), now);
     if (c->cs == CS_OPEN) {
         rc = lmq_session_tick(c->s, now);
         if (rc < 0) {

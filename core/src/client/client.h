@@ -16,6 +16,8 @@
 
 #include "lunamq.h"
 
+struct lmq_plugin_watch;        /* plugin/plugin.h */
+
 typedef struct lmq_client_driver {
     /* fd, want or deadline may have changed: re-arm.  Called with the
      * client lock held, from whichever thread made the change. */
@@ -28,7 +30,16 @@ typedef struct lmq_client_driver {
      * the loop thread, since an fd closed under a loop that still watches
      * it may be reused for something else.  NULL: always 0. */
     int (*foreign_thread)(void *ctx);
+    /* Plugins' fd watches (lunamq_plugin.h watch_fd): start w (or change
+     * its events), stop it.  Called with the client lock held, on the
+     * loop thread.  NULL: the driver has no loop to watch in. */
+    int (*watch)(void *ctx, struct lmq_plugin_watch *w);
+    void (*unwatch)(void *ctx, struct lmq_plugin_watch *w);
 } lmq_client_driver;
+
+/* A plugin's watched fd is ready: the driver calls this without the lock
+ * (it takes it, runs the plugin's callback, then the end of a step). */
+void lmq_client_watch_fire(lmq_client *c, struct lmq_plugin_watch *w, int revents);
 
 /* Install a driver; LMQ_ESTATE when one is there already. */
 int lmq_client_set_driver(lmq_client *c, const lmq_client_driver *d, void *ctx);

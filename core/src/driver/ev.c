@@ -16,6 +16,15 @@
 #include <stdlib.h>
 
 #include "client/client.h"
+#include "plugin/plugin.h"
+
+/* A plugin's fd watch (lunamq_plugin.h watch_fd) served by an ev_io. */
+typedef struct evwatch {
+    ev_io io;
+    struct evwatch *prev, *next;
+    struct evclient *e;
+    lmq_plugin_watch *w;
+} evwatch;
 
 struct lmq_loop {
     struct ev_loop *ev;
@@ -38,6 +47,7 @@ typedef struct evclient {
     atomic_int thread_stop;
     int in_run;                 /* run_until is inside ev_run (its thread) */
     int orphaned;               /* client freed from a callback: see abandon() */
+    evwatch *watches;           /* plugins' fds */
 } evclient;
 
 /* ------------------------------------------------------------------ loops */
@@ -225,6 +235,82 @@ static void thread_join(evclient *e)
     ev_unref(e->loop->ev);
 }
 
+/* ------------------------------------------------------- plugins' fds */
+
+static void watch_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    evwatch *ew = (evwatch *)io;
+
+    (void)loop;
+    lmq_client_watch_fire(ew->e->c, ew->w, (revents & EV_READ ? LMQ_PLUGIN_WATCH_READ : 0) |
+                                               (revents & EV_WRITE ? LMQ_PLUGIN_WATCH_WRITE : 0));
+}
+
+/* Started unreferenced: a plugin's listening socket must not keep
+ * lmq_loop_run(loop, 0) going once the clients are done. */
+static void watch_start(evclient *e, evwatch *ew)
+{
+    int ev = (ew->w->events & LMQ_PLUGIN_WATCH_READ ? EV_READ : 0) |
+             (ew->w->events & LMQ_PLUGIN_WATCH_WRITE ? EV_WRITE : 0);
+    ev_io_set(&ew->io, ew->w->fd, ev);
+    ev_io_start(e->loop->ev, &ew->io);
+    ev_unref(e->loop->ev);
+}
+
+static void watch_stop(evclient *e, evwatch *ew)
+{
+    ev_ref(e->loop->ev);
+    ev_io_stop(e->loop->ev, &ew->io);
+}
+
+static int drv_watch(void *ctx, lmq_plugin_watch *w)
+{
+    evclient *e = ctx;
+    evwatch *ew = w->drv;
+
+    if (ew) {
+        watch_stop(e, ew);
+        watch_start(e, ew);
+        return 0;
+    }
+    if (!(ew = calloc(1, sizeof *ew)))
+        return LMQ_ENOMEM;
+    ev_io_init(&ew->io, watch_cb, w->fd, 0);
+    ew->e = e;
+    ew->w = w;
+    ew->next = e->watches;
+    if (e->watches)
+        e->watches->prev = ew;
+    e->watches = ew;
+    w->drv = ew;
+    watch_start(e, ew);
+    return 0;
+}
+
+static void drv_unwatch(void *ctx, lmq_plugin_watch *w)
+{
+    evclient *e = ctx;
+    evwatch *ew = w->drv;
+
+    if (!ew)
+        return;
+    watch_stop(e, ew);
+    if (ew->prev)
+        ew->prev->next = ew->next;
+    else
+        e->watches = ew->next;
+    if (ew->next)
+        ew->next->prev = ew->prev;
+    w->drv = NULL;
+    free(ew);
+}
+
+static void watches_stop(evclient *e)
+{
+    while (e->watches)
+        drv_unwatch(e, e->watches->w);
+}
+
 /* Freed from a callback while this thread runs the loop: ev_run is still
  * on the stack, so the loop cannot be destroyed yet, and a thread cannot
  * join itself.  Stop the watchers (that drops their pending events too),
@@ -234,6 +320,7 @@ static void abandon(evclient *e)
 {
     struct ev_loop *loop = e->loop->ev;
 
+    watches_stop(e);
     ev_io_stop(loop, &e->io);
     ev_timer_stop(loop, &e->timer);
     ev_ref(loop);               /* balances the ev_unref at attach */
@@ -266,6 +353,7 @@ static void drv_release(void *ctx)
     }
     if (e->thread_on)
         thread_join(e);
+    watches_stop(e);
     ev_io_stop(loop, &e->io);
     ev_timer_stop(loop, &e->timer);
     ev_ref(loop);               /* balances the ev_unref at attach */
@@ -275,7 +363,8 @@ static void drv_release(void *ctx)
     free(e);
 }
 
-static const lmq_client_driver ev_driver = { drv_changed, drv_release, drv_foreign_thread };
+static const lmq_client_driver ev_driver = { drv_changed, drv_release, drv_foreign_thread,
+                                             drv_watch, drv_unwatch };
 
 static evclient *attach(lmq_client *c, lmq_loop *loop, int *rc)
 {

@@ -13,13 +13,43 @@ static void session_sink(void *ctx, int level, const char *text)
     lmq_session_log(ctx, level, "%s", text);
 }
 
+/* api->stat: figures of the session now. */
+static int64_t session_stat(void *ctx, int which)
+{
+    lmq_session_stats st;
+    lmq_session *s = ctx;
+
+    lmq_session_stats_get(s, &st);
+    switch (which) {
+    case LMQ_PLUGIN_STAT_CONNECTED: return s->state == LMQ_SS_CONNECTED;
+    case LMQ_PLUGIN_STAT_OFFLINE_MSGS: return st.offline_msgs;
+    case LMQ_PLUGIN_STAT_OFFLINE_BYTES: return (int64_t)st.offline_bytes;
+    case LMQ_PLUGIN_STAT_WAITING_OUT: return st.waiting_out;
+    case LMQ_PLUGIN_STAT_INFLIGHT_OUT: return st.inflight_out;
+    case LMQ_PLUGIN_STAT_INFLIGHT_IN: return st.inflight_in;
+    default: return LMQ_EINVAL;
+    }
+}
+
+lmq_plugin_chain *lmq_plugin_session_chain(lmq_session *s)
+{
+    if (!s->plugins && (s->plugins = lmq_plugin_chain_new(session_sink, s)))
+        lmq_plugin_chain_set_stat(s->plugins, session_stat, s);
+    return s->plugins;
+}
+
+lmq_plugin_chain *lmq_plugin_session_chain_get(const lmq_session *s)
+{
+    return s ? s->plugins : NULL;
+}
+
 /* Load from a file (path) or add a descriptor (desc, named label). */
 static int session_add(lmq_session *s, const char *path, const lmq_plugin *desc,
                        const char *config, const char *label)
 {
     char err[sizeof s->errmsg];
 
-    if (!s->plugins && !(s->plugins = lmq_plugin_chain_new(session_sink, s)))
+    if (!lmq_plugin_session_chain(s))
         return LMQ_ENOMEM;
     err[0] = '\0';
     int rc = path ? lmq_plugin_chain_load(s->plugins, path, config, err, sizeof err)
@@ -138,8 +168,7 @@ int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason)
     return 0;
 }
 
-int lmq_plugin_hook_subscribe(lmq_session *s, const lmq_slice *f, const uint8_t *o, int n,
-                              int64_t now)
+int lmq_plugin_hook_subscribe(lmq_session *s, lmq_slice *f, uint8_t *o, int n, int64_t now)
 {
     if (!has(s, LMQ_HOOK_SUBSCRIBE))
         return 0;
@@ -152,8 +181,115 @@ int lmq_plugin_hook_subscribe(lmq_session *s, const lmq_slice *f, const uint8_t 
         subs[i].options = o[i];
     }
     int verdict = lmq_plugin_run_sub(s->plugins, subs, n, now);
+    /* Rewritten ones point at the chain's copies, alive until its next
+     * run: the request copies them before that. */
+    for (int i = 0; verdict == LMQ_PLUGIN_CONTINUE && i < n; i++) {
+        f[i].p = (const uint8_t *)subs[i].filter;
+        f[i].n = (uint32_t)subs[i].filter_len;
+        o[i] = (uint8_t)subs[i].options;
+    }
     free(subs);
+    if (verdict < 0)
+        return verdict;
     return verdict ? LMQ_EPLUGIN_DROP : 0;
+}
+
+void lmq_plugin_hook_suback(lmq_session *s, const lmq_req *r, const lmq_slice *reasons,
+                            const lmq_props *props, int64_t now)
+{
+    lmq_plugin_suback ack;
+
+    if (!has(s, LMQ_HOOK_SUBSCRIBED) || reasons->n != r->n_entries)
+        return;
+    lmq_plugin_sub *subs = malloc((r->n_entries ? r->n_entries : 1) * sizeof *subs);
+    if (!subs)
+        return;
+    for (uint32_t i = 0; i < r->n_entries; i++) {
+        subs[i].filter = (const char *)r->entries[i].filter.p;
+        subs[i].filter_len = (int32_t)r->entries[i].filter.n;
+        subs[i].options = r->entries[i].options;
+    }
+    memset(&ack, 0, sizeof ack);
+    ack.msg_id = r->msg_id;
+    ack.n = (int32_t)r->n_entries;
+    ack.subs = subs;
+    ack.reasons = reasons->p;
+    if (props) {
+        ack.props = props->raw.p;
+        ack.props_len = (int32_t)props->raw.n;
+    }
+    lmq_plugin_run_suback(s->plugins, &ack, now);
+    free(subs);
+}
+
+int lmq_plugin_hook_connect_send(lmq_session *s, lmq_connect *c, const lmq_proplist **props)
+{
+    lmq_plugin_conn conn;
+    const uint8_t *p;
+    uint32_t n;
+    int rc;
+
+    if (!has(s, LMQ_HOOK_CONNECT_SEND))
+        return 0;
+    memset(&conn, 0, sizeof conn);
+    conn.protocol = c->level;
+    conn.clean_start = c->clean;
+    conn.keepalive = c->keepalive;
+    conn.client_id = (const char *)c->client_id.p;
+    conn.client_id_len = (int32_t)c->client_id.n;
+    /* The hooks add to a copy of the configured list: nothing they add
+     * outlives this attempt. */
+    lmq_proplist *pl = NULL;
+    if (c->level == 5 && *props && !(pl = lmq_proplist_dup(*props, &rc)))
+        return rc;
+    if (lmq_plugin_run_connect_send(s->plugins, &conn, pl, s->last_sent)) {
+        lmq_session_seterr(s, "a plugin abandoned the connection attempt");
+        return LMQ_EPLUGIN_REFUSED;
+    }
+    if (c->level == 5)
+        *props = lmq_plugin_connect_props(s->plugins);
+    if (lmq_plugin_connect_user(s->plugins, 0, &p, &n))
+        c->username = (lmq_slice){ p, n };
+    if (lmq_plugin_connect_user(s->plugins, 1, &p, &n))
+        c->password = (lmq_slice){ p, n };
+    return 0;
+}
+
+int lmq_plugin_hook_auth(lmq_session *s, const lmq_disconnect *au, int64_t now)
+{
+    lmq_plugin_auth a;
+    const uint8_t *data;
+    uint32_t n;
+
+    if (!has(s, LMQ_HOOK_AUTH))
+        return 0;
+    memset(&a, 0, sizeof a);
+    a.reason = au->reason;
+    a.method = (const char *)au->props.auth_method.p;
+    a.method_len = (int32_t)au->props.auth_method.n;
+    if (lmq_props_has(&au->props, LMQ_PROP_AUTH_DATA)) {
+        a.data = au->props.auth_data.p;
+        a.data_len = (int32_t)au->props.auth_data.n;
+    }
+    a.props = au->props.raw.p;
+    a.props_len = (int32_t)au->props.raw.n;
+    if (!lmq_plugin_run_auth(s->plugins, &a, &data, &n, now))
+        return 0;
+    lmq_proplist *pl = lmq_proplist_new();
+    int rc = pl ? lmq_proplist_add_str(pl, LMQ_PROP_AUTH_DATA, (const char *)data,
+                                       (int32_t)n)
+                : LMQ_ENOMEM;
+    if (!rc)
+        rc = lmq_session_auth(s, 0x18, pl, now);
+    lmq_proplist_free(pl);
+    return rc < 0 ? rc : 1;
+}
+
+void lmq_plugin_hook_reconnect(lmq_session *s, int32_t attempt, int64_t delay_ms,
+                               int64_t now)
+{
+    if (s && has(s, LMQ_HOOK_RECONNECT))
+        lmq_plugin_run_reconnect(s->plugins, attempt, delay_ms, now);
 }
 
 void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reason,

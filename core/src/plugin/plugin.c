@@ -30,6 +30,14 @@ typedef struct lmq_plugin_slot {
     char err[200];                /* set_error, during init */
 } lmq_plugin_slot;
 
+/* Bytes a hook handed the engine (a user name, an AUTH answer): owned
+ * until the next run of that hook, or the chain's end. */
+typedef struct owned_bytes {
+    uint8_t *p;
+    int32_t n;
+    int set;
+} owned_bytes;
+
 struct lmq_plugin_chain {
     lmq_plugin_slot **slot;
     int n, cap;
@@ -41,6 +49,28 @@ struct lmq_plugin_chain {
     lmq_plugin_msg *cur;          /* the message being run, for msg_set_* */
     void *owned[2];               /* topic and payload a hook set: freed at
                                      the next run */
+
+    /* on_connect_send (ABI 1.1): what the hooks set for this attempt */
+    lmq_plugin_conn *cur_conn;
+    lmq_proplist *conn_props;     /* the CONNECT's properties, plugin ones added */
+    int conn_level;
+    owned_bytes conn_user, conn_pass;
+    /* on_auth */
+    const lmq_plugin_auth *cur_auth;
+    owned_bytes auth_data;
+    /* on_subscribe: the filters being run, and rewritten ones */
+    lmq_plugin_sub *cur_subs;
+    int32_t cur_nsubs;
+    char **sub_owned;             /* [cur_nsubs], freed at the next run */
+    int32_t n_sub_owned;
+
+    /* fd watches (watch_fd) and who serves them */
+    lmq_plugin_watch **watch;
+    int n_watch, cap_watch;
+    const lmq_plugin_io *io;
+    void *io_ctx;
+    lmq_plugin_stat_fn stat;
+    void *stat_ctx;
 };
 
 static lmq_plugin_slot *slot_of(const lmq_plugin_api *api)
@@ -257,6 +287,246 @@ static const char *api_prop_name(int32_t id)
     return info ? info->name : NULL;
 }
 
+/* ----------------------------------------------------- ABI 1.1 functions */
+
+static void bytes_free(owned_bytes *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static int bytes_set(owned_bytes *b, const void *p, int32_t len)
+{
+    uint8_t *copy = malloc(len ? (size_t)len : 1);
+    if (!copy)
+        return LMQ_ENOMEM;
+    if (len)
+        memcpy(copy, p, (size_t)len);
+    free(b->p);
+    b->p = copy;
+    b->n = len;
+    b->set = 1;
+    return 0;
+}
+
+static int conn_ok(const lmq_plugin_api *api, const lmq_plugin_conn *conn)
+{
+    return api && conn && slot_of(api)->ch->cur_conn == conn;
+}
+
+static int api_conn_set_user(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                             const char *user, int32_t len)
+{
+    if (!conn_ok(api, conn) || !user)
+        return LMQ_EINVAL;
+    if (len < 0)
+        len = (int32_t)strlen(user);
+    if (len > 65535 || lmq_utf8_check((const uint8_t *)user, (uint32_t)len))
+        return LMQ_EINVAL;      /* [MQTT-3.1.3-11] a UTF-8 string */
+    return bytes_set(&slot_of(api)->ch->conn_user, user, len);
+}
+
+static int api_conn_set_password(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                                 const void *pw, int32_t len)
+{
+    if (!conn_ok(api, conn) || (!pw && len) || len < 0 || len > 65535)
+        return LMQ_EINVAL;
+    return bytes_set(&slot_of(api)->ch->conn_pass, pw, len);
+}
+
+/* The list the CONNECT will carry: made on first use. */
+static int conn_list(const lmq_plugin_api *api, lmq_plugin_conn *conn)
+{
+    lmq_plugin_chain *ch;
+    if (!conn_ok(api, conn))
+        return LMQ_EINVAL;
+    ch = slot_of(api)->ch;
+    if (ch->conn_level != 5)
+        return LMQ_EVERSION;
+    if (!ch->conn_props && !(ch->conn_props = lmq_proplist_new()))
+        return LMQ_ENOMEM;
+    return 0;
+}
+
+static int connect_prop(int32_t id)
+{
+    const lmq_prop_info *info = id > 0 && id <= 0xFF ? lmq_prop_lookup((uint8_t)id) : NULL;
+    return info && (info->where & LMQ_IN(LMQ_CONNECT));
+}
+
+static int api_conn_add_prop_int(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                                 int32_t id, int64_t value)
+{
+    int rc = conn_list(api, conn);
+    if (rc)
+        return rc;
+    if (!connect_prop(id))
+        return LMQ_EINVAL;
+    return lmq_proplist_add_int(slot_of(api)->ch->conn_props, id, value);
+}
+
+static int api_conn_add_prop_str(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                                 int32_t id, const char *str, int32_t len)
+{
+    int rc = conn_list(api, conn);
+    if (rc)
+        return rc;
+    if (!connect_prop(id) || id == LMQ_PROP_USER)
+        return LMQ_EINVAL;
+    return lmq_proplist_add_str(slot_of(api)->ch->conn_props, id, str, len);
+}
+
+static int api_conn_add_user_prop(const lmq_plugin_api *api, lmq_plugin_conn *conn,
+                                  const char *key, int32_t klen, const char *val,
+                                  int32_t vlen)
+{
+    int rc = conn_list(api, conn);
+    if (rc)
+        return rc;
+    return lmq_proplist_add_user(slot_of(api)->ch->conn_props, key, klen, val, vlen);
+}
+
+static int api_auth_reply(const lmq_plugin_api *api, const lmq_plugin_auth *auth,
+                          const void *data, int32_t len)
+{
+    if (!api || !auth || slot_of(api)->ch->cur_auth != auth || len < 0 || len > 65535 ||
+        (!data && len))
+        return LMQ_EINVAL;
+    return bytes_set(&slot_of(api)->ch->auth_data, data, len);
+}
+
+/* Which of the subs being run this is: its index, or -1. */
+static int32_t sub_index(const lmq_plugin_api *api, const lmq_plugin_sub *sub)
+{
+    lmq_plugin_chain *ch;
+    if (!api || !sub)
+        return -1;
+    ch = slot_of(api)->ch;
+    if (!ch->cur_subs || sub < ch->cur_subs || sub >= ch->cur_subs + ch->cur_nsubs)
+        return -1;
+    return (int32_t)(sub - ch->cur_subs);
+}
+
+static int api_sub_set_filter(const lmq_plugin_api *api, const lmq_plugin_sub *sub,
+                              const char *filter, int32_t len)
+{
+    int32_t i = sub_index(api, sub);
+    lmq_plugin_chain *ch;
+    int rc;
+
+    if (i < 0 || !filter)
+        return LMQ_EINVAL;
+    if (len < 0)
+        len = (int32_t)strlen(filter);
+    if ((rc = lmq_topic_validate_filter(filter, len)))   /* [MQTT-4.7.1-1] [MQTT-4.7.1-2] */
+        return rc;
+    ch = slot_of(api)->ch;
+    char *copy = malloc(len ? (size_t)len : 1);
+    if (!copy)
+        return LMQ_ENOMEM;
+    memcpy(copy, filter, (size_t)len);
+    /* The old copy may be what filter pointed into: freed only now. */
+    free(ch->sub_owned[i]);
+    ch->sub_owned[i] = copy;
+    ch->cur_subs[i].filter = copy;
+    ch->cur_subs[i].filter_len = len;
+    return 0;
+}
+
+static int api_sub_set_options(const lmq_plugin_api *api, const lmq_plugin_sub *sub,
+                               int32_t o)
+{
+    int32_t i = sub_index(api, sub);
+    /* QoS 3, reserved bits [MQTT-3.8.3-5] and Retain Handling 3 are not
+     * options. */
+    if (i < 0 || o < 0 || o > 0x3F || (o & 3) == 3 || ((o >> 4) & 3) == 3)
+        return LMQ_EINVAL;
+    slot_of(api)->ch->cur_subs[i].options = o;
+    return 0;
+}
+
+static int find_watch(const lmq_plugin_chain *ch, const lmq_plugin_slot *sl, int32_t fd)
+{
+    for (int i = 0; i < ch->n_watch; i++)
+        if (ch->watch[i]->slot == sl && ch->watch[i]->fd == fd)
+            return i;
+    return -1;
+}
+
+static int api_watch_fd(const lmq_plugin_api *api, int32_t fd, int32_t events,
+                        void (*cb)(void *ud, int32_t fd, int32_t revents), void *ud)
+{
+    lmq_plugin_slot *sl = slot_of(api);
+    lmq_plugin_chain *ch = sl->ch;
+    int rc;
+
+    if (fd < 0 || !cb || events <= 0 ||
+        (events & ~(LMQ_PLUGIN_WATCH_READ | LMQ_PLUGIN_WATCH_WRITE)))
+        return LMQ_EINVAL;
+    if (!ch->io)
+        return LMQ_EPLUGIN_NOLOOP;
+    int i = find_watch(ch, sl, fd);
+    if (i >= 0) {
+        lmq_plugin_watch *w = ch->watch[i];
+        int old = w->events;
+        w->events = events;
+        w->cb = cb;
+        w->ud = ud;
+        if (old != events && (rc = ch->io->watch(ch->io_ctx, w)))
+            w->events = old;
+        return old != events ? rc : 0;
+    }
+    if (ch->n_watch == ch->cap_watch) {
+        int cap = ch->cap_watch ? ch->cap_watch * 2 : 4;
+        lmq_plugin_watch **nw = realloc(ch->watch, (size_t)cap * sizeof *nw);
+        if (!nw)
+            return LMQ_ENOMEM;
+        ch->watch = nw;
+        ch->cap_watch = cap;
+    }
+    lmq_plugin_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return LMQ_ENOMEM;
+    w->fd = fd;
+    w->events = events;
+    w->cb = cb;
+    w->ud = ud;
+    w->slot = sl;
+    if ((rc = ch->io->watch(ch->io_ctx, w))) {
+        free(w);
+        return rc;
+    }
+    ch->watch[ch->n_watch++] = w;
+    return 0;
+}
+
+static void watch_drop(lmq_plugin_chain *ch, int i)
+{
+    lmq_plugin_watch *w = ch->watch[i];
+    if (ch->io && w->drv)
+        ch->io->unwatch(ch->io_ctx, w);
+    free(w);
+    ch->watch[i] = ch->watch[--ch->n_watch];
+}
+
+static int api_unwatch_fd(const lmq_plugin_api *api, int32_t fd)
+{
+    lmq_plugin_slot *sl = slot_of(api);
+    int i = find_watch(sl->ch, sl, fd);
+    if (i < 0)
+        return LMQ_EINVAL;
+    watch_drop(sl->ch, i);
+    return 0;
+}
+
+static int64_t api_stat(const lmq_plugin_api *api, int32_t which)
+{
+    lmq_plugin_chain *ch = slot_of(api)->ch;
+    if (!ch->stat || which < LMQ_PLUGIN_STAT_CONNECTED || which > LMQ_PLUGIN_STAT_INFLIGHT_IN)
+        return LMQ_EINVAL;
+    return ch->stat(ch->stat_ctx, which);
+}
+
 static const lmq_plugin_api api_template = {
     .abi_version = LMQ_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(lmq_plugin_api),
@@ -276,6 +546,17 @@ static const lmq_plugin_api api_template = {
     .prop_at = api_prop_at,
     .prop_name = api_prop_name,
     .topic_matches = lmq_topic_matches,
+    .conn_set_user = api_conn_set_user,
+    .conn_set_password = api_conn_set_password,
+    .conn_add_prop_int = api_conn_add_prop_int,
+    .conn_add_prop_str = api_conn_add_prop_str,
+    .conn_add_user_prop = api_conn_add_user_prop,
+    .auth_reply = api_auth_reply,
+    .sub_set_filter = api_sub_set_filter,
+    .sub_set_options = api_sub_set_options,
+    .watch_fd = api_watch_fd,
+    .unwatch_fd = api_unwatch_fd,
+    .stat = api_stat,
 };
 
 /* ------------------------------------------------------------- the chain */
@@ -306,8 +587,20 @@ void lmq_plugin_chain_free(lmq_plugin_chain *ch)
         lmq_plugin_slot *sl = ch->slot[i];
         if (sl->desc.shutdown)
             sl->desc.shutdown(sl->state);
+        /* What it left watched is unwatched for it (never closed). */
+        for (int k = ch->n_watch - 1; k >= 0; k--)
+            if (ch->watch[k]->slot == sl)
+                watch_drop(ch, k);
         slot_free(sl);
     }
+    free(ch->watch);
+    lmq_proplist_free(ch->conn_props);
+    bytes_free(&ch->conn_user);
+    bytes_free(&ch->conn_pass);
+    bytes_free(&ch->auth_data);
+    for (int32_t i = 0; i < ch->n_sub_owned; i++)
+        free(ch->sub_owned[i]);
+    free(ch->sub_owned);
     free(ch->owned[0]);
     free(ch->owned[1]);
     free(ch->slot);
@@ -326,6 +619,10 @@ static unsigned hooks_of(const lmq_plugin *d)
     h |= d->on_tick ? LMQ_HOOK_TICK : 0;
     h |= d->on_publish_done ? LMQ_HOOK_PUBLISH_DONE : 0;
     h |= d->on_subscribe ? LMQ_HOOK_SUBSCRIBE : 0;
+    h |= d->on_connect_send ? LMQ_HOOK_CONNECT_SEND : 0;
+    h |= d->on_auth ? LMQ_HOOK_AUTH : 0;
+    h |= d->on_subscribed ? LMQ_HOOK_SUBSCRIBED : 0;
+    h |= d->on_reconnect ? LMQ_HOOK_RECONNECT : 0;
     return h;
 }
 
@@ -393,6 +690,9 @@ int lmq_plugin_chain_add(lmq_plugin_chain *ch, const lmq_plugin *desc, const cha
     if (sl->desc.init(&sl->api, config ? config : "", &sl->state) != 0) {
         snprintf(err, errlen, "plugin %s (%s): init failed%s%s", label, sl->desc.name,
                  sl->err[0] ? ": " : "", sl->err);
+        for (int k = ch->n_watch - 1; k >= 0; k--)
+            if (ch->watch[k]->slot == sl)
+                watch_drop(ch, k);
         free(sl->label);
         free(sl);
         return LMQ_EPLUGIN_INIT;
@@ -490,10 +790,20 @@ void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *
     }
 }
 
-int lmq_plugin_run_sub(lmq_plugin_chain *ch, const lmq_plugin_sub *subs, int32_t n,
-                       int64_t now)
+int lmq_plugin_run_sub(lmq_plugin_chain *ch, lmq_plugin_sub *subs, int32_t n, int64_t now)
 {
+    int verdict = LMQ_PLUGIN_CONTINUE;
+
     ch->now = now;
+    for (int32_t i = 0; i < ch->n_sub_owned; i++)
+        free(ch->sub_owned[i]);
+    free(ch->sub_owned);
+    ch->n_sub_owned = 0;
+    if (!(ch->sub_owned = calloc((size_t)n, sizeof *ch->sub_owned)))
+        return LMQ_ENOMEM;
+    ch->n_sub_owned = n;
+    ch->cur_subs = subs;
+    ch->cur_nsubs = n;
     for (int i = 0; i < ch->n; i++) {
         lmq_plugin_slot *sl = ch->slot[i];
         if (!sl->desc.on_subscribe ||
@@ -502,9 +812,131 @@ int lmq_plugin_run_sub(lmq_plugin_chain *ch, const lmq_plugin_sub *subs, int32_t
         chain_log(ch, LMQ_LOG_INFO, "plugin %s denied the subscription to '%.*s'%s",
                   sl->desc.name, (int)subs[0].filter_len, subs[0].filter,
                   n > 1 ? " and more" : "");
-        return LMQ_PLUGIN_DROP;
+        verdict = LMQ_PLUGIN_DROP;
+        break;
     }
-    return LMQ_PLUGIN_CONTINUE;
+    ch->cur_subs = NULL;
+    ch->cur_nsubs = 0;
+    return verdict;
+}
+
+int lmq_plugin_run_connect_send(lmq_plugin_chain *ch, lmq_plugin_conn *conn,
+                                lmq_proplist *props, int64_t now)
+{
+    int verdict = LMQ_PLUGIN_CONTINUE;
+
+    ch->now = now;
+    lmq_proplist_free(ch->conn_props);
+    ch->conn_props = props;
+    ch->conn_level = conn->protocol;
+    bytes_free(&ch->conn_user);
+    bytes_free(&ch->conn_pass);
+    ch->cur_conn = conn;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (!sl->desc.on_connect_send ||
+            sl->desc.on_connect_send(sl->state, conn) == LMQ_PLUGIN_CONTINUE)
+            continue;
+        chain_log(ch, LMQ_LOG_WARNING, "plugin %s abandoned the connection attempt",
+                  sl->desc.name);
+        verdict = LMQ_PLUGIN_DROP;
+        break;
+    }
+    ch->cur_conn = NULL;
+    return verdict;
+}
+
+const lmq_proplist *lmq_plugin_connect_props(const lmq_plugin_chain *ch)
+{
+    return ch->conn_props;
+}
+
+int lmq_plugin_connect_user(const lmq_plugin_chain *ch, int which, const uint8_t **p,
+                            uint32_t *n)
+{
+    const owned_bytes *b = which ? &ch->conn_pass : &ch->conn_user;
+    if (!b->set)
+        return 0;
+    *p = b->p;
+    *n = (uint32_t)b->n;
+    return 1;
+}
+
+int lmq_plugin_run_auth(lmq_plugin_chain *ch, const lmq_plugin_auth *auth,
+                        const uint8_t **data, uint32_t *n, int64_t now)
+{
+    ch->now = now;
+    bytes_free(&ch->auth_data);
+    ch->cur_auth = auth;
+    for (int i = 0; i < ch->n && !ch->auth_data.set; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (!sl->desc.on_auth)
+            continue;
+        sl->desc.on_auth(sl->state, auth);
+        if (ch->auth_data.set)
+            chain_log(ch, LMQ_LOG_DEBUG, "plugin %s answered the AUTH challenge",
+                      sl->desc.name);
+    }
+    ch->cur_auth = NULL;
+    if (!ch->auth_data.set)
+        return 0;
+    *data = ch->auth_data.p;
+    *n = (uint32_t)ch->auth_data.n;
+    return 1;
+}
+
+void lmq_plugin_run_suback(lmq_plugin_chain *ch, const lmq_plugin_suback *ack, int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.on_subscribed)
+            sl->desc.on_subscribed(sl->state, ack);
+    }
+}
+
+void lmq_plugin_run_reconnect(lmq_plugin_chain *ch, int32_t attempt, int64_t delay_ms,
+                              int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.on_reconnect)
+            sl->desc.on_reconnect(sl->state, attempt, delay_ms);
+    }
+}
+
+void lmq_plugin_chain_set_io(lmq_plugin_chain *ch, const lmq_plugin_io *io, void *ctx)
+{
+    if (!ch)
+        return;
+    ch->io = io;
+    ch->io_ctx = ctx;
+}
+
+void lmq_plugin_chain_set_stat(lmq_plugin_chain *ch, lmq_plugin_stat_fn fn, void *ctx)
+{
+    if (!ch)
+        return;
+    ch->stat = fn;
+    ch->stat_ctx = ctx;
+}
+
+void lmq_plugin_watch_fire(lmq_plugin_chain *ch, lmq_plugin_watch *w, int revents,
+                           int64_t now)
+{
+    ch->now = now;
+    w->cb(w->ud, w->fd, revents);
+}
+
+void lmq_plugin_chain_io_gone(lmq_plugin_chain *ch)
+{
+    if (!ch)
+        return;
+    for (int i = 0; i < ch->n_watch; i++)
+        ch->watch[i]->drv = NULL;
+    ch->io = NULL;
+    ch->io_ctx = NULL;
 }
 
 void lmq_plugin_run_done(lmq_plugin_chain *ch, const lmq_plugin_done *done)

@@ -33,8 +33,34 @@ enum lmq_plugin_hook_bit {
     LMQ_HOOK_LOG = 1u << 5,
     LMQ_HOOK_TICK = 1u << 6,
     LMQ_HOOK_PUBLISH_DONE = 1u << 7,
-    LMQ_HOOK_SUBSCRIBE = 1u << 8
+    LMQ_HOOK_SUBSCRIBE = 1u << 8,
+    LMQ_HOOK_CONNECT_SEND = 1u << 9,
+    LMQ_HOOK_AUTH = 1u << 10,
+    LMQ_HOOK_SUBSCRIBED = 1u << 11,
+    LMQ_HOOK_RECONNECT = 1u << 12
 };
+
+/* One fd a plugin watches (api->watch_fd).  The chain owns it; the
+ * driver that serves it keeps its own watcher in drv. */
+typedef struct lmq_plugin_watch {
+    int fd;
+    int events;                   /* LMQ_PLUGIN_WATCH_* */
+    void (*cb)(void *ud, int32_t fd, int32_t revents);
+    void *ud;
+    void *drv;                    /* the driver's watcher, NULL when none */
+    struct lmq_plugin_slot *slot; /* the plugin that asked */
+} lmq_plugin_watch;
+
+/* Who serves watches: the client, through its libev driver.  watch starts
+ * w or changes its events (0 or LMQ_E*: LMQ_EPLUGIN_NOLOOP without a loop);
+ * unwatch stops it. */
+typedef struct lmq_plugin_io {
+    int (*watch)(void *ctx, lmq_plugin_watch *w);
+    void (*unwatch)(void *ctx, lmq_plugin_watch *w);
+} lmq_plugin_io;
+
+/* api->stat's source: the session. */
+typedef int64_t (*lmq_plugin_stat_fn)(void *ctx, int which);
 
 /* How the chain writes into its owner's log: level, text (NUL-terminated). */
 typedef void (*lmq_plugin_log_sink)(void *ctx, int level, const char *text);
@@ -67,9 +93,35 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
 void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *conn,
                          int64_t now);
 /* Run the subscribe hooks: LMQ_PLUGIN_CONTINUE or LMQ_PLUGIN_DROP (the
- * first that denies stops the chain; logged). */
-int lmq_plugin_run_sub(lmq_plugin_chain *ch, const lmq_plugin_sub *subs, int32_t n,
-                       int64_t now);
+ * first that denies stops the chain; logged), LMQ_ENOMEM.  Rewritten
+ * filters replace subs[i].filter with copies the chain owns until its
+ * next run. */
+int lmq_plugin_run_sub(lmq_plugin_chain *ch, lmq_plugin_sub *subs, int32_t n, int64_t now);
+/* Run the connect_send hooks with props (the CONNECT's list, taken: the
+ * chain owns it until the next run; NULL: none yet).  CONTINUE or DROP. */
+int lmq_plugin_run_connect_send(lmq_plugin_chain *ch, lmq_plugin_conn *conn,
+                                lmq_proplist *props, int64_t now);
+/* After it: the list to send (NULL: none), and a user name (which 0) or
+ * password (1) a hook set (1, *p / *n valid until the next run), else 0. */
+const lmq_proplist *lmq_plugin_connect_props(const lmq_plugin_chain *ch);
+int lmq_plugin_connect_user(const lmq_plugin_chain *ch, int which, const uint8_t **p,
+                            uint32_t *n);
+/* Run the auth hooks until one answers: 1 with its data (valid until the
+ * next run), 0 when none did. */
+int lmq_plugin_run_auth(lmq_plugin_chain *ch, const lmq_plugin_auth *auth,
+                        const uint8_t **data, uint32_t *n, int64_t now);
+void lmq_plugin_run_suback(lmq_plugin_chain *ch, const lmq_plugin_suback *ack, int64_t now);
+void lmq_plugin_run_reconnect(lmq_plugin_chain *ch, int32_t attempt, int64_t delay_ms,
+                              int64_t now);
+
+/* Who serves fd watches (NULL: nobody, watch_fd says LMQ_EPLUGIN_NOLOOP). */
+void lmq_plugin_chain_set_io(lmq_plugin_chain *ch, const lmq_plugin_io *io, void *ctx);
+/* The server of watches went away: forget its watchers (no unwatch calls). */
+void lmq_plugin_chain_io_gone(lmq_plugin_chain *ch);
+/* A watched fd is ready: run the plugin's callback. */
+void lmq_plugin_watch_fire(lmq_plugin_chain *ch, lmq_plugin_watch *w, int revents,
+                           int64_t now);
+void lmq_plugin_chain_set_stat(lmq_plugin_chain *ch, lmq_plugin_stat_fn fn, void *ctx);
 /* Run the publish_done observers. */
 void lmq_plugin_run_done(lmq_plugin_chain *ch, const lmq_plugin_done *done);
 /* Hand a log line to the log hooks (not re-entered from inside one). */
@@ -86,5 +138,10 @@ int lmq_plugin_session_load(struct lmq_session *s, const char *path, const char 
 /* The same for a descriptor already in memory (built-in plugins, tests). */
 int lmq_plugin_session_add(struct lmq_session *s, const lmq_plugin *desc, const char *config,
                            const char *label);
+/* The session's chain, made when none (NULL: out of memory).  An empty
+ * chain goes again at the next load that leaves it empty. */
+lmq_plugin_chain *lmq_plugin_session_chain(struct lmq_session *s);
+/* The session's chain, NULL when none. */
+lmq_plugin_chain *lmq_plugin_session_chain_get(const struct lmq_session *s);
 
 #endif /* LMQ_PLUGIN_INT_H */

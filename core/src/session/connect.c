@@ -128,8 +128,14 @@ int lmq_connect_send(lmq_session *s)
             (rc = lmq_proplist_props(s->will_props, LMQ_IN_WILL, &c->will_props)))
             return rc;
     }
+    /* Plugins may set this attempt's credentials and add properties. */
+    const lmq_proplist *cprops = s->connect_props;
+    if (s->plugins && (rc = lmq_plugin_hook_connect_send(s, c, &cprops)))
+        return rc;
+    if (c->password.p && !c->username.p && s->level < 5)
+        return LMQ_EINVAL;      /* a plugin's password without a user name */
     if (s->level == 5) {
-        if ((rc = lmq_proplist_props(s->connect_props, LMQ_IN(LMQ_CONNECT), &c->props)))
+        if ((rc = lmq_proplist_props(cprops, LMQ_IN(LMQ_CONNECT), &c->props)))
             return rc;
         connect_props(s, &c->props);
     }
@@ -314,6 +320,14 @@ int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au)
         s->auth_active = 0;
     } else if (au->reason != 0x18) {
         return lmq_session_fail(s, LMQ_EPROTOCOL, "AUTH re-authenticate from the server");
+    } else if (s->plugins) {
+        /* A plugin may answer the challenge itself (then the application
+         * is not asked). */
+        int rc = lmq_plugin_hook_auth(s, au, s->last_recv);
+        if (rc < 0)
+            return lmq_session_fail(s, rc, "cannot send a plugin's AUTH answer");
+        if (rc == 1)
+            return 0;
     }
     lmq_session_event(s, LMQ_EV_AUTH, 0, au->reason, &au->props);
     return 0;

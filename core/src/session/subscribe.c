@@ -234,6 +234,8 @@ int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt)
         else
             memo_del(s, r->entries[i].filter);
     }
+    if (s->plugins && want == LMQ_SUBSCRIBE)
+        lmq_plugin_hook_suback(s, r, &a->reasons, &a->props, s->last_recv);
     sub_event(s, r, 0, &a->reasons, &a->props);
     lmq_req_free(r);
     return 0;
