@@ -436,6 +436,24 @@ function M.event_props(ev)
   return r
 end
 
+-- The Subscription Identifiers a message event carried, as a list, or nil
+-- when it has none: what a dispatcher asks of every message, so only that
+-- property is looked up.
+function M.event_sub_ids(ev)
+  local raw = ev.props
+  if not raw or raw == "" then return nil end
+  ffi.fill(prop_ev, ffi.sizeof(prop_ev))
+  prop_ev[0].props = ffi.cast("const uint8_t *", raw)
+  prop_ev[0].props_len = #raw
+  local ids, i = nil, 0
+  while C.lmq_event_prop_int(prop_ev, 0x0B, i, prop_i64) == 1 do
+    i = i + 1
+    ids = ids or {}
+    ids[i] = tonumber(prop_i64[0])
+  end
+  return ids
+end
+
 -- ------------------------------------------------------------------ client
 
 local Client = {}
@@ -553,8 +571,17 @@ end
 
 -- subscribe("a/#", 1) or subscribe({ "a/#", { "b/+", 2 }, { filter = "c",
 -- qos = 1, no_local = true } }) -> message id
-function Client:subscribe(filters, qos)
+-- subscribe(filter, qos) or subscribe({ { filter, qos or { options } }, ... }
+-- [, qos [, props]]): props as for publish (MQTT 5 SUBSCRIBE properties,
+-- e.g. { subscription_identifier = 7 }).
+function Client:subscribe(filters, qos, props)
   if self.h == nil then return closed() end
+  local pl
+  if props then
+    local msg, code
+    pl, msg, code = M.proplist(props)
+    if not pl then return nil, msg, code end
+  end
   if type(filters) == "string" then filters = { { filters, qos } } end
   local n = #filters
   if n == 0 then return nil, "no filter", M.E.EINVAL end
@@ -574,7 +601,7 @@ function Client:subscribe(filters, qos)
     subs[i - 1].filter_len = #filter
     subs[i - 1].options = sub_options(o)
   end
-  return ret(C.lmq_client_subscribe(self.h, subs, n, nil), self.h)
+  return ret(C.lmq_client_subscribe(self.h, subs, n, pl), self.h)
 end
 
 function Client:unsubscribe(filters)

@@ -31,7 +31,10 @@
 --                          -q is warn, -d is debug (with the engine's own log)
 --   --bound-ms N           (bound_ms) longest a handler may run (default 1000; 0: none)
 --   --max-errors N         (max_errors) errors in a row before a handler is disabled (5)
---   --scan-ms N            (scan_ms) how often DIR is looked at (default 250)
+--   --watch inotify|poll   (watch) how DIR is watched: inotify (the default;
+--                          polling when the kernel refuses it) or poll
+--   --scan-ms N            (scan_ms) how often DIR is polled (default 250;
+--                          with inotify a full scan runs every 20 x N as well)
 --   --run-for-ms N         (run_for_ms) quit after N ms (tests, demos)
 --   --allow os,io          (allow = { "os", "io" }) libraries scripts may have
 --                          besides the safe ones: os, io, package, debug
@@ -55,6 +58,7 @@
 -- and the next directory scan; after each wake-up the pending events are
 -- pulled in batches and delivered, then due timers run, state is flushed,
 -- and (between two batches, so nothing is lost) the directory is scanned.
+local bit = require "bit"
 local M = {}
 
 M.USAGE = [==[
@@ -63,13 +67,13 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--keypass S] [--insecure] [--tls-version tlsv1.2|tlsv1.3] [--tls-alpn L] [--ciphers L]
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
        [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
-       [--bound-ms N] [--max-errors N] [--scan-ms N] [--run-for-ms N]
+       [--bound-ms N] [--max-errors N] [--watch inotify|poll] [--scan-ms N] [--run-for-ms N]
        [--allow os,io,package,debug] [--plugin PATH]...
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
 --config FILE: a Lua table with the same settings by name (url, host, port, username,
 password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
 insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
-scripts, state_dir, log_level, bound_ms, max_errors, scan_ms, run_for_ms, allow,
+scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, allow,
 plugins); flags win over it.
 ]==]
 
@@ -184,6 +188,10 @@ local SETTINGS = {
   { "log_level", { "--log-level" }, level },
   { "bound_ms", { "--bound-ms" }, int_in(0) },
   { "max_errors", { "--max-errors" }, int_in(1) },
+  { "watch", { "--watch" }, function(v)
+    if v ~= "inotify" and v ~= "poll" then return nil, "needs inotify or poll" end
+    return v
+  end },
   { "scan_ms", { "--scan-ms" }, int_in(10) },
   { "run_for_ms", { "--run-for-ms" }, int_in(0) },
   { "allow", { "--allow" }, allow },
@@ -288,6 +296,7 @@ function M.parse(args)
   o.dir = o.scripts
   o.state_dir = o.state_dir or (o.dir .. "/.state")
   o.scan_ms = o.scan_ms or 250
+  o.watch = o.watch or "inotify"
   o.protocol = o.protocol or 5
   o.log_level = o.log_level or "info"
   return o
@@ -343,6 +352,65 @@ local function client_options(o, sys)
   return list
 end
 
+-- The directory watch.  inotify (Linux) reports a script saved, renamed
+-- over (how editors save), created, moved away or deleted; the host drains
+-- those events without blocking and rescans the directory once they have
+-- been quiet for DEBOUNCE_MS (at most MAX_DELAY_MS after the first), so a
+-- burst (a checkout, an editor's temp file dance) is one scan.  IN_CREATE
+-- and IN_MODIFY are not watched: a file being written is read once it is
+-- closed (IN_CLOSE_WRITE), never half-written.  The polling scan stays, every
+-- 20 x scan_ms, as a safety net; it is the only watch with --watch poll or
+-- when inotify cannot be had (then every scan_ms).
+M.DEBOUNCE_MS = 15
+M.MAX_DELAY_MS = 200
+function M.watcher(o, sys, log)
+  local w = { interval = o.scan_ms }
+  local IN = sys.IN
+  if o.watch == "inotify" then
+    local fd, err = sys.inotify_watch(o.dir, bit.bor(IN.CLOSE_WRITE, IN.MOVED_TO, IN.MOVED_FROM,
+                                                     IN.DELETE, IN.DELETE_SELF, IN.MOVE_SELF))
+    if fd then
+      w.fd = fd
+      w.interval = o.scan_ms * 20
+      log("debug", nil, "watching " .. o.dir .. " (inotify)")
+    else
+      log("warn", nil, err .. ": polling " .. o.dir .. (" every %d ms"):format(o.scan_ms))
+    end
+  end
+  function w.close()
+    if w.fd then sys.close(w.fd) end
+    w.fd, w.interval = nil, o.scan_ms
+  end
+  -- Take the waiting events; schedule a scan (w.due) for those that
+  -- concern scripts.  false when the watch is gone (the directory itself
+  -- moved or deleted, the fd broken): the caller goes back to polling.
+  function w.drain(_, now)
+    local evs, err = sys.inotify_read(w.fd)
+    if not evs then
+      log("warn", nil, err .. ": polling " .. o.dir .. " from now on")
+      return false
+    end
+    local relevant, lost = false, false
+    for _, e in ipairs(evs) do
+      if bit.band(e.mask, IN.DELETE_SELF + IN.MOVE_SELF + IN.IGNORED) ~= 0 then
+        lost = true
+      elseif bit.band(e.mask, IN.Q_OVERFLOW) ~= 0 or e.name:match("%.lua$") then
+        relevant = true
+      end
+    end
+    if lost then
+      log("warn", nil, o.dir .. " was moved or deleted: polling it from now on")
+      return false
+    end
+    if relevant then
+      w.first = w.due and w.first or now
+      w.due = math.min(now + M.DEBOUNCE_MS, w.first + M.MAX_DELAY_MS)
+    end
+    return true
+  end
+  return w
+end
+
 local function fail(msg)
   io.stderr:write("lunamq host: " .. msg .. " (see lunamq host --help)\n")
   return 2
@@ -389,13 +457,16 @@ function M.main(args)
     publish = function(topic, payload, qos, retain, props)
       return client:publish(topic, payload, { qos = qos, retain = retain, props = props })
     end,
-    subscribe = function(list) return client:subscribe(list) end,
+    subscribe = function(list, props) return client:subscribe(list, nil, props) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,
   }
   local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
                                         reply_prefix = "lunamq/host/" .. client_id .. "/reply",
                                         transport = transport, log = log,
                                         bound_ms = o.bound_ms, max_errors = o.max_errors,
+                                        -- MQTT 5: a Subscription Identifier per filter, so
+                                        -- overlapping filters do not double-call handlers
+                                        sub_ids = o.protocol == 5,
                                         allow = o.allow })
   if not made then
     client:close()
@@ -409,10 +480,33 @@ function M.main(args)
 
   local clock = sys.monotonic_ms
   local stop_at = o.run_for_ms and clock() + o.run_for_ms
-  local next_scan = clock() + o.scan_ms
 
   local sigfd, serr = sys.signal_fd()
   if not sigfd then log("warn", nil, "no signal fd (" .. serr .. "): SIGTERM is not clean") end
+
+  -- The directory watch (see M.watcher): its fd and the signal fd are
+  -- gathered in one epoll fd, the one extra fd client:step() waits on.
+  local watch = M.watcher(o, sys, log)
+  local extra = sigfd
+  local function unwatch()
+    if extra and extra ~= sigfd then sys.close(extra) end
+    extra = sigfd
+    watch:close()
+  end
+  if watch.fd then
+    if sigfd then
+      local ep, eerr = sys.epoll_of({ sigfd, watch.fd })
+      if ep then
+        extra = ep
+      else
+        log("warn", nil, eerr .. ": polling " .. o.dir .. " instead of watching it")
+        unwatch()
+      end
+    else
+      extra = watch.fd
+    end
+  end
+  local next_scan = clock() + watch.interval
 
   local function loop()
     while true do
@@ -434,24 +528,38 @@ function M.main(args)
       rt:run_timers()
       rt:flush()
       local now = clock()
-      if now >= next_scan then
+      -- (between two batches: every message before is handled by the old
+      -- version, every message after by the new one)
+      if now >= next_scan or (watch.due and now >= watch.due) then
         rt:scan()
-        next_scan = clock() + o.scan_ms
+        watch.due = nil
+        now = clock()
+        next_scan = now + watch.interval
       end
       if stop_at and now >= stop_at then return end
       local wait = next_scan - now
+      if watch.due and watch.due - now < wait then wait = watch.due - now end
       local t = rt:next_timer_in()
       if t and t < wait then wait = t end
       if stop_at and stop_at - now < wait then wait = stop_at - now end
-      local _, signalled = client:step(math.max(0, math.ceil(wait)), sigfd)
-      if signalled then
-        log("info", nil, ("signal %s: stopping"):format(tostring(sys.read_signal(sigfd))))
-        return
+      local _, ready = client:step(math.max(0, math.ceil(wait)), extra)
+      if ready then
+        -- non-blocking reads: whichever of the two has something
+        local sig = sigfd and sys.read_signal(sigfd)
+        if sig then
+          log("info", nil, ("signal %s: stopping"):format(tostring(sig)))
+          return
+        end
+        if watch.fd and not watch:drain(clock()) then
+          unwatch()
+          next_scan = clock()
+        end
       end
     end
   end
 
   local lok, lerr = pcall(loop)
+  unwatch()
   rt:close()
   client:disconnect()
   -- let the DISCONNECT go out (bounded)

@@ -23,6 +23,8 @@ local M = {}
 local R = {}
 R.__index = R
 
+local function sub_ids_of(msg) return require("lunamq").event_sub_ids(msg) end
+
 M.DEFAULTS = {
   max_errors = 5,   -- consecutive errors before a handler is disabled
   bound_ms = 1000,  -- longest a single call into a script may run
@@ -38,7 +40,8 @@ end
 -- clock (ms), wall_clock (ms since the epoch, for persisted deadlines;
 -- default the real one), guard_clock (ms, the bound's clock; default the monotonic
 -- one even when clock is fake), log(level, script, msg), matches(filter,
--- topic), max_errors, bound_ms.
+-- topic), max_errors, bound_ms, sub_ids (MQTT 5: one Subscription
+-- Identifier per filter, see reconcile()).
 function M.new(opts)
   local self = setmetatable({}, R)
   self.dir = opts.dir
@@ -64,6 +67,10 @@ function M.new(opts)
   self.guard = guard_mod.new(bound, opts.guard_clock or sys.monotonic_ms)
   self.scripts = {}     -- name -> script record
   self.subscribed = {}  -- filter -> qos, as asked of the broker
+  self.sub_ids = opts.sub_ids and true or false
+  self.id_of = {}       -- filter -> its Subscription Identifier (sub_ids)
+  self.filter_of = {}   -- Subscription Identifier -> filter
+  self.next_sub_id = 0
   self.last = {}        -- topic -> last payload seen (last(topic))
   self.touched = {}     -- scripts whose state may have changed
   self.reply_prefix = opts.reply_prefix or "lunamq/host/reply"
@@ -224,30 +231,50 @@ function R:make_env(rec, ver)
   -- version no longer declares is cancelled.  From a handler a timer is set
   -- anew each time (after("off", 300) restarts the wait), and one that no
   -- declaration claims survives a reload with the callback it was given.
-  local function set_timer(name, secs, fn, periodic, what, next_delay)
+  --
+  -- on_timer(name, fn) at the top level names the callback of every timer
+  -- called name: after/every/at may then leave out fn, and after a reload
+  -- or a restart a live or restored timer of that name runs the new
+  -- version's fn.  That is how a timer set only inside a handler survives a
+  -- restart: its deadline is saved, and the next start attaches it to the
+  -- script's on_timer(name) (a script without one gets a warning, and the
+  -- timer is dropped: a closure cannot be brought back from disk).
+  function api.on_timer(name, fn)
+    if type(name) ~= "string" then error("on_timer: name must be a string", 2) end
+    if type(fn) ~= "function" then error("on_timer: callback must be a function", 2) end
+    if not ver.loading then error("on_timer: only at a script's top level", 2) end
+    ver.callbacks[name] = fn
+  end
+  local function set_timer(name, secs, fn, periodic, what, next_delay, at)
     if type(name) ~= "string" then error(what .. ": name must be a string", 3) end
+    if fn == nil then
+      fn = (ver.loading and ver.callbacks or rec.callbacks or {})[name]
+      if not fn then
+        error(("%s: no callback for %q (pass one, or declare on_timer(%q, fn) before)")
+              :format(what, name, name), 3)
+      end
+    end
     if type(fn) ~= "function" then error(what .. ": callback must be a function", 3) end
     local d = next_delay and next_delay() or ms(secs, what)
     if periodic and d <= 0 then error(what .. ": interval must be > 0", 3) end
     local interval = periodic and d or nil
     if ver.loading then
       ver.timers[#ver.timers + 1] = { name = name, delay = d, interval = interval, fn = fn,
-                                      next_delay = next_delay }
+                                      next_delay = next_delay, at = at }
     else
       rt.timers:set(rec.name, name, d, interval, fn, false,
-                    { declared = false, next_delay = next_delay or false })
+                    { declared = false, next_delay = next_delay or false, at = at or false })
     end
   end
   function api.after(name, secs, fn) set_timer(name, secs, fn, false, "after") end
   function api.every(name, secs, fn) set_timer(name, secs, fn, true, "every") end
   -- at(name, "HH:MM[:SS]", fn): every day at that local time.
   function api.at(name, clock_time, fn)
-    local h, m, sec = tostring(clock_time):match("^(%d%d?):(%d%d):?(%d*)$")
-    h, m, sec = tonumber(h), tonumber(m), tonumber(sec) or 0
-    if not h or h > 23 or m > 59 or sec > 59 then
+    local next_delay = rt:daily(clock_time)
+    if not next_delay then
       error(("at: %q is not a time of day HH:MM[:SS]"):format(tostring(clock_time)), 2)
     end
-    set_timer(name, 0, fn, false, "at", function() return rt:ms_until_local(h, m, sec) end)
+    set_timer(name, 0, fn, false, "at", next_delay, tostring(clock_time))
   end
   function api.cancel(name)
     if ver.loading then
@@ -313,6 +340,15 @@ function R:make_env(rec, ver)
   return env
 end
 
+-- "HH:MM[:SS]" -> a function giving the ms until its next local time, or
+-- nil when the text is not a time of day.
+function R:daily(clock_time)
+  local h, m, sec = tostring(clock_time):match("^(%d%d?):(%d%d):?(%d*)$")
+  h, m, sec = tonumber(h), tonumber(m), tonumber(sec) or 0
+  if not h or h > 23 or m > 59 or sec > 59 then return nil end
+  return function() return self:ms_until_local(h, m, sec) end
+end
+
 -- Milliseconds from now (the wall clock) to the next h:m:s local time.
 function R:ms_until_local(h, m, s)
   local now = self.wall() / 1000
@@ -333,7 +369,7 @@ end
 function R:compile(rec, path)
   local src, err = sys.read_file(path)
   if not src then return nil, path .. ": cannot read" end
-  local ver = { loading = true, handlers = {}, timers = {} }
+  local ver = { loading = true, handlers = {}, timers = {}, callbacks = {} }
   local env = self:make_env(rec, ver)
   -- text only: a precompiled chunk could break the VM's invariants
   local chunk, cerr = load(src, "@" .. path, "t", env)
@@ -368,14 +404,33 @@ function R:commit(rec, ver)
       delay = math.max(0, was.due - self.wall())
     end
     self.timers:set(rec.name, t.name, delay, t.interval, t.fn,
-                    live ~= nil, { declared = true, next_delay = t.next_delay or false })
+                    live ~= nil, { declared = true, next_delay = t.next_delay or false,
+                      at = t.at or false })
   end
-  for name in pairs(saved) do
-    if not declared[name] then
+  -- live timers set by handlers: on_timer(name) gives them the new callback
+  for _, t in ipairs(self.timers:owned(rec.name)) do
+    local cb = not t.internal and not declared[t.name] and ver.callbacks[t.name]
+    if cb then t.fn = cb end
+  end
+  for name, was in pairs(saved) do
+    local cb = ver.callbacks[name]
+    if declared[name] then
+      -- restored above
+    elseif cb and type(was) == "table" and type(was.due) == "number" then
+      -- set by a handler before the stop: its deadline, the on_timer callback
+      local next_delay = was.at and self:daily(was.at)
+      local interval = type(was.interval) == "number" and was.interval > 0 and was.interval or nil
+      self.timers:set(rec.name, name, math.max(0, was.due - self.wall()), interval, cb, false,
+                      { declared = false, next_delay = next_delay or false, at = next_delay and was.at or false })
+      self.log("info", rec.name, ("timer %q restored (due in %.1f s)")
+               :format(name, math.max(0, was.due - self.wall()) / 1000))
+    else
       self.log("warn", rec.name, ("timer %q was pending when the host stopped, but the script "
-        .. "does not declare it at its top level: it cannot be restored"):format(name))
+        .. "neither declares it at its top level nor names its callback with on_timer(%q, fn): "
+        .. "it cannot be restored"):format(name, name))
     end
   end
+  rec.callbacks = ver.callbacks
   self.touched[rec.name] = true
   self.timers:cancel_owner(rec.name, function(t)
     return t.declared and not declared[t.name]
@@ -494,14 +549,40 @@ end
 
 -- Bring the broker's subscriptions to the union of the filters: only the
 -- difference is sent.
+--
+-- Overlapping filters (a/+ and a/#) make a broker such as mosquitto send
+-- one copy of a message per matching subscription (MQTT 5 allows either,
+-- [MQTT-3.3.4-2]..[MQTT-3.3.4-5]), which would call every matching handler
+-- once per copy.  With sub_ids (MQTT 5) each filter is its own SUBSCRIBE
+-- with its own Subscription Identifier, and a copy goes only to the
+-- handlers of the filters whose identifiers it carries ([MQTT-3.3.4-3],
+-- [MQTT-3.3.4-4]): every handler once per message however the broker
+-- chooses.  Identifiers are never reused, so a late copy for a filter
+-- unsubscribed since reaches nobody.
 function R:reconcile()
   local sub, unsub = self.dispatch:diff(self.subscribed)
   if #unsub > 0 then
     local ok, err = self.transport.unsubscribe(unsub)
     if not ok then self.log("error", nil, "unsubscribe: " .. tostring(err)) end
-    for _, f in ipairs(unsub) do self.subscribed[f] = nil end
+    for _, f in ipairs(unsub) do
+      self.subscribed[f] = nil
+      local id = self.id_of[f]
+      if id then self.id_of[f], self.filter_of[id] = nil, nil end
+    end
   end
-  if #sub > 0 then
+  if #sub > 0 and self.sub_ids then
+    for _, s in ipairs(sub) do
+      local id = self.id_of[s[1]]
+      if not id then
+        self.next_sub_id = self.next_sub_id + 1
+        id = self.next_sub_id
+        self.id_of[s[1]], self.filter_of[id] = id, s[1]
+      end
+      local ok, err = self.transport.subscribe({ s }, { subscription_identifier = id })
+      if not ok then self.log("error", nil, ("subscribe %s: %s"):format(s[1], tostring(err))) end
+      self.subscribed[s[1]] = s[2]
+    end
+  elseif #sub > 0 then
     local ok, err = self.transport.subscribe(sub)
     if not ok then self.log("error", nil, "subscribe: " .. tostring(err)) end
     for _, s in ipairs(sub) do self.subscribed[s[1]] = s[2] end
@@ -636,18 +717,32 @@ function R:on_reply(msg)
   self:resume(pend.task, msg.payload, msg)
 end
 
--- One incoming message: { topic =, payload =, qos =, retain = }.
+function R:deliver_to(h, msg)
+  if h.reply then
+    self:on_reply(msg)
+  elseif not h.disabled then
+    self:call_handler(h, msg)
+  end
+end
+
+-- One incoming message: { topic =, payload =, qos =, retain = [, props =] }.
+-- With Subscription Identifiers on it, only the handlers of those filters.
 function R:deliver(msg)
   self.last[msg.topic] = msg.payload
   local hs = self.dispatch:handlers_for(msg.topic)
-  for i = 1, #hs do
-    local h = hs[i]
-    if h.reply then
-      self:on_reply(msg)
-    elseif not h.disabled then
-      self:call_handler(h, msg)
+  local ids = self.sub_ids and msg.props and sub_ids_of(msg)
+  if ids then
+    for j = 1, #ids do
+      local f = self.filter_of[ids[j]]
+      if f then
+        for i = 1, #hs do
+          if hs[i].filter == f then self:deliver_to(hs[i], msg) end
+        end
+      end
     end
+    return
   end
+  for i = 1, #hs do self:deliver_to(hs[i], msg) end
 end
 
 -- Run the timers that are due.
@@ -675,7 +770,8 @@ function R:save(rec)
   local pending = {}
   for _, t in ipairs(self.timers:owned(rec.name)) do
     if not t.internal then
-      pending[t.name] = { due = math.floor(t.due + self.wall_offset), interval = t.interval }
+      pending[t.name] = { due = math.floor(t.due + self.wall_offset), interval = t.interval,
+                          at = t.at or nil }
     end
   end
   ok, err = self.store:save(rec.name, pending, "timers")

@@ -176,6 +176,88 @@ function M.read_signal(fd)
   return ffi.cast("uint32_t *", siginfo)[0]
 end
 
+-- ------------------------------------------------------- directory watch
+--
+-- inotify on a directory, and an epoll set that gathers it with the signal
+-- fd, so the host still waits on one extra descriptor beside the client's
+-- socket.  Everything is non-blocking: the host drains what is there and
+-- goes back to its loop.
+pcall(ffi.cdef, [[
+int inotify_init1(int flags);
+int inotify_add_watch(int fd, const char *path, uint32_t mask);
+int epoll_create1(int flags);
+int epoll_ctl(int epfd, int op, int fd, void *ev);
+]])
+
+local IN_NONBLOCK, IN_CLOEXEC = 2048, 524288
+M.IN = {
+  MODIFY = 0x2, ATTRIB = 0x4, CLOSE_WRITE = 0x8, MOVED_FROM = 0x40, MOVED_TO = 0x80,
+  CREATE = 0x100, DELETE = 0x200, DELETE_SELF = 0x400, MOVE_SELF = 0x800,
+  Q_OVERFLOW = 0x4000, IGNORED = 0x8000, ONLYDIR = 0x1000000,
+}
+
+-- A watch on dir for mask (M.IN bits): the inotify fd, or nil, message.
+function M.inotify_watch(dir, mask)
+  local fd = ffi.C.inotify_init1(bit.bor(IN_NONBLOCK, IN_CLOEXEC))
+  if fd < 0 then return nil, "inotify: " .. errno_text() end
+  if ffi.C.inotify_add_watch(fd, dir, bit.bor(mask, M.IN.ONLYDIR)) < 0 then
+    local msg = errno_text()
+    ffi.C.close(fd)
+    return nil, "inotify " .. dir .. ": " .. msg
+  end
+  return fd
+end
+
+-- Every event waiting on an inotify fd, without blocking: a list of
+-- { mask =, name = } (name "" for the directory itself).  nil, message
+-- when the fd is unusable.
+local ibuf_size = 65536
+local ibuf = ffi.new("uint8_t[?]", ibuf_size)
+function M.inotify_read(fd)
+  local out = {}
+  while true do
+    local n = tonumber(ffi.C.read(fd, ibuf, ibuf_size))
+    if n < 0 then
+      local e = ffi.errno()
+      if e == 11 then return out end -- EAGAIN: drained
+      if e ~= 4 then return nil, "inotify: " .. errno_text() end -- EINTR: again
+    elseif n == 0 then
+      return out
+    else
+      -- struct inotify_event { int wd; uint32_t mask, cookie, len; char name[]; }
+      local off = 0
+      while off + 16 <= n do
+        local u = ffi.cast("uint32_t *", ibuf + off)
+        local len = u[3]
+        local name = len > 0 and ffi.string(ibuf + off + 16) or ""
+        out[#out + 1] = { mask = u[1], name = name }
+        off = off + 16 + len
+      end
+    end
+  end
+end
+
+-- An epoll fd watching every fd in fds for reading (poll it like any fd:
+-- it is readable when one of them is).  fd, or nil, message.
+function M.epoll_of(fds)
+  local ep = ffi.C.epoll_create1(IN_CLOEXEC) -- EPOLL_CLOEXEC has O_CLOEXEC's value
+  if ep < 0 then return nil, "epoll: " .. errno_text() end
+  -- struct epoll_event is packed on x86-64 only; its first field (events)
+  -- is all that is set: nobody calls epoll_wait, the fds are drained.
+  local ev = ffi.new("uint32_t[4]")
+  for _, fd in ipairs(fds) do
+    ev[0] = 1 -- EPOLLIN
+    if ffi.C.epoll_ctl(ep, 1, fd, ev) ~= 0 then -- EPOLL_CTL_ADD
+      local msg = errno_text()
+      ffi.C.close(ep)
+      return nil, "epoll: " .. msg
+    end
+  end
+  return ep
+end
+
+function M.close(fd) if fd and fd >= 0 then ffi.C.close(fd) end end
+
 function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end

@@ -1,0 +1,363 @@
+-- The `lunamq host` program (LUNAMQ_CLI, the C binary with LuaJIT inside)
+-- against a real mosquitto, the scenarios of issue 6 item 9: a rule fires;
+-- a reload while 10,000 messages stream in handles each exactly once; a
+-- broken edit keeps the old version; state and pending timers survive a
+-- restart (SIGTERM and kill -9); a runaway handler is stopped while the
+-- host keeps serving; 1,000 patterns dispatch as lmq_topic_matches says.
+-- Tag #hostint (ctest lua.host.integration).  Every wait has a deadline.
+local lunamq = require "lunamq"
+local broker = require "helpers.broker"
+local util = require "helpers.util"
+local ffi = require "ffi"
+
+pcall(ffi.cdef, [[
+int kill(int pid, int sig);
+int rename(const char *from, const char *to);
+int waitpid(int pid, int *status, int options);
+]])
+
+local CLI = os.getenv("LUNAMQ_CLI")
+local clock = lunamq.monotonic_ms
+
+-- Poll fn until it gives a value or deadline_ms passes.
+local function until_(deadline_ms, fn)
+  local deadline = clock() + deadline_ms
+  repeat
+    local v = fn()
+    if v then return v end
+    os.execute("sleep 0.01")
+  until clock() > deadline
+  return false
+end
+
+-- How an editor saves: a temp file renamed over the script.
+local function save(path, text)
+  util.write(path .. ".tmp~", text)
+  assert(ffi.C.rename(path .. ".tmp~", path) == 0)
+end
+
+describe("lunamq host against mosquitto #hostint", function()
+  assert(CLI and CLI ~= "", "LUNAMQ_CLI names the lunamq binary")
+  local b, dir, pid, c
+  local got = {}   -- topic -> list of payloads the test client received
+
+  setup(function() b = assert(broker.start()) end)
+  teardown(function() if b then b:stop() end end)
+
+  local function log() return util.read(dir .. "/host.log") or "" end
+
+  before_each(function()
+    dir = util.tmpdir()
+    os.execute("mkdir -p '" .. dir .. "/rules'")
+    got = {}
+  end)
+  after_each(function()
+    if os.getenv("LMQ_KEEP_LOG") then io.stderr:write(log()) end
+    if pid then ffi.C.kill(pid, 9) end
+    pid = nil
+    if c then c:close() end
+    c = nil
+    util.rmrf(dir)
+  end)
+
+
+  -- The host in the background, its log appended to dir/host.log.
+  local function start(args)
+    assert(os.execute(("env -u LUNAMQ_LIBRARY -u LUNAMQ_CDEF '%s' host '%s/rules' --port %d %s 2>>'%s/host.log' & echo $! > '%s/host.pid'")
+                      :format(CLI, dir, b.port, args or "", dir, dir)))
+    pid = tonumber(util.read(dir .. "/host.pid"))
+    assert.is_not_nil(pid)
+  end
+  -- Stop it (sig 15: clean, 9: crash) and wait until it is gone.
+  local function stop(sig)
+    ffi.C.kill(pid, sig)
+    local p = pid
+    pid = nil
+    assert.is_truthy(until_(5000, function() return ffi.C.kill(p, 0) ~= 0 end), "host exited")
+  end
+
+  -- The test's client, subscribed to out (a filter), recording into `got`.
+  local function client(out)
+    c = assert(lunamq.new { host = b.host, port = b.port, reconnect = false, protocol = 5 })
+    assert(c:connect())
+    assert(c:wait(function(e) return e.type == "connected" end, 3000))
+    assert(c:subscribe(out, 1))
+    assert(c:wait(function(e) return e.type == "subscribed" end, 3000))
+  end
+  local function record(e)
+    if e.type == "message" then
+      local l = got[e.topic] or {}
+      got[e.topic] = l
+      l[#l + 1] = e.payload
+    end
+  end
+  -- Drive the client for up to ms, until pred() holds.
+  local function pump(ms, pred)
+    local deadline = clock() + ms
+    repeat
+      c:wait(function(e) record(e); return pred and pred() end, 20)
+      if pred and pred() then return true end
+    until clock() > deadline
+    return pred == nil
+  end
+  -- Wait for a line in the host's log (driving the client meanwhile, so
+  -- what it publishes goes out).
+  local function log_has(pattern, ms)
+    local function found() return log():find(pattern) ~= nil end
+    if c then return pump(ms or 5000, found) end
+    return until_(ms or 5000, found)
+  end
+  -- Publish ask until an answer on topic satisfies ok(payload).
+  local function ask(topic, payload, out, ok, ms)
+    local deadline = clock() + (ms or 8000)
+    while clock() < deadline do
+      assert(c:publish(topic, payload, 1))
+      local found
+      pump(150, function()
+        for _, p in ipairs(got[out] or {}) do if ok(p) then found = p; return true end end
+      end)
+      if found then return found end
+    end
+  end
+
+  it("runs a rule: a message in, the rule's message out", function()
+    util.write(dir .. "/rules/echo.lua", [[
+      on("it/+/in", function(p, topic) publish("it/out", topic .. "=" .. p:upper(), { qos = 1 }) end,
+         { qos = 1 })
+    ]])
+    start()
+    client("it/out")
+    local p = ask("it/hall/in", "motion", "it/out", function(x) return x == "it/hall/in=MOTION" end)
+    assert.are.equal("it/hall/in=MOTION", p)
+    assert.matches("%[echo%] loaded", log())
+  end)
+
+  it("reloads while 10,000 messages stream in: each handled exactly once, by v1 or v2", function()
+    local rule = [[
+      on("it/stream", function(p) publish("it/handled", "V" .. "|" .. p, { qos = 1 }) end, { qos = 1 })
+      on("it/ping", function(p) publish("it/handled", "V|ping", { qos = 1 }) end, { qos = 1 })
+    ]]
+    util.write(dir .. "/rules/stream.lua", (rule:gsub('"V"', '"v1"'):gsub("V|ping", "v1|ping")))
+    start()
+    client("it/handled")
+    assert.is_truthy(ask("it/ping", "", "it/handled", function(x) return x == "v1|ping" end))
+    got = {}
+    local N, sent, saved_at = 10000, 0, nil
+    local function handled() return #(got["it/handled"] or {}) end
+    while sent < N do
+      -- at most 500 unanswered: the stream keeps flowing, nothing piles up
+      for _ = 1, math.min(100, N - sent) do
+        sent = sent + 1
+        assert(c:publish("it/stream", tostring(sent), 1))
+      end
+      if not saved_at and sent >= 3000 then
+        save(dir .. "/rules/stream.lua", (rule:gsub('"V"', '"v2"'):gsub("V|ping", "v2|ping")))
+        saved_at = sent
+      end
+      assert.is_true(pump(10000, function() return handled() >= sent - 500 end),
+                     "the host keeps up (" .. handled() .. " of " .. sent .. ")")
+    end
+    assert.is_true(pump(15000, function() return handled() >= N end), "all handled")
+    pump(300) -- a duplicate would come now
+    local seen, by, last_v1, first_v2 = {}, { v1 = 0, v2 = 0 }, 0, math.huge
+    for _, p in ipairs(got["it/handled"]) do
+      local v, n = p:match("^(v%d)|(%d+)$")
+      n = tonumber(n)
+      assert.is_not_nil(n, "a stream answer: " .. p)
+      assert.is_nil(seen[n], "message " .. n .. " handled twice")
+      seen[n] = v
+      by[v] = by[v] + 1
+      if v == "v1" then last_v1 = math.max(last_v1, n) else first_v2 = math.min(first_v2, n) end
+    end
+    for n = 1, N do assert.is_not_nil(seen[n], "message " .. n .. " handled") end
+    assert.are.equal(N, by.v1 + by.v2)
+    assert.is_true(by.v2 > 0, "the new version took over")
+    assert.is_true(by.v1 >= saved_at - 500, "the old version handled what came before the save")
+    -- one switch: everything before it by v1, everything after by v2
+    assert.is_true(last_v1 < first_v2, ("v1 up to %d, v2 from %d"):format(last_v1, first_v2))
+    assert.matches("%[stream%] reloaded", log())
+  end)
+
+  it("keeps the old version when an edit does not load, and names file:line", function()
+    local function rule(v, extra)
+      return ([[
+        on("it/ver", function() publish("it/v", "%s", { qos = 1 }) end, { qos = 1 })
+        %s
+      ]]):format(v, extra or "")
+    end
+    util.write(dir .. "/rules/v.lua", rule("one"))
+    start()
+    client("it/v")
+    local function answers(want)
+      got = {}
+      return ask("it/ver", "", "it/v", function(x) return x == want end) == want
+    end
+    assert.is_true(answers("one"))
+    -- a syntax error on line 2
+    save(dir .. "/rules/v.lua", rule("two", "local = oops"))
+    assert.is_truthy(log_has("reload failed, the previous version keeps running: [^\n]*/rules/v%.lua:2:"))
+    assert.is_true(answers("one"), "v1 still answers after a syntax error")
+    -- an error while the top level runs, on line 2
+    save(dir .. "/rules/v.lua", rule("three", "error('top level fails')"))
+    assert.is_truthy(log_has("keeps running: [^\n]*/rules/v%.lua:2: top level fails"))
+    assert.is_true(answers("one"), "v1 still answers after a runtime error at load")
+    save(dir .. "/rules/v.lua", rule("four"))
+    assert.is_true(answers("four"), "a good edit then takes over")
+  end)
+
+  -- A handler-set timer (on_timer names its callback), a timer declared at
+  -- the top level, and state; returns the script.
+  local TIMER_RULE = [[
+    on_timer("later", function() publish("it/t", "later " .. tostring(state.n), { qos = 1 }) end)
+    after("declared", 4, function() publish("it/t", "declared", { qos = 1 }) end)
+    on("it/arm", function(p)
+      state.n = tonumber(p)
+      after("later", 3)
+      publish("it/t", "armed", { qos = 1 })
+    end, { qos = 1 })
+  ]]
+
+  local function restart_keeps_timers(sig)
+    util.write(dir .. "/rules/t.lua", TIMER_RULE)
+    start()
+    client("it/t")
+    assert.is_truthy(log_has("%[t%] loaded"))
+    local loaded = clock() -- "declared" is due 4 s after its load, a little before this
+    local armed = ask("it/arm", "42", "it/t", function(x) return x == "armed" end)
+    local t0 = clock()      -- "later" is due 3 s after the handler ran, a little before this
+    assert.are.equal("armed", armed)
+    -- the deadline is on disk once the batch is done
+    assert.is_truthy(until_(3000, function()
+      local s = util.read(dir .. "/rules/.state/t.timers.json") or ""
+      return s:find('"later"') and s:find('"declared"')
+    end), "timers saved")
+    stop(sig)
+    -- down for a while: a timer re-armed from the restart would be late
+    pump(math.max(0, t0 + 1000 - clock()))
+    got = {}
+    start()
+    assert.is_true(pump(6000, function() return #(got["it/t"] or {}) >= 1 end), "a timer fired")
+    local at = clock() - t0
+    assert.are.same({ "later 42" }, got["it/t"])
+    -- its original deadline, 3 s after it was set: not at once on restart,
+    -- not 3 s after the restart
+    assert.is_true(at > 2700 and at < 3600, ("fired %.0f ms after being set"):format(at))
+    assert.is_true(pump(3000, function() return #got["it/t"] >= 2 end), "the declared one too")
+    at = clock() - loaded
+    assert.are.equal("declared", got["it/t"][2])
+    assert.is_true(at > 3500 and at < 4600, ("declared fired %.0f ms after the load"):format(at))
+    assert.matches('timer "later" restored', log())
+    assert.matches('"n":42', util.read(dir .. "/rules/.state/t.json"))
+  end
+
+  it("restores state and pending timers after SIGTERM, at their deadlines", function()
+    restart_keeps_timers(15)
+    assert.matches("signal 15: stopping", log())
+  end)
+
+  it("restores state and pending timers after kill -9, at their deadlines", function()
+    restart_keeps_timers(9)
+    assert.is_nil(log():find("signal 9"))
+  end)
+
+  it("says a handler timer without on_timer cannot come back", function()
+    util.write(dir .. "/rules/t.lua", [[
+      on("it/arm", function() after("lost", 30, function() end); publish("it/t", "armed", { qos = 1 }) end,
+         { qos = 1 })
+    ]])
+    start()
+    client("it/t")
+    assert.are.equal("armed", ask("it/arm", "", "it/t", function(x) return x == "armed" end))
+    assert.is_truthy(until_(3000, function()
+      return (util.read(dir .. "/rules/.state/t.timers.json") or ""):find('"lost"')
+    end))
+    stop(15)
+    start()
+    assert.is_truthy(log_has('timer "lost" was pending [^\n]*on_timer%("lost", fn%)'))
+  end)
+
+  it("stops a runaway handler, reports it, disables it, and keeps serving", function()
+    util.write(dir .. "/rules/spin.lua", [[
+      on("it/spin", function() local n = 0 while true do n = n + 1 end end)
+      on("it/echo", function(p) publish("it/e", "echo " .. p, { qos = 1 }) end, { qos = 1 })
+    ]])
+    start("--bound-ms 200 --max-errors 2")
+    client("it/e")
+    assert.are.equal("echo 1", ask("it/echo", "1", "it/e", function(x) return x == "echo 1" end))
+    local t = clock()
+    assert(c:publish("it/spin", "x", 1))
+    assert.is_truthy(log_has("handler spin%.lua:1 %(it/spin%) failed: [^\n]*ran longer than 200 ms"))
+    assert.is_true(clock() - t < 3000, "stopped near its bound")
+    assert.are.equal("echo 2", ask("it/echo", "2", "it/e", function(x) return x == "echo 2" end))
+    assert(c:publish("it/spin", "y", 1))
+    assert.is_truthy(log_has("disabled after 2 errors in a row"))
+    assert.are.equal("echo 3", ask("it/echo", "3", "it/e", function(x) return x == "echo 3" end))
+  end)
+
+  it("dispatches 1,000 patterns as lmq_topic_matches says", function()
+    -- deterministic: a small LCG
+    local seed = 12345
+    local function rnd(n) -- Park-Miller: exact in doubles
+      seed = (seed * 16807) % 2147483647
+      return seed % n + 1
+    end
+    local words = { "a", "b", "c", "d", "e" }
+    local filters, have = {}, {}
+    while #filters < 1000 do
+      local parts, depth = { "pt" }, rnd(4)
+      for i = 1, depth do
+        local r = rnd(10)
+        if r <= 3 then parts[#parts + 1] = "+"
+        elseif r == 4 and i == depth then parts[#parts + 1] = "#"
+        else parts[#parts + 1] = words[rnd(#words)] end
+      end
+      local f = table.concat(parts, "/")
+      if not have[f] then have[f] = true; filters[#filters + 1] = f end
+    end
+    local src = { "local F = {" }
+    for i, f in ipairs(filters) do src[#src + 1] = ("  [%d] = %q,"):format(i, f) end
+    src[#src + 1] = "}"
+    src[#src + 1] = [[
+      for i, f in ipairs(F) do
+        on(f, function(p, topic) publish("it/hit", i .. " " .. topic, { qos = 1 }) end, { qos = 1 })
+      end
+      on("it/done", function(p) publish("it/hit", "done " .. p, { qos = 1 }) end, { qos = 1 })
+    ]]
+    util.write(dir .. "/rules/many.lua", table.concat(src, "\n"))
+    start()
+    client("it/hit")
+    assert.is_truthy(ask("it/done", "0", "it/hit", function(x) return x == "done 0" end))
+    got = {}
+    local topics, expect, total = {}, {}, 0
+    for k = 1, 200 do
+      local parts = { "pt" }
+      for _ = 1, rnd(5) do parts[#parts + 1] = words[rnd(#words)] end
+      local t = table.concat(parts, "/")
+      topics[k] = t
+      for i, f in ipairs(filters) do
+        if lunamq.topic_matches(f, t) then
+          expect[i .. " " .. t] = (expect[i .. " " .. t] or 0) + 1
+          total = total + 1
+        end
+      end
+      assert(c:publish(t, "", 1))
+      if k % 20 == 0 then pump(100) end
+    end
+    assert(c:publish("it/done", "1", 1))
+    assert.is_true(pump(20000, function()
+      for _, p in ipairs(got["it/hit"] or {}) do if p == "done 1" then return true end end
+    end), "the end marker came back")
+    pump(300)
+    local seen, n = {}, 0
+    for _, p in ipairs(got["it/hit"]) do
+      if not p:match("^done") then
+        seen[p] = (seen[p] or 0) + 1
+        n = n + 1
+      end
+    end
+    assert.is_true(total > 500, "a sample that reaches many handlers (" .. total .. ")")
+    for k, v in pairs(expect) do assert.are.equal(v, seen[k], "handler " .. k) end
+    for k in pairs(seen) do assert.is_not_nil(expect[k], "handler " .. k .. " should not have run") end
+    assert.are.equal(total, n)
+  end)
+end)
