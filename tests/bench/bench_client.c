@@ -6,6 +6,7 @@
  *   bench_client --role pub|sub --port P [--host H] [--qos 0|1|2] [--count N]
  *                [--size BYTES] [--proto 4|5] [--window W] [--batch B]
  *                [--topic T] [--idle-ms MS] [--driver ev|external]
+ *                [--state-dir DIR [--durability fsync|os]]
  *   bench_client --smoke        a tiny pub + sub run against a mosquitto
  *                               started here (ctest bench.client_smoke)
  *
@@ -112,6 +113,8 @@ typedef struct bench_opts {
     int batch;
     int idle_ms;
     int external;               /* --driver external */
+    const char *state_dir;      /* --state-dir: a durable session (store suite) */
+    int durability;             /* --durability: enum lmq_durability */
     long count;
     int smoke;
 } bench_opts;
@@ -180,6 +183,7 @@ static void usage(void)
             "                    [--count N] [--size BYTES] [--proto 4|5]\n"
             "                    [--window W] [--batch B] [--topic T] [--idle-ms MS]\n"
             "                    [--driver ev|external]\n"
+            "                    [--state-dir DIR [--durability fsync|os]]\n"
             "       bench_client --smoke\n");
 }
 
@@ -198,6 +202,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     o->batch = 100;
     o->idle_ms = BENCH_IDLE_MS;
     o->external = 0;
+    o->state_dir = NULL;
+    o->durability = LMQ_DURABILITY_FSYNC;
     o->count = 1000;
     o->smoke = 0;
     for (int i = 1; i < argc; i++) {
@@ -236,6 +242,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->count = atol(v);
         else if (!strcmp(a, "--driver"))
             driver = v;
+        else if (!strcmp(a, "--state-dir"))
+            o->state_dir = v;
+        else if (!strcmp(a, "--durability") && (!strcmp(v, "fsync") || !strcmp(v, "os")))
+            o->durability = !strcmp(v, "os") ? LMQ_DURABILITY_OS : LMQ_DURABILITY_FSYNC;
         else {
             usage();
             return -1;
@@ -391,6 +401,16 @@ static int open_client(bench_io *io, const bench_opts *o, bench_state *st, const
      * going.  bench_mosq does the same, so both are measured alike. */
     if (o->proto == LMQ_MQTT_5)
         lmq_client_set_int(c, LMQ_OPT_RECEIVE_MAXIMUM, o->qos < 2 ? o->window : 65535);
+    /* A durable session: the store (store suite of scripts/bench) on a
+     * persistent session, as an application would run it. */
+    if (o->state_dir) {
+        lmq_client_set_int(c, LMQ_OPT_CLEAN_START, 0);
+        if (o->proto == LMQ_MQTT_5)
+            lmq_client_set_int(c, LMQ_OPT_SESSION_EXPIRY, 300);
+        lmq_client_set_int(c, LMQ_OPT_DURABILITY, o->durability);
+        if ((rc = lmq_client_set_str(c, LMQ_OPT_STATE_DIR, o->state_dir, -1)) < 0)
+            goto fail;
+    }
     lmq_client_set_callback(c, on_event, st, NULL);
     if (!o->external) {
         if (!(io->loop = lmq_loop_new()))
