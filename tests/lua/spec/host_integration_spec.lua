@@ -205,6 +205,27 @@ describe("lunamq host against mosquitto #hostint", function()
     assert.is_true(answers("four"), "a good edit then takes over")
   end)
 
+  it("watches the directory: a new file, a rename over, a delete are seen at once", function()
+    -- a poll every 100 s (20 x 5 s): anything quicker is inotify's
+    start("--scan-ms 5000")
+    client("it/w")
+    assert.is_truthy(log_has("%[host%] connected"))
+    local rule = [[on("it/wq", function() publish("it/w", "%s", { qos = 1 }) end, { qos = 1 })]]
+    local function answers(want)
+      got = {}
+      return ask("it/wq", "", "it/w", function(x) return x == want end, 1500) == want
+    end
+    local t = clock()
+    util.write(dir .. "/rules/w.lua", rule:format("created")) -- create, write, close
+    assert.is_true(answers("created"), "a new file loads")
+    save(dir .. "/rules/w.lua", rule:format("renamed"))     -- an editor's save
+    assert.is_true(answers("renamed"), "a file renamed over reloads")
+    os.remove(dir .. "/rules/w.lua")
+    assert.is_truthy(log_has("%[w%] unloaded", 1500), "a deleted file unloads")
+    assert.is_true(clock() - t < 4000, "all within the poll interval")
+    assert.is_nil(log():find("polling"), "no fallback to polling")
+  end)
+
   -- A handler-set timer (on_timer names its callback), a timer declared at
   -- the top level, and state; returns the script.
   local TIMER_RULE = [[
