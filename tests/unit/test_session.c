@@ -487,6 +487,7 @@ static void test_our_disconnect_is_flushed_then_closed(void)
     static const uint8_t want[] = { 0xE0, 0x01, 0x04 };
     CHECK_INT(f.on - f.opos, 3);
     CHECK_MEM(f.ob + f.opos, want, 3);
+    /* written: now the connection closes [MQTT-3.14.4-2] */
     CHECK(lmq_session_wants_close(f.s));
     /* nothing more is sent after DISCONNECT [MQTT-3.14.4-1] */
     CHECK_INT(fx_pub(&f, "a", "b", 0), LMQ_ESTATE);
@@ -802,6 +803,56 @@ static void test_auth_never_exceeds_the_server_maximum_packet_size(void)
     fx_free(&f);
 }
 
+static lmq_packet puback_with(int pid, int reason_string, int user)
+{
+    static lmq_strpair up[] = { { { (const uint8_t *)"k", 1 }, { (const uint8_t *)"v", 1 } } };
+    lmq_packet a = fx_ack(LMQ_PUBACK, pid, 0x10);
+    if (reason_string) {
+        a.u.ack.props.reason_string = (lmq_slice){ (const uint8_t *)"why", 3 };
+        lmq_props_set(&a.u.ack.props, LMQ_PROP_REASON_STRING);
+    }
+    if (user) {
+        a.u.ack.props.user = up;
+        a.u.ack.props.n_user = 1;
+    }
+    return a;
+}
+
+static void test_declined_problem_information_is_a_protocol_error(void)
+{
+    fx f;
+    /* asked for (the default): a Reason String on PUBACK is fine */
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    CHECK(fx_pub(&f, "t", "x", 1) > 0);
+    fx_skip_all(&f);
+    lmq_packet a = puback_with(1, 1, 1);
+    CHECK_INT(fx_feed(&f, &a), 0);
+    fx_free(&f);
+
+    for (int which = 0; which < 2; which++) {
+        fx_init(&f, 5);
+        CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_REQUEST_PROBLEM_INFO, 0), 0);
+        fx_connect(&f, 0);
+        /* a User Property on PUBLISH stays legal */
+        lmq_packet p = fx_publish("in", "x", 0, 0);
+        static lmq_strpair up[] = { { { (const uint8_t *)"k", 1 }, { (const uint8_t *)"v", 1 } } };
+        p.u.publish.props.user = up;
+        p.u.publish.props.n_user = 1;
+        CHECK_INT(fx_feed(&f, &p), 0);
+        CHECK(fx_pub(&f, "t", "x", 1) > 0);
+        fx_skip_all(&f);
+        /* [MQTT-3.1.2-29] a Reason String (which 0) or User Property
+         * (which 1) on PUBACK: DISCONNECT 0x82 */
+        a = puback_with(1, which == 0, which == 1);
+        CHECK_INT(fx_feed(&f, &a), LMQ_EPROTOCOL);
+        CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+        CHECK_INT(f.pkt.u.disconnect.reason, 0x82);
+        CHECK(lmq_session_wants_close(f.s));
+        fx_free(&f);
+    }
+}
+
 /* -------------------------------------------------------------- events */
 
 static void test_events_stay_valid_until_the_next_pull(void)
@@ -1026,6 +1077,7 @@ int main(void)
     RUN(test_authentication_rejected_mid_exchange_closes);
     RUN(test_failed_reauthentication_closes);
     RUN(test_auth_never_exceeds_the_server_maximum_packet_size);
+    RUN(test_declined_problem_information_is_a_protocol_error);
     RUN(test_events_stay_valid_until_the_next_pull);
     RUN(test_logs_respect_the_log_level);
     RUN(test_random_bytes_from_the_server_never_crash);

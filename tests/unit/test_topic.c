@@ -331,6 +331,10 @@ static const struct match_case match_cases[] = {
     { "$share/g/x", "g/x", 0 },
 };
 
+/* The server sends a subscriber only topic names that match its filter by
+ * these rules [MQTT-3.3.2-3] (the server's duty); the Lua and Python
+ * bindings route each message to its handlers by this matcher, so this
+ * table is what both ends agree on. */
 static void test_matching_table(void)
 {
     for (size_t i = 0; i < sizeof match_cases / sizeof match_cases[0]; i++) {

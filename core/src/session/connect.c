@@ -78,6 +78,11 @@ static int apply_own_limits(lmq_session *s, const lmq_props *pr)
         if (lmq_props_has(pr, LMQ_PROP_MAXIMUM_PACKET_SIZE))
             max_packet = pr->maximum_packet_size;
     }
+    /* [MQTT-3.1.2-29] with 0 sent, the server may put a Reason String or
+     * User Property only on PUBLISH, CONNACK and DISCONNECT */
+    s->no_problem_info = s->level == 5 &&
+                         lmq_props_has(pr, LMQ_PROP_REQUEST_PROBLEM_INFO) &&
+                         pr->request_problem_info == 0;
     /* The decoder refuses anything over our Maximum Packet Size
      * [MQTT-3.2.2-15 is the server's side of it]: DISCONNECT 0x95. */
     lmq_decoder_free(&s->dec);

@@ -317,6 +317,9 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
 
 /* -------------------------------------------------------------------- in */
 
+/* The topic is as the server sent it: a name matching one of our filters
+ * is the server's promise [MQTT-3.3.2-3]; the bindings route it to their
+ * handlers with lmq_topic_matches (the same rules, section 4.7). */
 static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
 {
     lmq_event *ev = lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);

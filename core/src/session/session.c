@@ -423,7 +423,9 @@ int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props
         return rc;
     s->user_closing = 1;
     s->close_reason = reason;
-    s->state = LMQ_SS_CLOSING;     /* nothing more is sent [MQTT-3.14.4-1] */
+    /* Nothing more is sent [MQTT-3.14.4-1]; once the DISCONNECT is written
+     * lmq_session_wants_close says close [MQTT-3.14.4-2]. */
+    s->state = LMQ_SS_CLOSING;
     lmq_session_log(s, LMQ_LOG_INFO, "DISCONNECT sent (reason 0x%02x)", reason);
     return 0;
 }
@@ -461,11 +463,37 @@ static const char *type_name(uint8_t t)
     return t < 16 ? names[t] : "?";
 }
 
+/* The properties of an ack or AUTH (the packets [MQTT-3.1.2-29] keeps a
+ * Reason String and User Property off), or NULL. */
+static const lmq_props *problem_props(const lmq_packet *pkt)
+{
+    switch (pkt->type) {
+    case LMQ_PUBACK: case LMQ_PUBREC: case LMQ_PUBREL: case LMQ_PUBCOMP:
+        return &pkt->u.ack.props;
+    case LMQ_SUBACK: case LMQ_UNSUBACK:
+        return &pkt->u.suback.props;
+    case LMQ_AUTH:
+        return &pkt->u.disconnect.props;
+    default:
+        return NULL;
+    }
+}
+
 static int dispatch(lmq_session *s, lmq_packet *pkt, int64_t now)
 {
     char msg[96];
+    const lmq_props *pp;        /* [MQTT-3.1.2-29] below */
 
     lmq_session_log(s, LMQ_LOG_DEBUG, "received %s", type_name(pkt->type));
+    /* [MQTT-3.1.2-29] we asked for no problem information: a Reason String
+     * or User Property anywhere but PUBLISH, CONNACK, DISCONNECT is a
+     * Protocol Error (DISCONNECT 0x82). */
+    if (s->no_problem_info && (pp = problem_props(pkt)) &&
+        (lmq_props_has(pp, LMQ_PROP_REASON_STRING) || pp->n_user)) {
+        snprintf(msg, sizeof msg, "%s with problem information we declined [MQTT-3.1.2-29]",
+                 type_name(pkt->type));
+        return lmq_session_fail(s, LMQ_EPROTOCOL, msg);
+    }
     switch (pkt->type) {
     case LMQ_CONNACK:
         if (s->state != LMQ_SS_CONNECTING)

@@ -181,6 +181,7 @@ struct lmq_session {
     uint8_t auth_active;          /* enhanced auth / re-auth under way */
     uint8_t ping_out;             /* PINGREQ sent, nothing received since */
     uint8_t rmax_warned;          /* the server overshot our Receive Maximum */
+    uint8_t no_problem_info;      /* CONNECT sent Request Problem Info 0 [MQTT-3.1.2-29] */
     int failed;                   /* sticky error of this connection */
     int close_reason;             /* reason of our DISCONNECT */
     uint32_t sent_session_expiry;
