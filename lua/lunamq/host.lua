@@ -361,7 +361,7 @@ end
 -- closed (IN_CLOSE_WRITE), never half-written.  The polling scan stays, every
 -- 20 x scan_ms, as a safety net; it is the only watch with --watch poll or
 -- when inotify cannot be had (then every scan_ms).
-M.DEBOUNCE_MS = 15
+M.DEBOUNCE_MS = 5
 M.MAX_DELAY_MS = 200
 function M.watcher(o, sys, log)
   local w = { interval = o.scan_ms }
