@@ -488,6 +488,10 @@ LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
  * ack_id stays valid and the server's resend is not delivered again.  A
  * QoS 1 message not acked when the connection dropped is delivered again
  * (at-least-once) with a new ack_id; the old one then gives LMQ_ESTATE.
+ * The ack goes when this is called, so the order of PUBACKs (PUBRECs) is
+ * the order of the calls: MQTT wants them in the order the messages came
+ * [MQTT-4.6.0-2] [MQTT-4.6.0-3], which is the application's to keep here
+ * (automatic acks always keep it).
  * Options changed while connected (protocol, keepalive, manual ack, ...)
  * apply from the next connection. */
 LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason);
