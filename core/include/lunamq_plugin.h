@@ -67,7 +67,10 @@ enum lmq_plugin_stat {
     LMQ_PLUGIN_STAT_OFFLINE_BYTES = 3,
     LMQ_PLUGIN_STAT_WAITING_OUT = 4,    /* connected, waiting for the send window */
     LMQ_PLUGIN_STAT_INFLIGHT_OUT = 5,   /* QoS 1/2 sent, not yet acknowledged */
-    LMQ_PLUGIN_STAT_INFLIGHT_IN = 6     /* QoS 1/2 received, not yet acknowledged */
+    LMQ_PLUGIN_STAT_INFLIGHT_IN = 6,    /* QoS 1/2 received, not yet acknowledged */
+    LMQ_PLUGIN_STAT_DROPPED_IN = 7,     /* messages in dropped by a plugin (since load) */
+    LMQ_PLUGIN_STAT_DROPPED_OUT = 8,    /* messages out dropped by a plugin */
+    LMQ_PLUGIN_STAT_SUBS_DENIED = 9     /* subscribe calls denied by a plugin */
 };
 
 /* Error codes a plugin meets in api returns, by value (they are the
@@ -143,6 +146,11 @@ typedef struct lmq_plugin_done {
     const void *payload;
     int32_t props_len;
     const uint8_t *props;       /* raw property block of the ack (v5), or none */
+    /* ABI 1.1 (an engine of 1.0 passes a struct without them): */
+    int64_t published_ms;       /* engine clock when lmq_client_publish took it
+                                   (0: unknown, restored from a state file) */
+    int64_t done_ms;            /* engine clock now: done_ms - published_ms is
+                                   the latency to the ack */
 } lmq_plugin_done;
 
 /* One filter of an lmq_client_subscribe call, as the subscribe hook sees

@@ -312,6 +312,11 @@ void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reaso
         d.props = props->raw.p;
         d.props_len = (int32_t)props->raw.n;
     }
+    d.published_ms = r->queued_at;
+    /* The later of the two clocks: a QoS 0 completes when written. */
+    d.done_ms = s->last_recv > s->last_sent ? s->last_recv : s->last_sent;
+    if (d.done_ms < d.published_ms)
+        d.done_ms = d.published_ms;
     lmq_plugin_run_done(s->plugins, &d);
 }
 

@@ -71,6 +71,7 @@ struct lmq_plugin_chain {
     void *io_ctx;
     lmq_plugin_stat_fn stat;
     void *stat_ctx;
+    int64_t dropped[2], denied;   /* for api->stat: in, out; subscribe calls */
 };
 
 static lmq_plugin_slot *slot_of(const lmq_plugin_api *api)
@@ -522,6 +523,10 @@ static int api_unwatch_fd(const lmq_plugin_api *api, int32_t fd)
 static int64_t api_stat(const lmq_plugin_api *api, int32_t which)
 {
     lmq_plugin_chain *ch = slot_of(api)->ch;
+    if (which == LMQ_PLUGIN_STAT_DROPPED_IN || which == LMQ_PLUGIN_STAT_DROPPED_OUT)
+        return ch->dropped[which == LMQ_PLUGIN_STAT_DROPPED_OUT];
+    if (which == LMQ_PLUGIN_STAT_SUBS_DENIED)
+        return ch->denied;
     if (!ch->stat || which < LMQ_PLUGIN_STAT_CONNECTED || which > LMQ_PLUGIN_STAT_INFLIGHT_IN)
         return LMQ_EINVAL;
     return ch->stat(ch->stat_ctx, which);
@@ -767,6 +772,7 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
         if (!fn || fn(sl->state, m) == LMQ_PLUGIN_CONTINUE)
             continue;
         verdict = LMQ_PLUGIN_DROP;
+        ch->dropped[hook != LMQ_HOOK_MESSAGE_IN]++;
         chain_log(ch, LMQ_LOG_INFO, "plugin %s dropped the %s message on '%.*s'",
                   sl->desc.name, m->direction == LMQ_PLUGIN_IN ? "incoming" : "outgoing",
                   m->topic ? (int)m->topic_len : 0, m->topic ? m->topic : "");
@@ -813,6 +819,7 @@ int lmq_plugin_run_sub(lmq_plugin_chain *ch, lmq_plugin_sub *subs, int32_t n, in
                   sl->desc.name, (int)subs[0].filter_len, subs[0].filter,
                   n > 1 ? " and more" : "");
         verdict = LMQ_PLUGIN_DROP;
+        ch->denied++;
         break;
     }
     ch->cur_subs = NULL;

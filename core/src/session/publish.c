@@ -629,6 +629,7 @@ int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
         return LMQ_ENOMEM;
     r->qos = (uint8_t)qos;
     r->retain = retain != 0;
+    r->queued_at = now;
     r->props = lmq_proplist_dup(props, &rc);
     if (rc)
         goto fail;

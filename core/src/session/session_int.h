@@ -82,6 +82,8 @@ typedef struct lmq_req {
     lmq_sub_entry *entries;       /* filters point into the allocation */
     lmq_proplist *props;          /* owned copy, or NULL */
     size_t bytes;                 /* what it costs the offline byte bound */
+    int64_t queued_at;            /* PUBLISH: when the application published
+                                     (0: restored, unknown); for plugins */
 } lmq_req;
 
 typedef struct lmq_reqlist {
