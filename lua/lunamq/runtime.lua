@@ -640,7 +640,8 @@ function R:invoke(h, msg)
     arg = v
   end
   h.calls = h.calls + 1
-  self:spawn(h, ("handler %s (%s)"):format(h.where, h.filter), h.fn, arg, msg.topic, msg)
+  h.label = h.label or ("handler %s (%s)"):format(h.where, h.filter)
+  self:spawn(h, h.label, h.fn, arg, msg.topic, msg)
 end
 
 -- ------------------------------------------------------------------ tasks
@@ -651,10 +652,37 @@ end
 -- global in LuaJIT, so it runs inside coroutines too).  Errors are counted
 -- on the handler or timer that started the task.
 
+--
+-- A coroutine costs more to make than a short handler takes to run, so the
+-- ones whose task finished are kept (POOL_MAX) and run the next task: a
+-- worker calls its task's function, then yields DONE and waits for the
+-- next one (a tail call, the stack does not grow).  One that failed is
+-- dead and is not kept.  A task that finished is marked done, so a late
+-- resume of it never reaches the coroutine's next task.
+local DONE = setmetatable({}, { __tostring = function() return "task done" end })
+local POOL_MAX = 32
+local yield = coroutine.yield
+local function worker(fn, ...)
+  fn(...)
+  return worker(yield(DONE))
+end
+
 function R:spawn(owner, what, fn, ...)
-  local task = { co = coroutine.create(fn), owner = owner, what = what,
-                 script = owner.script or owner.owner }
-  return self:resume(task, ...)
+  local pool = self.pool
+  if not pool then
+    pool = {}
+    self.pool = pool
+  end
+  local n = #pool
+  local co
+  if n > 0 then
+    co = pool[n]
+    pool[n] = nil
+  else
+    co = coroutine.create(worker)
+  end
+  local task = { co = co, owner = owner, what = what, script = owner.script or owner.owner }
+  return self:resume(task, fn, ...)
 end
 
 function R:current_task(what)
@@ -666,14 +694,19 @@ function R:current_task(what)
 end
 
 function R:resume(task, ...)
-  if coroutine.status(task.co) ~= "suspended" then return end
+  if task.done or coroutine.status(task.co) ~= "suspended" then return end
   local prev = self.current
   self.current = task
   local ok, rok, err = self.guard.call(coroutine.resume, task.co, ...)
   self.current = prev
   self.touched[task.script] = true
   if ok and rok then
-    if coroutine.status(task.co) == "dead" then task.owner.consecutive = 0 end
+    if err == DONE then
+      task.done = true
+      task.owner.consecutive = 0
+      local pool = self.pool
+      if #pool < POOL_MAX then pool[#pool + 1] = task.co end
+    end
     return
   end
   local msg = ok and debug.traceback(task.co, tostring(err)) or tostring(rok)

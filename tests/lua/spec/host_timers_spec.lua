@@ -216,3 +216,36 @@ describe("Subscription Identifiers #unit", function()
     assert.are.equal(3, #tr.published)
   end)
 end)
+
+describe("handler tasks on reused coroutines #unit", function()
+  local dir
+  before_each(function() dir = util.tmpdir() end)
+  after_each(function() util.rmrf(dir) end)
+
+  it("keep a sleeping task apart from the quick ones run meanwhile", function()
+    util.write(dir .. "/s.lua", [[
+      local n = 0
+      on("slow", function(p) sleep(1); publish("out", "slow " .. p) end)
+      on("quick", function(p) n = n + 1; publish("out", "quick " .. p .. " " .. n) end)
+      on("bad", function() error("bad handler") end)
+    ]])
+    local clock = util.fake_clock()
+    local rt, tr = new_rt(dir, { clock = clock.now })
+    rt:scan()
+    rt:deliver(msg("slow", "a"))
+    for i = 1, 50 do
+      rt:deliver(msg("quick", tostring(i)))
+      if i % 10 == 0 then rt:deliver(msg("bad")) end
+    end
+    assert.are.equal(50, #tr.published)
+    assert.are.equal("quick 50 50", tr.published[50].payload)
+    clock.advance(1000); rt:run_timers()
+    assert.are.equal(51, #tr.published)
+    assert.are.equal("slow a", tr.published[51].payload)
+    -- the pool holds finished coroutines only, a bounded number
+    assert.is_true(#rt.pool >= 1 and #rt.pool <= 32)
+    for _, co in ipairs(rt.pool) do assert.are.equal("suspended", coroutine.status(co)) end
+    clock.advance(5000); rt:run_timers()
+    assert.are.equal(51, #tr.published)
+  end)
+end)
