@@ -240,7 +240,7 @@ static void test_publish_qos0_311(void)
     p.u.publish.payload = S("hello");
     static const uint8_t want[] = {
         0x31, 0x0A,                         /* PUBLISH QoS 0 retain, 10 */
-        0x00, 0x03, 'a', '/', 'b',          /* topic name */
+        0x00, 0x03, 'a', '/', 'b',          /* topic name, no packet id [MQTT-2.2.1-2] */
         'h', 'e', 'l', 'l', 'o',            /* payload, no length */
     };
     EXPECT(&p, 4, want);

@@ -152,7 +152,7 @@ static void test_packet_ids_in_flight_are_never_reused(void)
     lmq_session_stats st;
     lmq_session_stats_get(f.s, &st);
     CHECK_INT(st.inflight_out, 65535);
-    /* one more waits: no id is free [MQTT-2.2.1-2] */
+    /* one more waits: no id is free [MQTT-2.2.1-3] */
     fx_pub(&f, "t", "", 1);
     CHECK_INT(fx_next(&f), 0);
     /* id 7 completes: the waiting message takes exactly that id */

@@ -451,7 +451,7 @@ static void body_publish(lmq_out *o, const lmq_publish *p, uint8_t level)
      * stands in for it (section 3.3.2.3.4). */
     int alias = level == 5 && lmq_props_has(&p->props, LMQ_PROP_TOPIC_ALIAS);
     put_topic_name(o, p->topic, alias);
-    if (p->qos)
+    if (p->qos)                 /* none at QoS 0 [MQTT-2.2.1-2] */
         put_u16(o, p->packet_id);
     if (level == 5)
         put_props(o, &p->props, LMQ_PUBLISH);

@@ -90,7 +90,7 @@ int lmq_out_slots(lmq_session *s)
 }
 
 /*
- * A packet id not in use by any request in flight [MQTT-2.2.1-2]
+ * A packet id not in use by any request in flight [MQTT-2.2.1-3]
  * [MQTT-2.2.1-3]: ids are taken round-robin and skipped while in use, so
  * an id is reused only after its flow completed.  PUBLISH, SUBSCRIBE and
  * UNSUBSCRIBE share the one id space.
