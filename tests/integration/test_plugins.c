@@ -5,9 +5,13 @@
  * client talking to a real mosquitto, two instances chained with their own
  * configs, without changing what the application sees.
  *
+ * ABI 1.1 hooks through a real client: reconnect attempts and ticks while
+ * offline (nothing listening), and against the fake broker the credentials
+ * a plugin sets in CONNECT and its answer to an AUTH challenge.
+ *
  * The module paths come from plugins/CMakeLists.txt.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 
 #include <unistd.h>
 
@@ -18,6 +22,11 @@
 #define LMQ_PLUGIN_BAD_ABI ""
 #define LMQ_PLUGIN_NO_ENTRY ""
 #endif
+#ifndef LMQ_PLUGIN_PROBE
+#define LMQ_PLUGIN_PROBE ""
+#endif
+
+#include "probe.h"
 
 static tb_broker *broker;
 
@@ -123,12 +132,111 @@ static void test_jsonlog_logs_both_ways_with_mqtt_311(void)
     jsonlog_through_mosquitto(LMQ_MQTT_311);
 }
 
+static int probe_load(tw_client *t, lmq_probe *p)
+{
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "p=%p", (void *)p);
+    return lmq_client_load_plugin(t->c, LMQ_PLUGIN_PROBE, cfg);
+}
+
+static void test_reconnect_attempts_and_offline_ticks_reach_plugins(void)
+{
+    lmq_probe p;
+    tw_client *t = tw_new("probe-offline");
+    memset(&p, 0, sizeof p);
+    p.tick_ms = 20;
+    REQUIRE(t && LMQ_PLUGIN_PROBE[0]);
+    /* Nothing listens there: every attempt fails, the client retries. */
+    lmq_client_set_str(t->c, LMQ_OPT_HOST, "127.0.0.1", -1);
+    lmq_client_set_int(t->c, LMQ_OPT_PORT, tb_free_port(0));
+    lmq_client_set_int(t->c, LMQ_OPT_RECONNECT_FIRST, 1);
+    lmq_client_set_int(t->c, LMQ_OPT_RECONNECT_MIN_MS, 30);
+    lmq_client_set_int(t->c, LMQ_OPT_RECONNECT_MAX_MS, 120);
+    REQUIRE(probe_load(t, &p) == 0);
+    REQUIRE(tw_start(t) == 0);
+    int64_t deadline = tw_now_ms() + IT_LONG_MS;
+    while ((p.reconnects < 3 || p.ticks_offline < 3) && tw_now_ms() < deadline)
+        tw_pump(10);
+    CHECK(p.reconnects >= 3);
+    CHECK(p.ticks_offline >= 3);            /* ticks go on with no connection */
+    CHECK_INT(p.ticks, p.ticks_offline);
+    CHECK_INT(p.attempt[0], 1);
+    CHECK_INT(p.attempt[1], 2);
+    CHECK_INT(p.attempt[2], 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(p.delay[i] >= 0 && p.delay[i] <= 120);
+    /* Each failed attempt is reported, then the next one scheduled. */
+    CHECK(!strncmp(p.trace, "disconnect reconnect disconnect reconnect ", 42));
+    CHECK_INT(p.connect_sends, 0);          /* never got as far as CONNECT */
+    /* Stopped: no more ticks. */
+    CHECK_INT(lmq_client_disconnect(t->c, 0, NULL), 0);
+    int ticks = p.ticks;
+    tw_pump(100);
+    CHECK_INT(p.ticks, ticks);
+done:
+    tw_free(t);
+}
+
+static void test_plugin_sets_connect_credentials_and_answers_auth(void)
+{
+    lmq_probe p;
+    tf_packet cp = {0}, ap = {0};
+    tf_fake *f = tf_fake_new();
+    tw_client *t = NULL;
+    memset(&p, 0, sizeof p);
+    p.user = "token-user";
+    p.password = "token-123";
+    p.auth_answer = "client-proof";
+    REQUIRE(f && LMQ_PLUGIN_PROBE[0]);
+    t = it_fake_client(f, "probe-auth", LMQ_MQTT_5);
+    REQUIRE(t);
+    lmq_client_set_str(t->c, LMQ_OPT_USERNAME, "configured", -1);
+    lmq_client_set_str(t->c, LMQ_OPT_AUTH_METHOD, "SCRAM-SHA-1", -1);
+    REQUIRE(probe_load(t, &p) == 0);
+    REQUIRE(it_fake_take_connect(f, t, &cp) == 0);
+    REQUIRE(cp.decode_rc == 0);
+    const lmq_connect *c = &cp.pkt.u.connect;
+    CHECK(c->username.n == 10 && !memcmp(c->username.p, "token-user", 10));
+    CHECK(c->password.n == 9 && !memcmp(c->password.p, "token-123", 9));
+    CHECK(c->props.auth_method.n == 11 && !memcmp(c->props.auth_method.p, "SCRAM-SHA-1", 11));
+    CHECK(c->props.raw.n > 0 && memmem(c->props.raw.p, c->props.raw.n, "probe", 5) != NULL);
+    CHECK_INT(p.connect_sends, 1);
+
+    /* The challenge [MQTT-4.12.0-2]: the plugin answers, same method. */
+    lmq_packet au;
+    memset(&au, 0, sizeof au);
+    au.type = LMQ_AUTH;
+    au.u.disconnect.reason = 0x18;
+    au.u.disconnect.props.auth_method = (lmq_slice){ (const uint8_t *)"SCRAM-SHA-1", 11 };
+    lmq_props_set(&au.u.disconnect.props, LMQ_PROP_AUTH_METHOD);
+    au.u.disconnect.props.auth_data = (lmq_slice){ (const uint8_t *)"server-nonce", 12 };
+    lmq_props_set(&au.u.disconnect.props, LMQ_PROP_AUTH_DATA);
+    REQUIRE(tf_fake_send_packet(f, &au, 5) == 0);
+    REQUIRE(tf_fake_expect(f, LMQ_AUTH, IT_SHORT_MS, &ap) == 0);
+    CHECK_INT(ap.pkt.u.disconnect.reason, 0x18);
+    const lmq_props *pr = &ap.pkt.u.disconnect.props;
+    CHECK(pr->auth_method.n == 11 && !memcmp(pr->auth_method.p, "SCRAM-SHA-1", 11));
+    CHECK(pr->auth_data.n == 12 && !memcmp(pr->auth_data.p, "client-proof", 12));
+    CHECK(strcmp(p.auth_data, "server-nonce") == 0);
+    REQUIRE(tf_fake_send_connack(f, 5, 0, 0, NULL) == 0);
+    CHECK(tw_wait(t, LMQ_EV_CONNECTED, IT_SHORT_MS) != NULL);
+    CHECK_INT(tw_count(t, LMQ_EV_AUTH), 0);     /* the application was not asked */
+    CHECK(strstr(p.trace, "connect_send auth connack") != NULL);
+done:
+    tf_packet_clear(&cp);
+    tf_packet_clear(&ap);
+    tw_free(t);
+    tf_fake_free(f);
+}
+
 int main(void)
 {
     broker = tb_broker_start(NULL);
     RUN(test_loader_refusals_name_the_file);
     RUN(test_jsonlog_logs_both_ways_with_mqtt_5);
     RUN(test_jsonlog_logs_both_ways_with_mqtt_311);
+    RUN(test_reconnect_attempts_and_offline_ticks_reach_plugins);
+    RUN(test_plugin_sets_connect_credentials_and_answers_auth);
     it_broker_stop(broker);
     return check_done();
 }
