@@ -270,7 +270,7 @@ static void test_file_of_another_version_is_refused(void)
     lmq_store_close(open_as(path, "pub-1", &rc));
     size_t n;
     uint8_t *b = slurp(path, &n);
-    b[8] = 2;                                   /* version 2, CRC made right */
+    b[8] = 99;                                  /* version 99, CRC made right */
     uint32_t crc = 0xFFFFFFFFu;
     size_t h = 8 + 6 + 5;
     for (size_t i = 0; i < h; i++) {
@@ -288,7 +288,7 @@ static void test_file_of_another_version_is_refused(void)
     rc = lmq_store_open(&st, path, (const uint8_t *)"pub-1", 5, LMQ_DURABILITY_FSYNC, NULL,
                         NULL, err, sizeof err);
     CHECK_INT(rc, LMQ_ESTORE_VERSION);
-    CHECK(strstr(err, "version 2") != NULL);
+    CHECK(strstr(err, "version 99") != NULL);
     remove_dir();
 }
 
@@ -869,6 +869,125 @@ static void test_os_mode_holds_nothing(void)
     remove_dir();
 }
 
+/* Granted subscriptions come back after a reload and after compaction, in
+ * the order first granted; the same filter replaces its entry, an
+ * unsubscribed one is gone. */
+static void test_subscriptions_survive_reload_and_compaction(void)
+{
+    int rc;
+    fresh_dir();
+    lmq_store *st = open_as(path, "subs", &rc);
+    CHECK_INT(rc, 0);
+    CHECK_INT(lmq_store_sub_put(st, (const uint8_t *)"a/#", 3, 1, 0), 0);
+    CHECK_INT(lmq_store_sub_put(st, (const uint8_t *)"b/+", 3, 2, 7), 0);
+    CHECK_INT(lmq_store_sub_put(st, (const uint8_t *)"c", 1, 0, 0), 0);
+    CHECK_INT(lmq_store_sub_put(st, (const uint8_t *)"a/#", 3, 2, 9), 0);  /* replaced */
+    CHECK_INT(lmq_store_sub_del(st, (const uint8_t *)"c", 1), 0);
+    CHECK_INT(lmq_store_sub_del(st, (const uint8_t *)"never", 5), 0);
+    CHECK_INT(lmq_store_sub_put(st, NULL, 0, 1, 0), LMQ_EINVAL);
+    lmq_store_close(st);
+    for (int round = 0; round < 2; round++) {
+        st = open_as(path, "subs", &rc);
+        CHECK_INT(rc, 0);
+        CHECK_INT(lmq_store_sub_count(st), 2);
+        const lmq_store_sub *a = lmq_store_sub_at(st, 0), *b = lmq_store_sub_at(st, 1);
+        CHECK(a && a->flen == 3 && !memcmp(a->filter, "a/#", 3) && a->options == 2 &&
+              a->sub_id == 9);
+        CHECK(b && b->flen == 3 && !memcmp(b->filter, "b/+", 3) && b->options == 2 &&
+              b->sub_id == 7);
+        CHECK(lmq_store_sub_at(st, 2) == NULL);
+        CHECK_INT(lmq_store_compact(st), 0);
+        lmq_store_close(st);
+    }
+    remove_dir();
+}
+
+static void subscribing_life(void)
+{
+    static const uint8_t codes[] = { 0x01, 0x02, 0x80 };
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    lmq_subscription subs[] = { { "home/#", -1, 1 }, { "car/+", -1, 2 }, { "no", -1, 1 } };
+    CHECK(lmq_session_subscribe(f->s, subs, 3, NULL, f->now) > 0);
+    CHECK_INT(dnext(f), LMQ_SUBSCRIBE);
+    lmq_packet a;
+    memset(&a, 0, sizeof a);
+    a.type = LMQ_SUBACK;
+    a.u.suback.packet_id = f->pkt.u.subscribe.packet_id;
+    a.u.suback.reasons = (lmq_slice){ codes, 3 };       /* "no" refused */
+    CHECK_INT(fx_feed(f, &a), 0);
+    devents(f);
+    CHECK_INT(fx_count(f, LMQ_EV_SUBSCRIBED), 1);
+}
+
+/* A process killed after its SUBACK; the next one finds the server's
+ * session gone (session present 0): it subscribes again, by itself, to
+ * what had been granted, from the state file [MQTT-4.1.0-1].  With the
+ * session present it sends nothing. */
+static void test_restart_resubscribes_from_the_state_file(void)
+{
+    fresh_dir();
+    in_crashing_child(subscribing_life);
+    for (int sp = 1; sp >= 0; sp--) {
+        fx *f = &fxa;
+        durable_session(f);
+        fx_connect(f, sp);
+        if (sp) {
+            CHECK_INT(dnext(f), 0);
+            fx_free(f);
+            continue;
+        }
+        CHECK_INT(dnext(f), LMQ_SUBSCRIBE);
+        CHECK_INT(f->pkt.u.subscribe.count, 2);
+        uint32_t pos = 0;
+        lmq_sub_entry e;
+        CHECK(lmq_subs_next(&f->pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e));
+        CHECK(e.filter.n == 6 && !memcmp(e.filter.p, "home/#", 6) && e.options == 1);
+        CHECK(lmq_subs_next(&f->pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e));
+        CHECK(e.filter.n == 5 && !memcmp(e.filter.p, "car/+", 5) && e.options == 2);
+        fx_free(f);
+    }
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
+/* A store of format version 1 (no subscription records) still loads, and
+ * is rewritten as the current version. */
+static void test_version_1_file_loads_and_is_upgraded(void)
+{
+    int rc;
+    fresh_dir();
+    lmq_store *st = open_as(path, "pub-1", &rc);
+    CHECK_INT(add(st, 1, 1, "t", "v1"), 0);
+    lmq_store_close(st);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    b[8] = 1;                                   /* version 1, CRC made right */
+    uint32_t crc = 0xFFFFFFFFu;
+    size_t h = 8 + 6 + 5;
+    for (size_t i = 0; i < h; i++) {
+        crc ^= b[i];
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+    }
+    crc = ~crc;
+    for (int i = 0; i < 4; i++)
+        b[h + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    spill(path, b, n);
+    free(b);
+    st = open_as(path, "pub-1", &rc);
+    CHECK_INT(rc, 0);
+    CHECK_INT(lmq_store_count(st), 1);
+    lmq_store_close(st);
+    b = slurp(path, &n);
+    CHECK(n > 12 && b[8] == LMQ_STORE_VERSION);
+    free(b);
+    remove_dir();
+}
+
 int main(void)
 {
     RUN(test_messages_come_back_in_order_with_their_flow_state);
@@ -895,5 +1014,8 @@ int main(void)
     RUN(test_commit_does_not_wait_for_the_fsync_that_covers_it);
     RUN(test_fsync_mode_holds_only_what_needs_the_disk);
     RUN(test_os_mode_holds_nothing);
+    RUN(test_subscriptions_survive_reload_and_compaction);
+    RUN(test_restart_resubscribes_from_the_state_file);
+    RUN(test_version_1_file_loads_and_is_upgraded);
     return check_done();
 }

@@ -138,10 +138,17 @@ static int restore(lmq_session *s)
         lmq_in_set(s, (uint16_t)pid, LMQ_IN_Q2_RECEIVED);
         held++;
     }
-    if (n || held)
+    /* the subscriptions auto re-subscribe sends again if the server has
+     * lost our session (CONNACK session present 0) */
+    uint32_t subs = lmq_store_sub_count(s->store);
+    for (uint32_t i = 0; i < subs; i++) {
+        const lmq_store_sub *e = lmq_store_sub_at(s->store, i);
+        lmq_sub_memo_restore(s, e->filter, e->flen, e->options, e->sub_id);
+    }
+    if (n || held || subs)
         lmq_session_log(s, LMQ_LOG_INFO,
-                        "state restored: %u outgoing message(s), %u incoming QoS 2 id(s)",
-                        n, held);
+                        "state restored: %u outgoing message(s), %u incoming QoS 2 id(s), "
+                        "%u subscription(s)", n, held, subs);
     return 0;
 }
 
@@ -256,6 +263,19 @@ void lmq_durable_in_clear(lmq_session *s)
 {
     if (s->store)
         store_broke(s, lmq_store_in_clear(s->store));
+}
+
+void lmq_durable_sub(lmq_session *s, const uint8_t *f, uint32_t n, uint8_t options,
+                     uint32_t sub_id)
+{
+    if (s->store && n)
+        store_broke(s, lmq_store_sub_put(s->store, f, n, options, sub_id));
+}
+
+void lmq_durable_unsub(lmq_session *s, const uint8_t *f, uint32_t n)
+{
+    if (s->store && n)
+        store_broke(s, lmq_store_sub_del(s->store, f, n));
 }
 
 void lmq_durable_commit(lmq_session *s)

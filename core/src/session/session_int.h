@@ -327,6 +327,8 @@ int lmq_sub_flush(lmq_session *s);
 int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt);
 int lmq_sub_resubscribe(lmq_session *s);
 void lmq_sub_memo_free(lmq_session *s);
+void lmq_sub_memo_restore(lmq_session *s, const uint8_t *f, uint32_t n, uint8_t options,
+                          uint32_t sub_id);
 
 /* durable.c: no-ops without a state directory */
 /* Open the store and restore its state (once).  0 or LMQ_E*. */
@@ -341,6 +343,10 @@ void lmq_durable_state(lmq_session *s, const lmq_req *r);
 void lmq_durable_done(lmq_session *s, const lmq_req *r);
 void lmq_durable_in(lmq_session *s, uint16_t pid, int held);
 void lmq_durable_in_clear(lmq_session *s);
+/* A subscription granted (the memo of auto re-subscribe), one forgotten. */
+void lmq_durable_sub(lmq_session *s, const uint8_t *f, uint32_t n, uint8_t options,
+                     uint32_t sub_id);
+void lmq_durable_unsub(lmq_session *s, const uint8_t *f, uint32_t n);
 /* Write what is buffered and, with LMQ_DURABILITY_FSYNC, ask the store's
  * worker to fsync it (no waiting): called before output bytes or events
  * are handed out (write-ahead). */

@@ -132,6 +132,7 @@ static void memo_del(lmq_session *s, lmq_slice f)
     int i = memo_find(s, f);
     if (i < 0)
         return;
+    lmq_durable_unsub(s, f.p, f.n);
     free(s->memo[i].filter);
     memmove(&s->memo[i], &s->memo[i + 1], (s->n_memo - (uint32_t)i - 1) * sizeof *s->memo);
     s->n_memo--;
@@ -141,6 +142,9 @@ static void memo_del(lmq_session *s, lmq_slice f)
  * memo keeps one entry per filter, in the order first granted. */
 static void memo_put(lmq_session *s, const lmq_sub_entry *e, uint32_t sub_id)
 {
+    /* in the state file too, for a restart that finds the server's
+     * session gone (a no-op when the file says the same already) */
+    lmq_durable_sub(s, e->filter.p, e->filter.n, e->options, sub_id);
     int i = memo_find(s, e->filter);
     if (i >= 0) {
         s->memo[i].options = e->options;
@@ -160,6 +164,14 @@ static void memo_put(lmq_session *s, const lmq_sub_entry *e, uint32_t sub_id)
         return;
     memcpy(copy, e->filter.p, e->filter.n);
     s->memo[s->n_memo++] = (lmq_sub_memo){ copy, e->filter.n, e->options, sub_id };
+}
+
+/* A subscription the state file remembers, back in the memo. */
+void lmq_sub_memo_restore(lmq_session *s, const uint8_t *f, uint32_t n, uint8_t options,
+                          uint32_t sub_id)
+{
+    lmq_sub_entry e = { { f, n }, options };
+    memo_put(s, &e, sub_id);
 }
 
 /* The server lost our session: subscribe again to what it had granted,

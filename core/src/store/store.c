@@ -30,7 +30,9 @@ enum {
     R_STATE = 3,     /* i32 msg id, u8 state, u16 packet id */
     R_REMOVE = 4,    /* i32 msg id */
     R_IN = 5,        /* u16 packet id, u8 held */
-    R_IN_CLEAR = 6   /* (empty) */
+    R_IN_CLEAR = 6,  /* (empty) */
+    R_SUB = 7,       /* u8 options, u32 subscription id, filter to the end */
+    R_UNSUB = 8      /* filter (the whole payload) */
 };
 
 #define MAGIC "LMQSTORE"
@@ -54,6 +56,9 @@ struct lmq_store {
     uint32_t nbuckets, count;
     uint8_t *in_held;                   /* bitmap by packet id */
     uint32_t in_count;
+    lmq_store_sub *subs;                /* granted subscriptions, in order */
+    uint32_t n_subs, cap_subs;
+    uint64_t subs_bytes;                /* what they take in a snapshot */
     int32_t next_msg_id;
     uint16_t next_pid;
     lmq_store_log_fn *log;
@@ -76,6 +81,7 @@ struct lmq_store {
     uint64_t sync_want, sync_done;
     int sync_busy, sync_stop, sync_err;
     int sync_paused;                    /* tests: no new fdatasync starts */
+    uint32_t file_version;              /* as loaded (0: new file) */
 };
 
 /* ------------------------------------------------------------------ CRC32 */
@@ -316,6 +322,57 @@ static int apply_in(lmq_store *st, const uint8_t *p, uint32_t n)
     return 0;
 }
 
+static int sub_find(const lmq_store *st, const uint8_t *f, uint32_t n)
+{
+    for (uint32_t i = 0; i < st->n_subs; i++)
+        if (st->subs[i].flen == n && memcmp(st->subs[i].filter, f, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The same filter again replaces the subscription (section 3.8.4): one
+ * entry per filter, in the order first granted. */
+static int apply_sub(lmq_store *st, const uint8_t *p, uint32_t n)
+{
+    if (n < 6 || n - 5 > 65535u)
+        return LMQ_EINVAL;
+    const uint8_t *f = p + 5;
+    uint32_t flen = n - 5;
+    int i = sub_find(st, f, flen);
+    if (i >= 0) {
+        st->subs[i].options = p[0];
+        st->subs[i].sub_id = get32(p + 1);
+        return 0;
+    }
+    if (st->n_subs == st->cap_subs) {
+        uint32_t cap = st->cap_subs ? st->cap_subs * 2 : 8;
+        lmq_store_sub *ns = realloc(st->subs, cap * sizeof *ns);
+        if (!ns)
+            return LMQ_ENOMEM;
+        st->subs = ns;
+        st->cap_subs = cap;
+    }
+    uint8_t *copy = malloc(flen);
+    if (!copy)
+        return LMQ_ENOMEM;
+    memcpy(copy, f, flen);
+    st->subs[st->n_subs++] = (lmq_store_sub){ copy, flen, p[0], get32(p + 1) };
+    st->subs_bytes += REC_HEAD + n;
+    return 0;
+}
+
+static int apply_unsub(lmq_store *st, const uint8_t *p, uint32_t n)
+{
+    int i = n ? sub_find(st, p, n) : -1;
+    if (i < 0)
+        return n ? 0 : LMQ_EINVAL;      /* never granted: nothing to forget */
+    free(st->subs[i].filter);
+    memmove(&st->subs[i], &st->subs[i + 1], (st->n_subs - (uint32_t)i - 1) * sizeof *st->subs);
+    st->n_subs--;
+    st->subs_bytes -= REC_HEAD + 5 + n;
+    return 0;
+}
+
 static int apply(lmq_store *st, uint8_t type, const uint8_t *p, uint32_t n)
 {
     switch (type) {
@@ -329,6 +386,8 @@ static int apply(lmq_store *st, uint8_t type, const uint8_t *p, uint32_t n)
     case R_STATE: return apply_state(st, p, n);
     case R_REMOVE: return apply_remove(st, p, n);
     case R_IN: return apply_in(st, p, n);
+    case R_SUB: return apply_sub(st, p, n);
+    case R_UNSUB: return apply_unsub(st, p, n);
     case R_IN_CLEAR:
         if (n != 0)
             return LMQ_EINVAL;
@@ -477,6 +536,39 @@ int lmq_store_in_clear(lmq_store *st)
     if (!st->in_count)
         return 0;
     return change(st, R_IN_CLEAR, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int lmq_store_sub_put(lmq_store *st, const uint8_t *filter, size_t flen, int options,
+                      uint32_t sub_id)
+{
+    uint8_t h[5];
+    if (!st || !filter || flen == 0 || flen > 65535u || options < 0 || options > 0xFF)
+        return LMQ_EINVAL;
+    int i = sub_find(st, filter, (uint32_t)flen);
+    if (i >= 0 && st->subs[i].options == options && st->subs[i].sub_id == sub_id)
+        return 0;           /* nothing changes: no record */
+    h[0] = (uint8_t)options;
+    put32(h + 1, sub_id);
+    return change(st, R_SUB, h, sizeof h, filter, flen, NULL, 0);
+}
+
+int lmq_store_sub_del(lmq_store *st, const uint8_t *filter, size_t flen)
+{
+    if (!st || !filter || flen == 0 || flen > 65535u)
+        return LMQ_EINVAL;
+    if (sub_find(st, filter, (uint32_t)flen) < 0)
+        return 0;
+    return change(st, R_UNSUB, filter, flen, NULL, 0, NULL, 0);
+}
+
+uint32_t lmq_store_sub_count(const lmq_store *st)
+{
+    return st ? st->n_subs : 0;
+}
+
+const lmq_store_sub *lmq_store_sub_at(const lmq_store *st, uint32_t i)
+{
+    return st && i < st->n_subs ? &st->subs[i] : NULL;
 }
 
 int lmq_store_set_next(lmq_store *st, int32_t next_msg_id, uint16_t next_pid)
@@ -694,7 +786,8 @@ static size_t header_len(const lmq_store *st);
 
 static int maybe_compact(lmq_store *st)
 {
-    uint64_t snap = header_len(st) + 64 + st->live_bytes + 12ull * st->in_count;
+    uint64_t snap = header_len(st) + 64 + st->live_bytes + 12ull * st->in_count +
+                    st->subs_bytes;
     if (st->fsize > st->compact_min && st->fsize > 2 * snap)
         return lmq_store_compact(st);
     return 0;
@@ -791,6 +884,13 @@ static int snapshot(lmq_store *st, uint8_t **out, size_t *len)
             put16(p + 5, m->packet_id);
             rc = encode(&b, &n, &cap, R_STATE, p, 7, NULL, 0, NULL, 0);
         }
+    }
+    for (uint32_t i = 0; i < st->n_subs && !rc; i++) {
+        uint8_t h[5];
+        h[0] = st->subs[i].options;
+        put32(h + 1, st->subs[i].sub_id);
+        rc = encode(&b, &n, &cap, R_SUB, h, sizeof h, st->subs[i].filter, st->subs[i].flen,
+                    NULL, 0);
     }
     for (uint32_t pid = 1; pid < 65536 && !rc && st->in_count; pid++) {
         if (!in_bit(st, (uint16_t)pid))
@@ -949,8 +1049,10 @@ static int check_header(lmq_store *st, const uint8_t *b, size_t n, size_t *hlen)
         seterr(st, "state file %s: header damaged (checksum)", st->path);
         return LMQ_ESTORE_CORRUPT;
     }
-    if (version != LMQ_STORE_VERSION) {
-        seterr(st, "state file %s: format version %u, this library reads %u", st->path,
+    /* Version 1 is version 2 without subscription records: read, and
+     * rewritten as 2 once opened (lmq_store_open). */
+    if (version < 1 || version > LMQ_STORE_VERSION) {
+        seterr(st, "state file %s: format version %u, this library reads 1 to %u", st->path,
                version, LMQ_STORE_VERSION);
         return LMQ_ESTORE_VERSION;
     }
@@ -961,6 +1063,7 @@ static int check_header(lmq_store *st, const uint8_t *b, size_t n, size_t *hlen)
         return LMQ_ESTORE_CLIENT_ID;
     }
     *hlen = h + 4;
+    st->file_version = version;
     return 0;
 }
 
@@ -1107,7 +1210,9 @@ int lmq_store_open(lmq_store **out, const char *path, const uint8_t *client_id,
         goto fail;
     /* New (or empty): a header written by way of a snapshot, so the file
      * appears whole or not at all. */
-    if (rc == 1 && (rc = lmq_store_compact(st)))
+    /* A new file, or one in an older format (whose readers would not
+     * know the records this version appends): written afresh. */
+    if ((rc == 1 || st->file_version < LMQ_STORE_VERSION) && (rc = lmq_store_compact(st)))
         goto fail;
     if ((rc = worker_start(st)))
         goto fail;
@@ -1137,6 +1242,9 @@ void lmq_store_close(lmq_store *st)
         close(st->fd);
     while (st->head)
         unlink_msg(st, st->head);
+    for (uint32_t i = 0; i < st->n_subs; i++)
+        free(st->subs[i].filter);
+    free(st->subs);
     free(st->hash);
     free(st->in_held);
     free(st->cid);

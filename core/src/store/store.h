@@ -5,7 +5,8 @@
  *
  * One file per client: a write-ahead log of records appended as the
  * session changes (message accepted, sent with packet id, PUBREC received,
- * complete; incoming QoS 2 id held / released).  The store also keeps the
+ * complete; incoming QoS 2 id held / released; subscription granted /
+ * forgotten; the id allocators).  The store also keeps the
  * live state in memory: it is what a reload rebuilds from the log, and what
  * compaction writes as a fresh snapshot once the log has grown.
  *
@@ -75,7 +76,7 @@
 
 #include "lunamq.h"
 
-#define LMQ_STORE_VERSION 1u
+#define LMQ_STORE_VERSION 2u    /* 2: subscription records (1 is read) */
 
 typedef struct lmq_store lmq_store;
 
@@ -97,6 +98,15 @@ typedef struct lmq_store_msg {
     uint8_t *topic, *payload, *props;  /* in the same allocation; props: the
                                         * caller's serialized properties */
 } lmq_store_msg;
+
+/* A subscription the server granted (what auto re-subscribe needs when a
+ * restarted process finds its server session gone). */
+typedef struct lmq_store_sub {
+    uint8_t *filter;
+    uint32_t flen;
+    uint8_t options;                   /* the SUBSCRIBE options byte */
+    uint32_t sub_id;                   /* Subscription Identifier, 0: none */
+} lmq_store_sub;
 
 /* Log lines (torn tail dropped, compaction).  level: enum lmq_log_level. */
 typedef void lmq_store_log_fn(void *ud, int level, const char *text);
@@ -124,6 +134,9 @@ const lmq_store_msg *lmq_store_first(const lmq_store *st);
 uint32_t lmq_store_count(const lmq_store *st);
 /* 1 when an incoming QoS 2 message with this id waits for PUBREL. */
 int lmq_store_in_held(const lmq_store *st, uint16_t pid);
+/* Granted subscriptions in the order first granted (i < count). */
+uint32_t lmq_store_sub_count(const lmq_store *st);
+const lmq_store_sub *lmq_store_sub_at(const lmq_store *st, uint32_t i);
 /* What the allocators were at (0: never set). */
 int32_t lmq_store_next_msg_id(const lmq_store *st);
 uint16_t lmq_store_next_pid(const lmq_store *st);
@@ -140,6 +153,11 @@ int lmq_store_add(lmq_store *st, int32_t msg_id, int qos, int retain,
 int lmq_store_set_state(lmq_store *st, int32_t msg_id, int state, uint16_t packet_id);
 int lmq_store_remove(lmq_store *st, int32_t msg_id);
 int lmq_store_in_set(lmq_store *st, uint16_t pid, int held);
+/* A granted subscription (the same filter replaces the entry), one
+ * unsubscribed (or refused on a re-subscribe): forgotten. */
+int lmq_store_sub_put(lmq_store *st, const uint8_t *filter, size_t flen, int options,
+                      uint32_t sub_id);
+int lmq_store_sub_del(lmq_store *st, const uint8_t *filter, size_t flen);
 /* Forget every incoming id (the server has no session for us). */
 int lmq_store_in_clear(lmq_store *st);
 int lmq_store_set_next(lmq_store *st, int32_t next_msg_id, uint16_t next_pid);
