@@ -192,7 +192,7 @@ function R:make_env(rec, ver)
       json = o.json and true or false, changed_only = o.changed_only and true or false,
       debounce = o.debounce and o.debounce * 1000, throttle = o.throttle and o.throttle * 1000,
       where = rec.name .. ".lua:" .. (info and info.currentline or 0),
-      errors = 0, consecutive = 0, calls = 0, seen = {}, throttled = {},
+      errors = 0, consecutive = 0, calls = 0, time_ms = 0, seen = {}, throttled = {},
     }
     if ver.loading then
       ver.handlers[#ver.handlers + 1] = h
@@ -327,6 +327,18 @@ function R:make_env(rec, ver)
       end
     end, false, { internal = true })
     return coroutine.yield()
+  end
+
+  -- This script's handlers and their counters, in registration order:
+  -- { { filter =, where = "file.lua:line", calls =, errors =, time_ms =
+  -- (time spent running it), disabled = bool }, ... }.
+  function api.stats()
+    local r = {}
+    for i, h in ipairs(rec.handlers) do
+      r[i] = { filter = h.filter, where = h.where, calls = h.calls, errors = h.errors,
+               time_ms = h.time_ms, disabled = h.disabled or false }
+    end
+    return r
   end
 
   function api.last(topic) return rt.last[topic] end
@@ -594,7 +606,8 @@ end
 function R:failed(h, what, err)
   h.errors = h.errors + 1
   h.consecutive = h.consecutive + 1
-  self.log("error", h.script, ("%s failed: %s"):format(what, err))
+  self.log("error", h.script, ("%s failed (%d calls, %d errors): %s")
+           :format(what, h.calls or 0, h.errors, err))
   if h.consecutive >= self.max_errors then
     h.disabled = true
     self.log("error", h.script, ("%s disabled after %d errors in a row"):format(what, h.consecutive))
@@ -697,7 +710,10 @@ function R:resume(task, ...)
   if task.done or coroutine.status(task.co) ~= "suspended" then return end
   local prev = self.current
   self.current = task
+  local t0 = sys.monotonic_ms()
   local ok, rok, err = self.guard.call(coroutine.resume, task.co, ...)
+  local owner = task.owner
+  owner.time_ms = (owner.time_ms or 0) + (sys.monotonic_ms() - t0)
   self.current = prev
   self.touched[task.script] = true
   if ok and rok then
@@ -820,10 +836,20 @@ function R:flush()
   self.touched = {}
 end
 
--- Save everything (on the way out).
+-- Save everything (on the way out), and log the counters of every handler
+-- that ran.
 function R:close()
   for _, rec in pairs(self.scripts) do self:save(rec) end
   self.touched = {}
+  for name, rec in pairs(self.scripts) do
+    for _, h in ipairs(rec.handlers) do
+      if h.calls > 0 then
+        self.log("info", name, ("handler %s (%s): %d calls, %d errors, %.1f ms%s")
+                 :format(h.where, h.filter, h.calls, h.errors, h.time_ms,
+                         h.disabled and ", disabled" or ""))
+      end
+    end
+  end
 end
 
 -- { [script] = { handlers = n, timers = { names } } } for status and specs.

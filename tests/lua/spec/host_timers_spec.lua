@@ -249,3 +249,66 @@ describe("handler tasks on reused coroutines #unit", function()
     assert.are.equal(51, #tr.published)
   end)
 end)
+
+describe("per-handler counters #unit", function()
+  local dir
+  before_each(function() dir = util.tmpdir() end)
+  after_each(function() util.rmrf(dir) end)
+
+  it("are there for the script (stats()) and in the log", function()
+    util.write(dir .. "/c.lua", [[
+      on("ok", function() end)
+      on("bad", function() error("nope") end)
+      on("report", function()
+        for _, s in ipairs(stats()) do
+          publish("stats", ("%s %s %d %d %s %s"):format(s.where, s.filter, s.calls, s.errors,
+            type(s.time_ms), tostring(s.disabled)))
+        end
+      end)
+    ]])
+    local rt, tr, sink = new_rt(dir, { max_errors = 2 })
+    rt:scan()
+    for _ = 1, 3 do rt:deliver(msg("ok")) end
+    for _ = 1, 2 do rt:deliver(msg("bad")) end
+    rt:deliver(msg("report"))
+    assert.are.same({ "c.lua:1 ok 3 0 number false", "c.lua:2 bad 2 2 number true",
+                      "c.lua:3 report 1 0 number false" }, payloads(tr))
+    assert.is_not_nil(sink.find("error", "c.lua:2 %(bad%) failed %(2 calls, 2 errors%)"))
+    rt:close()
+    assert.is_not_nil(sink.find("info", "handler c.lua:1 %(ok%): 3 calls, 0 errors, [%d.]+ ms$"))
+    assert.is_not_nil(sink.find("info", "handler c.lua:2 %(bad%): 2 calls, 2 errors, [%d.]+ ms, disabled"))
+  end)
+end)
+
+describe("--watch #unit", function()
+  local host = require "lunamq.host"
+  it("is inotify by default, poll on request, anything else refused", function()
+    assert.are.equal("inotify", host.parse({ "/tmp" }).watch)
+    assert.are.equal("poll", host.parse({ "/tmp", "--watch", "poll" }).watch)
+    local o, err = host.parse({ "/tmp", "--watch", "fanotify" })
+    assert.is_nil(o)
+    assert.matches('%-%-watch needs inotify or poll, not "fanotify"', err)
+  end)
+
+  it("watches with inotify and gathers the events of scripts only", function()
+    local sys = require "lunamq.sys"
+    local dir = util.tmpdir()
+    finally(function() util.rmrf(dir) end)
+    local w = host.watcher({ watch = "inotify", scan_ms = 100, dir = dir }, sys, function() end)
+    finally(function() w:close() end)
+    assert.is_not_nil(w.fd)
+    assert.are.equal(2000, w.interval)
+    util.write(dir .. "/notes.txt", "x")
+    assert.is_true(w:drain(1000))
+    assert.is_nil(w.due, "not a script")
+    util.write(dir .. "/a.lua.tmp", "x")
+    os.rename(dir .. "/a.lua.tmp", dir .. "/a.lua")
+    assert.is_true(w:drain(1000))
+    assert.are.equal(1000 + host.DEBOUNCE_MS, w.due)
+    util.write(dir .. "/b.lua", "x")
+    assert.is_true(w:drain(1003))
+    assert.are.equal(1003 + host.DEBOUNCE_MS, w.due, "debounced: quiet time after the last")
+    os.execute("rmdir '" .. dir .. "' 2>/dev/null; rm -rf '" .. dir .. "'")
+    assert.is_false(w:drain(1010), "the directory gone: back to polling")
+  end)
+end)
