@@ -181,6 +181,13 @@ ERRORS = {
     "LMQ_ESTORE_CORRUPT": -151,
     "LMQ_ESTORE_CLIENT_ID": -152,
     "LMQ_ESTORE_VERSION": -153,
+    "LMQ_EPLUGIN_LOAD": -170,
+    "LMQ_EPLUGIN_ABI": -171,
+    "LMQ_EPLUGIN_SYMBOL": -172,
+    "LMQ_EPLUGIN_INIT": -173,
+    "LMQ_EPLUGIN_DROP": -174,
+    "LMQ_EPLUGIN_NOLOOP": -175,
+    "LMQ_EPLUGIN_REFUSED": -176,
 }
 globals().update(ERRORS)
 
@@ -261,6 +268,7 @@ FUNCTIONS = {
                                        c_int32, c_void_p]),
     "lmq_client_ack": (c_int, [c_void_p, c_int32, c_int32]),
     "lmq_client_auth": (c_int, [c_void_p, c_int32, c_void_p]),
+    "lmq_client_load_plugin": (c_int, [c_void_p, c_char_p, c_char_p]),
     "lmq_client_disconnect": (c_int, [c_void_p, c_int32, c_void_p]),
     "lmq_client_events": (c_int, [c_void_p, POINTER(Event), c_int32]),
     "lmq_event_prop_int": (c_int, [POINTER(Event), c_int, c_int32, POINTER(c_int64)]),

@@ -182,6 +182,11 @@ class Client:
     own; `manual_ack=True` leaves QoS 1/2 acknowledgements to
     `client.ack(message)`; outgoing MQTT 5 topic aliases are assigned by
     the engine when the server allows them (`topic_alias_out`).
+    `plugins=[(path, config), ...]` loads C plugins (lunamq_plugin.h)
+    into the client's chain, in that order, when it connects; a plugin
+    that cannot load makes `async with` raise, naming the file.  The
+    client runs on the external driver, so a plugin serving a socket
+    (metrics) polls it from its tick.
     """
 
     def __init__(
@@ -219,6 +224,7 @@ class Client:
         topic_alias_out: bool = True,
         topic_alias_maximum: int = 0,
         receive_maximum: Optional[int] = None,
+        plugins: Iterable[Tuple[str, str]] = (),
     ):
         if transport not in ("tcp", "websockets", "unix"):
             raise MqttInvalidArgument(_ffi.LMQ_EINVAL,
@@ -273,6 +279,13 @@ class Client:
         self._alias_out = bool(topic_alias_out)
         self._alias_max = int(topic_alias_maximum)
         self._receive_max = receive_maximum
+        self._plugins = []
+        for item in plugins:
+            path, config = (item, "") if isinstance(item, str) else item
+            if not isinstance(path, str) or not isinstance(config, str):
+                raise MqttInvalidArgument(_ffi.LMQ_EINVAL,
+                                          "plugins: (path, config) pairs of strings")
+            self._plugins.append((path, config))
         # Validated now rather than at connect time.
         if will is not None:
             Topic(will.topic)
@@ -374,6 +387,9 @@ class Client:
                    "\n".join("%s: %s" % kv for kv in self._ws_headers.items()))
         if self._tls:
             self._configure_tls(si, ss)
+        # Last: a plugin's init sees the client as configured.
+        for path, config in self._plugins:
+            check(L.lmq_client_load_plugin(h, path.encode("utf-8"), config.encode("utf-8")), h)
 
     def _configure_tls(self, si, ss) -> None:
         si(_ffi.LMQ_OPT_TLS, 1)
