@@ -36,6 +36,9 @@
 --   --scan-ms N            (scan_ms) how often DIR is polled (default 250;
 --                          with inotify a full scan runs every 20 x N as well)
 --   --run-for-ms N         (run_for_ms) quit after N ms (tests, demos)
+--   --no-sub-ids           (no_sub_ids = true) MQTT 5 without a Subscription
+--                          Identifier per filter, for a broker that has none
+--                          (overlapping filters then call a handler per copy)
 --   --allow os,io          (allow = { "os", "io" }) libraries scripts may have
 --                          besides the safe ones: os, io, package, debug
 --   --plugin PATH          (plugins = { "a.so", { path = "b.so", config = "..." } })
@@ -68,12 +71,12 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
        [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
        [--bound-ms N] [--max-errors N] [--watch inotify|poll] [--scan-ms N] [--run-for-ms N]
-       [--allow os,io,package,debug] [--plugin PATH]...
+       [--no-sub-ids] [--allow os,io,package,debug] [--plugin PATH]...
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
 --config FILE: a Lua table with the same settings by name (url, host, port, username,
 password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
 insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
-scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, allow,
+scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, no_sub_ids, allow,
 plugins); flags win over it.
 ]==]
 
@@ -194,6 +197,7 @@ local SETTINGS = {
   end },
   { "scan_ms", { "--scan-ms" }, int_in(10) },
   { "run_for_ms", { "--run-for-ms" }, int_in(0) },
+  { "no_sub_ids", { "--no-sub-ids" }, flag },
   { "allow", { "--allow" }, allow },
   { "plugins", { "--plugin" }, plugins },
 }
@@ -466,7 +470,7 @@ function M.main(args)
                                         bound_ms = o.bound_ms, max_errors = o.max_errors,
                                         -- MQTT 5: a Subscription Identifier per filter, so
                                         -- overlapping filters do not double-call handlers
-                                        sub_ids = o.protocol == 5,
+                                        sub_ids = o.protocol == 5 and not o.no_sub_ids,
                                         allow = o.allow })
   if not made then
     client:close()
@@ -515,6 +519,10 @@ function M.main(args)
           rt:deliver(ev)
         elseif ev.type == "connected" then
           log("info", nil, "connected" .. (ev.session_present and " (session present)" or ""))
+          if rt.sub_ids and ev.props
+             and lunamq.event_props(ev).subscription_identifier_available == 0 then
+            log("error", nil, "the broker takes no Subscription Identifiers: run with --no-sub-ids")
+          end
         elseif ev.type == "connect_failed" or ev.type == "disconnected" then
           log("warn", nil, ("%s: %s %s"):format(ev.type, ev.errname or "", ev.text or ""))
         elseif ev.type == "subscribed" then
