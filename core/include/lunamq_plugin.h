@@ -20,6 +20,13 @@
  * Like lunamq.h this header is FFI-clean: fixed-width integers, strings as
  * (pointer, int32_t length), no unions, bitfields or varargs.
  *
+ * Versions: 1.0 the first hooks and api functions; 1.1 appended the
+ * on_connect_send, on_auth, on_subscribed and on_reconnect hooks, the
+ * connect / auth / subscribe setters, watch_fd / unwatch_fd and stat, and
+ * the times in lmq_plugin_done; ticks run while offline too.  A 1.1
+ * plugin that must also run on a 1.0 engine checks api->struct_size (or
+ * abi_version & 0xFFFF) before using what 1.1 added.
+ *
  * Threads: hooks run on the thread that drives the client (the loop
  * thread in thread mode; the caller's thread for lmq_client_publish and
  * lmq_client_subscribe, which run the publish and subscribe hooks), with
