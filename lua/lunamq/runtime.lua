@@ -23,7 +23,29 @@ local M = {}
 local R = {}
 R.__index = R
 
-local function sub_ids_of(msg) return require("lunamq").event_sub_ids(msg) end
+-- The Subscription Identifiers of a message: one (a number), or a list,
+-- or nil.  The common block, a single identifier and nothing else, is
+-- read here without a call into the engine.
+local byte = string.byte
+local lunamq_mod
+local function sub_ids_of(msg)
+  local raw = msg.props
+  local n = #raw
+  if byte(raw, 1) == 0x0B and n <= 5 then
+    local v, mul = 0, 1
+    for i = 2, n do
+      local b = byte(raw, i)
+      v = v + (b % 128) * mul
+      if b < 128 then
+        if i == n then return v end
+        break
+      end
+      mul = mul * 128
+    end
+  end
+  lunamq_mod = lunamq_mod or require "lunamq"
+  return lunamq_mod.event_sub_ids(msg)
+end
 
 M.DEFAULTS = {
   max_errors = 5,   -- consecutive errors before a handler is disabled
@@ -779,8 +801,16 @@ end
 function R:deliver(msg)
   self.last[msg.topic] = msg.payload
   local hs = self.dispatch:handlers_for(msg.topic)
-  local ids = self.sub_ids and msg.props and sub_ids_of(msg)
-  if ids then
+  local ids = self.sub_ids and msg.props and msg.props ~= "" and sub_ids_of(msg)
+  if type(ids) == "number" then
+    local f = self.filter_of[ids]
+    if f then
+      for i = 1, #hs do
+        if hs[i].filter == f then self:deliver_to(hs[i], msg) end
+      end
+    end
+    return
+  elseif ids then
     for j = 1, #ids do
       local f = self.filter_of[ids[j]]
       if f then

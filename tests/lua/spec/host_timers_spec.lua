@@ -214,6 +214,17 @@ describe("Subscription Identifiers #unit", function()
     -- without identifiers (MQTT 3.1.1): every matching handler
     rt:deliver(msg("a/c", ""))
     assert.are.equal(3, #tr.published)
+    -- one copy for two filters (a broker may do that): both, once each
+    tr.published = {}
+    rt:deliver(msg("a/d", "", sub_id_props({ rt.id_of["a/+"], rt.id_of["a/#"] })))
+    table.sort(tr.published, function(x, y) return x.payload < y.payload end)
+    assert.are.same({ "hash a/d", "plus a/d" }, payloads(tr))
+    -- identifiers of more than one byte
+    rt.filter_of[300], rt.filter_of[rt.id_of["#"]] = "#", nil
+    rt.id_of["#"] = 300
+    tr.published = {}
+    rt:deliver(msg("a/e", "", sub_id_props({ 300 })))
+    assert.are.same({ "all a/e" }, payloads(tr))
   end)
 end)
 
