@@ -24,7 +24,7 @@
 
 #include "store/store.h"
 
-#define CYCLES 20
+#define CYCLES 60             /* < 64: a bit per generation */
 #define FINAL_COUNT 100
 #define MAX_NUM 20000
 #define TOPIC "durable/t"
@@ -161,7 +161,7 @@ typedef struct seen {
 
 /* Count what the subscriber got; one payload twice at QoS 2 is the failure
  * this test exists for. */
-static void tally(const tw_client *t, seen *s, int *gens_seen)
+static void tally(const tw_client *t, seen *s, uint64_t *gens_seen)
 {
     memset(s, 0, sizeof *s);
     for (int i = 0; i < t->n; i++) {
@@ -176,7 +176,7 @@ static void tally(const tw_client *t, seen *s, int *gens_seen)
             s->wrong_qos++;
         if (s->arrived[k] < 255)
             s->arrived[k]++;
-        int bit = 1 << g;
+        uint64_t bit = (uint64_t)1 << g;
         if (gens_seen[k] & bit) {
             if (qos_of(k) == 2) {
                 fprintf(stderr, "QoS 2 message %d:%d delivered twice\n", k, g);
@@ -194,7 +194,7 @@ static void test_publisher_killed_at_random_points_loses_nothing(void)
     tb_broker_opts bo = { .persistence = 1 };
     tb_broker *b = tb_broker_start(&bo);
     tw_client *sub = NULL;
-    int *gens = NULL;
+    uint64_t *gens = NULL;
     seen *s = NULL;
     REQUIRE(b);
     snprintf(state_dir, sizeof state_dir, "/tmp/lmq_durable_XXXXXX");
@@ -220,7 +220,7 @@ static void test_publisher_killed_at_random_points_loses_nothing(void)
         next = last + 1;
         /* now and then the broker restarts too (its persistence keeps
          * both sessions), while the publisher is down */
-        if (gen % 5 == 4) {
+        if (gen % 15 == 14) {
             REQUIRE(tb_broker_restart(b) == 0);
             restarts++;
         }

@@ -451,6 +451,11 @@ static void tb_cat(const char *path)
     fclose(f);
 }
 
+const char *tb_broker_log_path(const tb_broker *b)
+{
+    return b ? b->log : NULL;
+}
+
 void tb_broker_dump_log(const tb_broker *b)
 {
     char out[160];

@@ -52,6 +52,9 @@ const char *tb_broker_host(const tb_broker *b);
 /* The Unix socket's path, or NULL when opts.unix_socket was 0. */
 const char *tb_broker_unix_path(const tb_broker *b);
 
+/* The file mosquitto logs to (every packet, log_type all). */
+const char *tb_broker_log_path(const tb_broker *b);
+
 /* Print the broker's log to stderr (tests do on failure). */
 void tb_broker_dump_log(const tb_broker *b);
 

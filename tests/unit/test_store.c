@@ -783,10 +783,10 @@ static void test_commit_does_not_wait_for_the_fsync_that_covers_it(void)
 
 /*
  * FSYNC mode holds back exactly what must not leave before its record is
- * on disk (store.h): a QoS 2 PUBLISH with its new id, a PUBREL, a PUBREC
- * and the delivery of an incoming QoS 2 message, a PUBCOMP.  A QoS 1
- * PUBLISH, its PUBACK and an incoming QoS 1 message go at once.  While
- * something is held the session asks to be called back in 1 ms.
+ * on disk (store.h): a QoS 2 PUBLISH with its new id, a PUBREL, a PUBREC,
+ * a PUBCOMP.  A QoS 1 PUBLISH, its PUBACK and the deliveries go at once
+ * (an incoming QoS 2 message is PUBREC'd when pulled).  While something
+ * is held the session asks to be called back in 1 ms.
  */
 static void test_fsync_mode_holds_only_what_needs_the_disk(void)
 {
@@ -823,13 +823,12 @@ static void test_fsync_mode_holds_only_what_needs_the_disk(void)
     CHECK_INT(fx_next(f), LMQ_PUBACK);
     p = fx_publish("in", "two", 2, 8);
     CHECK_INT(fx_feed(f, &p), 0);
+    CHECK_INT(fx_next(f), 0);                       /* not before it is pulled */
     fx_events(f);
-    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 0);      /* QoS 2: held */
-    CHECK_INT(fx_next(f), 0);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);      /* delivered at once */
+    CHECK_INT(fx_next(f), 0);                       /* its PUBREC held */
     lmq_store_pause_sync(st, 0);
-    devents(f);
-    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
-    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(dnext(f), LMQ_PUBREC);
 
     lmq_store_pause_sync(st, 1);
     a = fx_ack(LMQ_PUBREL, 8, 0);
@@ -861,7 +860,7 @@ static void test_os_mode_holds_nothing(void)
     CHECK_INT(fx_feed(f, &p), 0);
     fx_events(f);
     CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
-    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(fx_next(f), LMQ_PUBREC);              /* written, not waited for */
     fx_free(f);
     char file[160];
     snprintf(file, sizeof file, "%s/c1.lmqs", dir);
@@ -988,6 +987,47 @@ static void test_version_1_file_loads_and_is_upgraded(void)
     remove_dir();
 }
 
+static void received_not_pulled_life(void)
+{
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    lmq_packet p = fx_publish("in", "unseen", 2, 5);
+    CHECK_INT(fx_feed(f, &p), 0);
+    CHECK_INT(dnext(f), 0);         /* no PUBREC before the application has it */
+    /* killed before the application pulled its events */
+}
+
+/* A QoS 2 message the process received but the application never pulled
+ * is not in the state file: the next process delivers the server's
+ * resend (nothing lost), and PUBRECs it once pulled. */
+static void test_incoming_qos2_not_pulled_before_a_crash_is_delivered_after(void)
+{
+    fresh_dir();
+    in_crashing_child(received_not_pulled_life);
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 1);
+    lmq_packet p = fx_publish("in", "unseen", 2, 5);
+    p.u.publish.dup = 1;
+    CHECK_INT(fx_feed(f, &p), 0);
+    devents(f);
+    const lmq_event *e = fx_find(f, LMQ_EV_MESSAGE);
+    CHECK(e && e->payload_len == 6 && !memcmp(e->payload, "unseen", 6));
+    CHECK_INT(dnext(f), LMQ_PUBREC);
+    CHECK_INT(f->pkt.u.ack.packet_id, 5);
+    /* the resend of a message pulled already is not delivered again */
+    CHECK_INT(fx_feed(f, &p), 0);
+    devents(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 0);
+    CHECK_INT(dnext(f), LMQ_PUBREC);
+    fx_free(f);
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
 int main(void)
 {
     RUN(test_messages_come_back_in_order_with_their_flow_state);
@@ -1017,5 +1057,6 @@ int main(void)
     RUN(test_subscriptions_survive_reload_and_compaction);
     RUN(test_restart_resubscribes_from_the_state_file);
     RUN(test_version_1_file_loads_and_is_upgraded);
+    RUN(test_incoming_qos2_not_pulled_before_a_crash_is_delivered_after);
     return check_done();
 }

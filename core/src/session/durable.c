@@ -247,16 +247,14 @@ void lmq_durable_done(lmq_session *s, const lmq_req *r)
         store_broke(s, lmq_store_remove(s->store, r->msg_id));
 }
 
-/* Called before the PUBREC / PUBCOMP that depends on it is emitted (and,
- * held, before the message is delivered): both wait for the fsync. */
+/* Called before the PUBREC / PUBCOMP that depends on it is emitted: that
+ * waits for the fsync. */
 void lmq_durable_in(lmq_session *s, uint16_t pid, int held)
 {
     if (!s->store)
         return;
     store_broke(s, lmq_store_in_set(s->store, pid, held));
     lmq_durable_hold_out(s, lmq_durable_out_mark(s));
-    if (held)
-        lmq_durable_hold_events(s);
 }
 
 void lmq_durable_in_clear(lmq_session *s)
@@ -341,12 +339,6 @@ void lmq_durable_hold_out(lmq_session *s, uint64_t mark)
         fence_add(s, &s->ofence, mark);
 }
 
-void lmq_durable_hold_events(lmq_session *s)
-{
-    if (fencing(s))
-        fence_add(s, &s->efence, s->evq.pushed);
-}
-
 /* The first fence still unmet (NULL: none); met ones are dropped. */
 static const lmq_fence *first_unmet(lmq_session *s, lmq_fences *fs)
 {
@@ -373,28 +365,73 @@ size_t lmq_durable_out_allowed(lmq_session *s, size_t avail)
     return room < avail ? (size_t)room : avail;
 }
 
-int lmq_durable_events_allowed(lmq_session *s, int max)
-{
-    const lmq_fence *f = first_unmet(s, &s->efence);
-    if (!f)
-        return max;
-    /* absolute index of the first event the next pull hands out */
-    uint64_t first = s->evq.pushed - (s->evq.count - s->evq.delivered);
-    uint64_t room = f->pos > first ? f->pos - first : 0;
-    return room < (uint64_t)max ? (int)room : max;
-}
-
 int lmq_durable_waiting(const lmq_session *s)
 {
-    if (!s->store || (!s->ofence.n && !s->efence.n))
+    if (!s->store || !s->ofence.n)
         return 0;
-    uint64_t d = lmq_store_durable_lsn(s->store);
-    return (s->ofence.n && s->ofence.f[s->ofence.head].lsn > d) ||
-           (s->efence.n && s->efence.f[s->efence.head].lsn > d);
+    return s->ofence.f[s->ofence.head].lsn > lmq_store_durable_lsn(s->store);
 }
 
 void lmq_durable_out_discard(lmq_session *s)
 {
     s->out_abs += s->oend - s->ostart;
     s->ofence.n = 0;
+}
+
+/* ---------------------------------------- incoming QoS 1/2: ack at pull */
+
+/*
+ * When is an incoming QoS 2 message "received"?  A restarted process
+ * treats every id its file holds as delivered (the server's resend is
+ * answered, not delivered [MQTT-4.3.3-10]).  So the id must reach the
+ * file neither before the application has the message (a kill -9 in
+ * between would lose it: held but never seen) nor after (a kill in
+ * between would deliver it twice).  Hence, with a store, the session acts
+ * as if the application acked each QoS 2 message when it pulls it: the
+ * message waits unacked (LMQ_IN_Q2_UNACKED, as with manual ack), and the
+ * pull that hands it out records the id, writes the record and queues the
+ * PUBREC, in that order, before it returns.  The one window left is
+ * inside that pull, between write() and return.  QoS 1 goes the same
+ * way without a record: its PUBACK leaves once the message is pulled, so
+ * a process killed before that gets it again from the server.
+ *
+ * Power loss (LMQ_DURABILITY_FSYNC): the PUBREC waits for the fsync, but
+ * the delivery cannot (held, a kill -9 would lose it, as above): a power
+ * loss between the pull and the next group commit can deliver that
+ * message again after the reboot.
+ */
+typedef struct lmq_pull_ack {
+    uint64_t ev;                  /* absolute index of its message event */
+    uint16_t pid, gen;
+} lmq_pull_ack;
+
+int lmq_durable_defer_ack(lmq_session *s, uint16_t pid, uint16_t gen)
+{
+    if (s->pack_head + s->pack_n == s->pack_cap) {
+        if (s->pack_head) {
+            memmove(s->pack, s->pack + s->pack_head, s->pack_n * sizeof *s->pack);
+            s->pack_head = 0;
+        } else {
+            uint32_t cap = s->pack_cap ? s->pack_cap * 2 : 64;
+            lmq_pull_ack *p = realloc(s->pack, cap * sizeof *p);
+            if (!p)
+                return LMQ_ENOMEM;
+            s->pack = p;
+            s->pack_cap = cap;
+        }
+    }
+    s->pack[s->pack_head + s->pack_n++] = (lmq_pull_ack){ s->evq.pushed, pid, gen };
+    return 0;
+}
+
+void lmq_durable_acks_pulled(lmq_session *s, uint64_t upto)
+{
+    while (s->pack_n && s->pack[s->pack_head].ev < upto) {
+        lmq_pull_ack a = s->pack[s->pack_head];
+        s->pack_head++;
+        s->pack_n--;
+        lmq_pub_ack_pulled(s, a.pid, a.gen);
+    }
+    if (!s->pack_n)
+        s->pack_head = 0;
 }

@@ -423,16 +423,25 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
         return 0;
     }
-    /* QoS 2: the id is held (in the state file) before the message is
-     * delivered and before its PUBREC, so that no restart delivers the
-     * server's resend again [MQTT-4.3.3-10]. */
-    if (p->qos == 2)
-        lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);
+    if (s->store) {
+        /* Durable: acknowledged when the application pulls it (QoS 2: the
+         * id reaches the state file together with the delivery; QoS 1: a
+         * process killed before the pull gets it again), durable.c.  A
+         * QoS 2 resend meanwhile is not delivered again [MQTT-4.3.3-10]. */
+        uint16_t gen = (uint16_t)(s->conn_gen & 0x7FFFu);
+        if (lmq_in_set_gen(s, pid, gen) || lmq_durable_defer_ack(s, pid, gen))
+            return lmq_session_fail(s, LMQ_ENOMEM, "out of memory");
+        lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
+        deliver(s, p, 0);
+        return 0;
+    }
     deliver(s, p, 0);
-    if (p->qos == 1)
+    if (p->qos == 1) {
         rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
-    else
+    } else {
+        lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);
         rc = lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0);       /* [MQTT-4.3.3-8] */
+    }
     return rc ? lmq_session_fail(s, rc, "cannot queue an acknowledgement") : 0;
 }
 
@@ -454,6 +463,30 @@ int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a)
     if ((rc = lmq_pub_send_ack(s, LMQ_PUBCOMP, a->packet_id, reason)))
         return lmq_session_fail(s, rc, "cannot queue PUBCOMP");
     return 0;
+}
+
+void lmq_pub_ack_pulled(lmq_session *s, uint16_t pid, uint16_t gen)
+{
+    int st = lmq_in_get(s, pid);
+    /* Still waiting under that delivery (not cleared by a lost server
+     * session, not a newer message under the same id)? */
+    if ((st != LMQ_IN_Q1_UNACKED && st != LMQ_IN_Q2_UNACKED) || lmq_in_gen(s, pid) != gen)
+        return;
+    if (st == LMQ_IN_Q1_UNACKED) {
+        /* (forgotten when its connection ended: the server resends it) */
+        lmq_in_set(s, pid, LMQ_IN_NONE);
+        if (s->state == LMQ_SS_CONNECTED && lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0))
+            lmq_session_fail(s, LMQ_ENOMEM, "cannot queue PUBACK");   /* [MQTT-4.3.2-4] */
+        return;
+    }
+    lmq_in_set(s, pid, LMQ_IN_Q2_RECEIVED);     /* the record, before the PUBREC */
+    /* Pulled while offline: PUBREC'd when the server sends it again (the
+     * duplicate path) [MQTT-4.4.0-1].  On a later connection the server
+     * has resent it (or will, before anything new): answered now. */
+    if (s->state != LMQ_SS_CONNECTED)
+        return;
+    if (lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0))  /* [MQTT-4.3.3-8] */
+        lmq_session_fail(s, LMQ_ENOMEM, "cannot queue PUBREC");
 }
 
 /*

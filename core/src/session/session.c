@@ -82,6 +82,7 @@ void lmq_session_free(lmq_session *s)
     lmq_sub_memo_free(s);
     free(s->in_state);
     free(s->in_gen);
+    free(s->pack);
     free(s->obuf);
     lmq_bytes_free(&s->client_id);
     lmq_bytes_free(&s->username);
@@ -163,13 +164,14 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max)
 {
     if (!s || !out || max <= 0)
         return 0;
-    /* An event may tell of a change (a QoS 2 message taken): its record is
-     * written first, and with FSYNC, on disk first (durable.c). */
+    int n = lmq_evq_pull(&s->evq, out, max);
+    /* With a store, a QoS 2 message handed out now is acknowledged now:
+     * its id recorded and written before this returns (durable.c). */
     if (s->store) {
+        lmq_durable_acks_pulled(s, s->evq.pushed - s->evq.count + (uint32_t)n);
         lmq_durable_commit(s);
-        max = lmq_durable_events_allowed(s, max);
     }
-    return lmq_evq_pull(&s->evq, out, max);
+    return n;
 }
 
 /* ------------------------------------------------------------ bytes out */

@@ -98,9 +98,9 @@ void lmq_req_free(lmq_req *r);
 
 /* ------------------------------------------------------- group commit */
 
-/* Output bytes from absolute position pos (or events from absolute index
- * pos) wait until the store's fsync reaches lsn (durable.c).  A few at a
- * time: fences not yet asked of the fsync thread merge into one. */
+/* Output bytes from absolute position pos wait until the store's fsync
+ * reaches lsn (durable.c).  A few at a time: fences not yet asked of the
+ * fsync thread merge into one. */
 typedef struct lmq_fence {
     uint64_t pos, lsn;
 } lmq_fence;
@@ -242,7 +242,9 @@ struct lmq_session {
     struct lmq_store *store;      /* opened at the first publish or start */
     uint64_t out_abs;             /* bytes ever sent or discarded: the absolute
                                    * position of obuf[ostart] */
-    lmq_fences ofence, efence;    /* held output / events (FSYNC mode only) */
+    lmq_fences ofence;            /* held output (FSYNC mode only) */
+    struct lmq_pull_ack *pack;    /* incoming QoS 2 acked when pulled (durable.c) */
+    uint32_t pack_head, pack_n, pack_cap;
     int64_t clock;                /* the latest `now` the caller gave */
 };
 
@@ -318,6 +320,9 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt);
 int lmq_pub_on_publish(lmq_session *s, lmq_publish *p);
 int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a);
 int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason);
+/* The application pulled the QoS 1/2 message pid delivered on connection
+ * gen: PUBACK / PUBREC it (durable sessions, see lmq_durable_defer_ack). */
+void lmq_pub_ack_pulled(lmq_session *s, uint16_t pid, uint16_t gen);
 /* Session present = 0: unacknowledged messages go back to the queue. */
 void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old);
 
@@ -353,14 +358,17 @@ void lmq_durable_unsub(lmq_session *s, const uint8_t *f, uint32_t n);
 void lmq_durable_commit(lmq_session *s);
 /* Group commit.  The output position a packet about to be emitted starts
  * at; hold the output from there (the records so far must be on disk
- * first); hold the events from the next one pushed.  No-ops but in FSYNC
- * mode. */
+ * first).  No-op but in FSYNC mode. */
 uint64_t lmq_durable_out_mark(const lmq_session *s);
 void lmq_durable_hold_out(lmq_session *s, uint64_t mark);
-void lmq_durable_hold_events(lmq_session *s);
-/* Of avail bytes (events) at the head, how many may go now. */
+/* Of avail bytes at the head, how many may go now. */
 size_t lmq_durable_out_allowed(lmq_session *s, size_t avail);
-int lmq_durable_events_allowed(lmq_session *s, int max);
+/* An incoming QoS 2 message about to be delivered (its event is the next
+ * one pushed) is acknowledged when the application pulls that event:
+ * 0 or LMQ_ENOMEM.  After a pull, up to absolute event index upto: the
+ * acks of what was handed out (publish.c lmq_pub_ack_pulled). */
+int lmq_durable_defer_ack(lmq_session *s, uint16_t pid, uint16_t gen);
+void lmq_durable_acks_pulled(lmq_session *s, uint64_t upto);
 /* 1 while something is held for an fsync still running. */
 int lmq_durable_waiting(const lmq_session *s);
 /* The unsent output is dropped (connection gone): so are its fences. */
