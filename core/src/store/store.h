@@ -43,9 +43,12 @@
  *    and go again under another id: the server would deliver it twice.
  *  - PUBREL (record: PUBREC received).  Lost, the restart would resend the
  *    PUBLISH after the server released it: a duplicate [MQTT-4.3.3-6].
- *  - PUBREC for an incoming QoS 2 message, and the message's delivery to
- *    the application (record: id held).  Lost, the server's resend would
- *    be delivered again.
+ *  - PUBREC for an incoming QoS 2 message (record: id held, made when
+ *    the application pulls the message, session/durable.c): the server
+ *    never hears of an id our disk does not hold.  The delivery itself
+ *    cannot wait (a kill -9 between record and delivery would lose the
+ *    message), so a power loss right after a pull can deliver that
+ *    message again after the reboot: the one window left.
  *  - PUBCOMP (record: id released).  Lost, the id would stay held and the
  *    server's next message under that id be taken for a resend: lost.
  * What need not wait:
