@@ -125,6 +125,7 @@ enum lmq_error {
     LMQ_ESESSION_LOST = -117,
     LMQ_EDISCONNECTED = -118,
     LMQ_EREJECTED = -119,
+    LMQ_ESUB_ID_NOT_SUPPORTED = -120, /* a Subscription Identifier, the server has none */
 
     /* secure and web transports, connection URLs */
     LMQ_ETLS = -130,          /* TLS failed (the text carries wolfSSL's reason) */

@@ -312,6 +312,37 @@ static void test_subscribe_over_the_server_maximum_packet_size_fails_at_once(voi
     fx_free(&f);
 }
 
+/* Section 3.2.2.3.12 (no numbered statement): a server whose CONNACK says
+ * Subscription Identifier Available 0 would take a SUBSCRIBE carrying one
+ * as a Protocol Error.  The call fails with LMQ_ESUB_ID_NOT_SUPPORTED and
+ * nothing is sent; one queued offline fails by its event; without an
+ * identifier it goes out.  (With the property absent identifiers are
+ * available: test_subscribe_v5_several_filters_options_and_identifier.) */
+static void test_subscription_identifier_refused_when_the_server_has_none(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    lmq_proplist *pl = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_int(pl, LMQ_PROP_SUBSCRIPTION_ID, 7), 0);
+    int queued = sub1(&f, "early/#", 0, pl);   /* offline: waits for CONNACK */
+    CHECK(queued > 0);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.sub_id_available = 0;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_SUB_ID_AVAILABLE);
+    fx_connect_with(&f, &ca);
+    CHECK_INT(fx_next(&f), 0);                 /* the queued one did not go */
+    const lmq_event *ev = fx_find(&f, LMQ_EV_SUBSCRIBED);   /* (pulled at CONNACK) */
+    CHECK(ev && ev->msg_id == queued && ev->error == LMQ_ESUB_ID_NOT_SUPPORTED);
+    CHECK_INT(sub1(&f, "a/+", 1, pl), LMQ_ESUB_ID_NOT_SUPPORTED);
+    CHECK_INT(fx_next(&f), 0);
+    CHECK(sub1(&f, "a/+", 1, NULL) > 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    CHECK(!lmq_props_has(&f.pkt.u.subscribe.props, LMQ_PROP_SUBSCRIPTION_ID));
+    CHECK(strcmp(lmq_errname(LMQ_ESUB_ID_NOT_SUPPORTED), "LMQ_ESUB_ID_NOT_SUPPORTED") == 0);
+    lmq_proplist_free(pl);
+    fx_free(&f);
+}
+
 /* [MQTT-3.10.4-1] an UNSUBSCRIBE filter is compared character by
  * character, wildcards included: unsubscribing "a/+" ends that
  * subscription only, not "a/b" which it would match, nor "A/+" */
@@ -381,5 +412,6 @@ int main(void)
     RUN(test_subscribe_over_the_server_maximum_packet_size_fails_at_once);
     RUN(test_unsubscribe_removes_only_the_identical_filter);
     RUN(test_unsuback_for_unknown_id_is_a_protocol_error);
+    RUN(test_subscription_identifier_refused_when_the_server_has_none);
     return check_done();
 }

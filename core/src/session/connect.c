@@ -193,6 +193,8 @@ static int take_server_limits(lmq_session *s, const lmq_props *p)
      * [MQTT-3.2.2-11] */
     s->srv_max_qos = lmq_props_has(p, LMQ_PROP_MAXIMUM_QOS) ? p->maximum_qos : 2;
     s->srv_retain = lmq_props_has(p, LMQ_PROP_RETAIN_AVAILABLE) ? p->retain_available : 1;
+    /* section 3.2.2.3.12: absent means available */
+    s->srv_sub_ids = lmq_props_has(p, LMQ_PROP_SUB_ID_AVAILABLE) ? p->sub_id_available : 1;
     s->srv_max_packet = lmq_props_has(p, LMQ_PROP_MAXIMUM_PACKET_SIZE)
                             ? p->maximum_packet_size : 0;
     /* Aliases up to the server's maximum [MQTT-3.2.2-17], none when it

@@ -21,6 +21,7 @@ static void server_defaults(lmq_session *s)
     s->srv_receive_max = 65535;
     s->srv_max_qos = 2;
     s->srv_retain = 1;
+    s->srv_sub_ids = 1;
     s->srv_max_packet = 0;
     s->srv_alias_max = 0;
     s->srv_known = 0;

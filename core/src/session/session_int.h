@@ -199,6 +199,7 @@ struct lmq_session {
     uint16_t srv_receive_max, srv_alias_max;
     uint32_t srv_max_packet;
     uint8_t srv_max_qos, srv_retain, srv_known;
+    uint8_t srv_sub_ids;          /* Subscription Identifier Available */
 
     /* outgoing */
     lmq_req **slot;               /* [65536] by packet id, lazily allocated */

@@ -72,6 +72,14 @@ static int sub_emit(lmq_session *s, lmq_req *r)
     if (s->level == 5 &&
         (rc = lmq_proplist_props(r->props, LMQ_IN(r->kind), &pkt.u.subscribe.props)))
         goto fail;
+    /* Section 3.2.2.3.12 (no numbered statement): a server that said
+     * Subscription Identifier Available 0 takes a SUBSCRIBE carrying one
+     * as a Protocol Error (DISCONNECT 0xA1): refused here instead. */
+    if (s->level == 5 && r->kind == LMQ_SUBSCRIBE && s->srv_known && !s->srv_sub_ids &&
+        lmq_props_has(&pkt.u.subscribe.props, LMQ_PROP_SUBSCRIPTION_ID)) {
+        rc = LMQ_ESUB_ID_NOT_SUPPORTED;
+        goto fail;
+    }
     if ((rc = lmq_session_emit(s, &pkt)))
         goto fail;
     r->state = LMQ_RQ_SENT;
