@@ -57,6 +57,8 @@ typedef struct metrics {
     const lmq_plugin_api *api;
     int lfd;
     int on_loop;                  /* watched by the engine's loop */
+    int listen_paused;            /* on the loop, lfd unwatched after an
+                                     accept error until the next tick */
     int port;
     uint32_t bind_addr;           /* network order */
     conn conns[MAX_CONNS];
@@ -243,7 +245,8 @@ static void answer(metrics *m, conn *c)
     char method[8], path[256];
 
     c->req[c->req_n] = '\0';
-    if (sscanf(c->req, "%7s %255s HTTP/1.%*c", method, path) != 2) {
+    if (memchr(c->req, '\0', c->req_n) ||
+        sscanf(c->req, "%7s %255s HTTP/1.%*c", method, path) != 2) {
         bprintf(&body, "bad request\n");
         respond(m, c, "400 Bad Request", "text/plain", &body);
     } else if (strcmp(path, "/metrics") != 0 && strncmp(path, "/metrics?", 9) != 0) {
@@ -289,7 +292,8 @@ static void conn_step(metrics *m, conn *c)
         }
         c->req_n += (size_t)k;
         c->req[c->req_n] = '\0';
-        if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+        /* memmem: a NUL in the request must not hide its end. */
+        if (memmem(c->req, c->req_n, "\r\n\r\n", 4) || memmem(c->req, c->req_n, "\n\n", 2)) {
             answer(m, c);
             if (c->fd < 0)
                 return;
@@ -330,6 +334,17 @@ static void accept_all(metrics *m)
 {
     for (;;) {
         int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+            continue;
+        if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && m->on_loop &&
+            !m->listen_paused) {
+            /* Out of fds (EMFILE, ENFILE) or memory: the connection stays
+             * in the backlog and the socket readable, so the loop would
+             * call back at once, forever.  Stop listening until the next
+             * tick tries again. */
+            if (m->api->unwatch_fd(m->api, m->lfd) == 0)
+                m->listen_paused = 1;
+        }
         if (fd < 0)
             return;             /* EAGAIN, or an error the next round retries */
         conn *c = NULL;
@@ -372,6 +387,11 @@ static void on_tick(void *state, int64_t now)
 {
     metrics *m = state;
     try_loop(m);
+    if (m->listen_paused &&
+        m->api->watch_fd(m->api, m->lfd, LMQ_PLUGIN_WATCH_READ, listen_cb, m) == 0) {
+        m->listen_paused = 0;
+        accept_all(m);
+    }
     if (!m->on_loop) {
         accept_all(m);
         for (int i = 0; i < MAX_CONNS; i++)
@@ -467,7 +487,7 @@ static void metrics_free(metrics *m)
     for (int i = 0; i < MAX_CONNS; i++)
         conn_close(m, &m->conns[i]);
     if (m->lfd >= 0) {
-        if (m->on_loop)
+        if (m->on_loop && !m->listen_paused)
             m->api->unwatch_fd(m->api, m->lfd);
         close(m->lfd);
     }

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,10 +259,112 @@ done:
     tw_free(t);
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Hostile scrapers: a NUL in the request is answered 400 at once (not
+ * left to the deadline); with the process out of fds the plugin neither
+ * spins on its listening socket (a pending connection it cannot accept
+ * keeps it readable) nor stops serving once fds are back. */
+static void test_hostile_scrapers(void)
+{
+    tw_client *t = NULL;
+    char cfg[160], pf[64], *page = NULL;
+    int held[300], nheld = 0, pending = -1;
+    struct rlimit old_lim, lim;
+    int lim_set = 0;
+
+    REQUIRE(broker);
+    REQUIRE(LMQ_PLUGIN_METRICS[0]);
+    snprintf(pf, sizeof pf, "/tmp/lmq_metrics_port_%d", (int)getpid());
+    t = tw_new_for(broker, "metrics-hostile", LMQ_MQTT_5);
+    REQUIRE(t);
+    snprintf(cfg, sizeof cfg, "port=0 port_file=%s", pf);
+    REQUIRE(lmq_client_load_plugin(t->c, LMQ_PLUGIN_METRICS, cfg) == 0);
+    char *pt = slurp(pf);
+    port = pt ? atoi(pt) : 0;
+    free(pt);
+    unlink(pf);
+    REQUIRE(port > 0);
+    REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
+
+    int64_t t0 = tw_now_ms();
+    static const char nul_req[] = "GET /met\0rics HTTP/1.1\r\n\r\n";
+    int fd = dial();
+    REQUIRE(fd >= 0);
+    size_t got = 0;
+    char ans[256];
+    int sent = 0;
+    while (tw_now_ms() - t0 < IT_LONG_MS) {
+        if (!sent && send(fd, nul_req, sizeof nul_req - 1, MSG_NOSIGNAL) > 0)
+            sent = 1;
+        ssize_t k = sent ? recv(fd, ans + got, sizeof ans - 1 - got, 0) : -1;
+        if (k == 0 || got == sizeof ans - 1)
+            break;
+        if (k > 0)
+            got += (size_t)k;
+        tw_pump(2);
+    }
+    close(fd);
+    ans[got] = '\0';
+    CHECK(!strncmp(ans, "HTTP/1.1 400", 12));
+    CHECK(tw_now_ms() - t0 < 4000);     /* the slot deadline is 5 s */
+
+    /* Every fd taken but one, which a connection to the plugin takes. */
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &old_lim) == 0);
+    int probe = dup(0);
+    REQUIRE(probe >= 0 && probe < 200);
+    close(probe);
+    lim = old_lim;
+    lim.rlim_cur = (rlim_t)probe + 250;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+    lim_set = 1;
+    while (nheld < (int)(sizeof held / sizeof held[0])) {
+        int d = dup(0);
+        if (d < 0)
+            break;
+        held[nheld++] = d;
+    }
+    CHECK(errno == EMFILE);
+    REQUIRE(nheld > 0);
+    close(held[--nheld]);
+    pending = dial();
+    CHECK(pending >= 0);
+    double c0 = cpu_seconds();
+    int64_t w0 = tw_now_ms();
+    while (tw_now_ms() - w0 < 1500)
+        tw_pump(50);
+    double cpu = cpu_seconds() - c0, wall = (double)(tw_now_ms() - w0) / 1000.0;
+    fprintf(stderr, "out of fds: %.3f s of CPU in %.3f s\n", cpu, wall);
+    CHECK(cpu < wall * 0.3);            /* a spinning loop burns all of it */
+    while (nheld > 0)
+        close(held[--nheld]);
+    setrlimit(RLIMIT_NOFILE, &old_lim);
+    lim_set = 0;
+    /* Back in business once fds are free again. */
+    page = http("GET /metrics HTTP/1.0\r\n\r\n");
+    CHECK(page && !strncmp(page, "HTTP/1.1 200 OK", 15));
+done:
+    while (nheld > 0)
+        close(held[--nheld]);
+    if (lim_set)
+        setrlimit(RLIMIT_NOFILE, &old_lim);
+    if (pending >= 0)
+        close(pending);
+    free(page);
+    tw_free(t);
+}
+
 int main(void)
 {
     broker = tb_broker_start(NULL);
     RUN(test_metrics_served_while_publishing_and_receiving);
+    RUN(test_hostile_scrapers);
     it_broker_stop(broker);
     return check_done();
 }
