@@ -1087,6 +1087,58 @@ static void test_plugin_built_for_abi_1_0_still_loads(void)
     fx_free(&f);
 }
 
+/* Teardown: shutdown runs in reverse load order, and a plugin that logs
+ * from its shutdown must not reach the log hook of one already shut down
+ * and freed (a dlclosed library, under dlopen). */
+static int td_b_shut, td_b_logs_after_shutdown, td_a_logged;
+
+static int td_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    (void)config;
+    *state = (void *)(uintptr_t)api;
+    return 0;
+}
+
+static void td_a_shutdown(void *state)
+{
+    const lmq_plugin_api *api = state;
+    api->log(api, LMQ_LOG_INFO, "A shutting down");
+    td_a_logged = 1;
+}
+
+static void td_b_shutdown(void *state)
+{
+    (void)state;
+    td_b_shut = 1;
+}
+
+static void td_b_log(void *state, int32_t level, const char *text)
+{
+    (void)state;
+    (void)level;
+    (void)text;
+    if (td_b_shut)
+        td_b_logs_after_shutdown++;
+}
+
+static void test_shutdown_logging_does_not_reach_plugins_already_gone(void)
+{
+    fx f;
+    lmq_plugin a = { .abi_version = LMQ_PLUGIN_ABI_VERSION, .struct_size = sizeof(lmq_plugin),
+                     .name = "td-a", .init = td_init, .shutdown = td_a_shutdown };
+    lmq_plugin b = { .abi_version = LMQ_PLUGIN_ABI_VERSION, .struct_size = sizeof(lmq_plugin),
+                     .name = "td-b", .init = td_init, .shutdown = td_b_shutdown,
+                     .on_log = td_b_log };
+    fx_init(&f, 5);
+    CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_LOG_LEVEL, LMQ_LOG_DEBUG), 0);
+    CHECK_INT(lmq_plugin_session_add(f.s, &a, "", "a.so"), 0);
+    CHECK_INT(lmq_plugin_session_add(f.s, &b, "", "b.so"), 0);
+    fx_free(&f);                /* B shuts down first, then A logs */
+    CHECK(td_b_shut);
+    CHECK(td_a_logged);
+    CHECK_INT(td_b_logs_after_shutdown, 0);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -1116,5 +1168,6 @@ int main(void)
     RUN(test_subscribe_hook_rewrites_filters_in_chain_order);
     RUN(test_api_figures_and_fd_watch_without_a_loop);
     RUN(test_plugin_built_for_abi_1_0_still_loads);
+    RUN(test_shutdown_logging_does_not_reach_plugins_already_gone);
     return check_done();
 }

@@ -590,6 +590,10 @@ void lmq_plugin_chain_free(lmq_plugin_chain *ch)
         return;
     for (int i = ch->n - 1; i >= 0; i--) {
         lmq_plugin_slot *sl = ch->slot[i];
+        /* Out of the chain first: a shutdown that logs runs the log hooks
+         * of the plugins still loaded, never of those already freed (and
+         * dlclosed) nor its own. */
+        ch->n = i;
         if (sl->desc.shutdown)
             sl->desc.shutdown(sl->state);
         /* What it left watched is unwatched for it (never closed). */
