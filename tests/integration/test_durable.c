@@ -27,6 +27,7 @@
 #define CYCLES 60             /* < 64: a bit per generation */
 #define FINAL_COUNT 100
 #define MAX_NUM 20000
+#define LEAD 200             /* messages unfinished in a killed child, at most */
 #define TOPIC "durable/t"
 #define PUB_ID "durable-pub"
 
@@ -56,8 +57,9 @@ static lmq_client *publisher(const tb_broker *b)
     return c;
 }
 
-/* Pull events; the count of LMQ_EV_PUBLISHED with msg_id >= from. */
-static int completions(lmq_client *c, int32_t from, int *failed)
+/* Pull events; the count of LMQ_EV_PUBLISHED with msg_id >= from (*all:
+ * plus every one, restored messages included). */
+static int completions(lmq_client *c, int32_t from, int *failed, int *all)
 {
     lmq_event ev[256];
     int n, done = 0;
@@ -65,6 +67,7 @@ static int completions(lmq_client *c, int32_t from, int *failed)
         for (int i = 0; i < n; i++) {
             if (ev[i].type != LMQ_EV_PUBLISHED)
                 continue;
+            (*all)++;
             if (ev[i].error)
                 (*failed)++;
             if (ev[i].msg_id >= from)
@@ -83,6 +86,15 @@ static int completions(lmq_client *c, int32_t from, int *failed)
  */
 static void publisher_child(const tb_broker *b, int fd, int first, int gen, int count)
 {
+    /* What the previous processes left unfinished (restored at connect). */
+    char path[128];
+    lmq_store *st = NULL;
+    snprintf(path, sizeof path, "%s/%s.lmqs", state_dir, PUB_ID);
+    if (lmq_store_open(&st, path, (const uint8_t *)PUB_ID, strlen(PUB_ID), LMQ_DURABILITY_OS,
+                       NULL, NULL, NULL, 0) != 0)
+        _exit(2);
+    int backlog = (int)lmq_store_count(st), all = 0;
+    lmq_store_close(st);
     lmq_client *c = publisher(b);
     if (!c || lmq_client_connect_wait(c, IT_LONG_MS) != 0)
         _exit(2);
@@ -90,23 +102,40 @@ static void publisher_child(const tb_broker *b, int fd, int first, int gen, int 
     int32_t first_id = 0;
     int end = count ? first + count : MAX_NUM;
     for (int k = first; k < end; k++) {
+        /* At most LEAD unfinished, the restored backlog included: without
+         * it a kill that lands late on a loaded machine lets each child
+         * accept more than it finishes, and the state file grows, child
+         * after child, past LMQ_OPT_OFFLINE_MAX_MSGS. */
+        int64_t stall = tw_now_ms() + IT_LONG_MS;
+        while (!count && backlog + own - all >= LEAD) {
+            if (tw_now_ms() > stall) {
+                fprintf(stderr, "publisher gen %d: %d messages unfinished\n", gen,
+                        backlog + own - all);
+                _exit(6);
+            }
+            lmq_client_run(c, 10);
+            done += completions(c, first_id, &failed, &all);
+        }
         char payload[32];
         int n = snprintf(payload, sizeof payload, "%d:%d", k, gen);
         int32_t id = lmq_client_publish(c, TOPIC, -1, payload, n, qos_of(k), 0, NULL);
-        if (id <= 0)
+        if (id <= 0) {
+            fprintf(stderr, "publisher gen %d: publish %d refused: %s (%s)\n", gen, k,
+                    lmq_errname((int)id), lmq_client_errmsg(c));
             _exit(3);
+        }
         if (!first_id)
             first_id = id;
         own++;
         if (write(fd, &k, sizeof k) != (ssize_t)sizeof k)
             _exit(4);
         lmq_client_run(c, 0);
-        done += completions(c, first_id, &failed);
+        done += completions(c, first_id, &failed, &all);
     }
     int64_t deadline = tw_now_ms() + IT_LONG_MS;
     while (done < own && tw_now_ms() < deadline) {
         lmq_client_run(c, 50);
-        done += completions(c, first_id, &failed);
+        done += completions(c, first_id, &failed, &all);
     }
     lmq_client_disconnect(c, 0, NULL);
     lmq_client_run(c, 1000);
