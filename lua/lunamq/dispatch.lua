@@ -147,4 +147,126 @@ function D:diff(have)
   return sub, unsub, want
 end
 
+-- --------------------------------------------------- filter algebra
+--
+-- Used to pick subscriptions when copies cannot be told apart (no
+-- Subscription Identifiers): a broker may send one copy per matching
+-- subscription, so the host subscribes to a set of filters of which no two
+-- can match the same topic, and dispatches by the trie as always.  The
+-- `$` rule holds: a wildcard first level matches no topic starting with $.
+
+local function levels(f)
+  local l = {}
+  for part in (f .. "/"):gmatch("([^/]*)/") do l[#l + 1] = part end
+  return l
+end
+M.levels = levels
+
+local function dollar(x) return x:byte(1) == 36 end
+
+-- Can some topic match both filters?
+function M.overlap(f, g)
+  local a, b = type(f) == "table" and f or levels(f), type(g) == "table" and g or levels(g)
+  local i = 1
+  while true do
+    local x, y = a[i], b[i]
+    if x == nil and y == nil then return true end
+    if x == "#" or y == "#" then
+      -- '#' matches its parent too; first level: not a $ topic
+      local other = x == "#" and y or x
+      return not (i == 1 and other and other ~= "#" and other ~= "+" and dollar(other))
+    end
+    if x == nil or y == nil then return false end
+    if x ~= "+" and y ~= "+" then
+      if x ~= y then return false end
+    elseif i == 1 then
+      local lit = x == "+" and y or x
+      if lit ~= "+" and dollar(lit) then return false end
+    end
+    i = i + 1
+  end
+end
+
+-- Does every topic matching g match f?
+function M.covers(f, g)
+  local a, b = type(f) == "table" and f or levels(f), type(g) == "table" and g or levels(g)
+  local i = 1
+  while true do
+    local x, y = a[i], b[i]
+    if x == "#" then return not (i == 1 and y and y ~= "+" and y ~= "#" and dollar(y)) end
+    if y == nil then return x == nil end
+    if x == nil or y == "#" then return false end
+    if x == "+" then
+      if i == 1 and y ~= "+" and dollar(y) then return false end
+    elseif x ~= y then
+      return false
+    end
+    i = i + 1
+  end
+end
+
+-- The narrowest filter (level by level) covering two overlapping ones.
+local function join(a, b)
+  local r, i = {}, 1
+  while true do
+    local x, y = a[i], b[i]
+    if x == nil and y == nil then break end
+    if x == nil or y == nil or x == "#" or y == "#" then
+      r[#r + 1] = "#"
+      break
+    end
+    r[#r + 1] = x == y and x or "+"
+    i = i + 1
+  end
+  return r
+end
+
+local function shared(f) return f:sub(1, 7) == "$share/" end
+
+-- { [filter] = qos } -> { [filter] = qos } where no two filters overlap and
+-- every topic a wanted filter matches is matched by exactly one of them,
+-- at the highest QoS of the wanted filters it covers.  A filter covered by
+-- another is dropped; two that overlap otherwise are replaced by their
+-- join (a/+/c and a/b/+ by a/+/+), and so on until none overlap.  Shared
+-- subscriptions ($share/...) are kept as they are (a broker delivers them
+-- apart).
+function M.cover(want)
+  local list, out = {}, {}
+  for f, q in pairs(want) do
+    if shared(f) then out[f] = q else list[#list + 1] = { f = f, l = levels(f), q = q } end
+  end
+  table.sort(list, function(x, y) return x.f < y.f end)
+  local changed = true
+  while changed do
+    changed = false
+    local i = 1
+    while i <= #list and not changed do
+      local j = i + 1
+      while j <= #list do
+        local a, b = list[i], list[j]
+        if M.overlap(a.l, b.l) then
+          local keep
+          if M.covers(a.l, b.l) then
+            keep = a
+          elseif M.covers(b.l, a.l) then
+            keep = b
+          else
+            local l = join(a.l, b.l)
+            keep = { f = table.concat(l, "/"), l = l }
+          end
+          keep.q = math.max(a.q, b.q)
+          table.remove(list, j)
+          list[i] = keep
+          changed = true
+          break
+        end
+        j = j + 1
+      end
+      i = i + 1
+    end
+  end
+  for _, e in ipairs(list) do out[e.f] = math.max(out[e.f] or 0, e.q) end
+  return out
+end
+
 return M

@@ -37,8 +37,9 @@
 --                          with inotify a full scan runs every 20 x N as well)
 --   --run-for-ms N         (run_for_ms) quit after N ms (tests, demos)
 --   --no-sub-ids           (no_sub_ids = true) MQTT 5 without a Subscription
---                          Identifier per filter, for a broker that has none
---                          (overlapping filters then call a handler per copy)
+--                          Identifier per filter (what the host does by itself
+--                          when CONNACK says the broker has none): a cover of
+--                          the filters in which none overlap is subscribed
 --   --allow os,io          (allow = { "os", "io" }) libraries scripts may have
 --                          besides the safe ones: os, io, package, debug
 --   --plugin PATH          (plugins = { "a.so", { path = "b.so", config = "..." } })
@@ -415,6 +416,33 @@ function M.watcher(o, sys, log)
   return w
 end
 
+-- A CONNACK (the "connected" event): which way handlers are kept to one
+-- call per message.  MQTT 5.0 section 3.2.2.3.12: Subscription Identifier
+-- Available 0 means the broker takes none (the engine then refuses a
+-- SUBSCRIBE carrying one, LMQ_ESUB_ID_NOT_SUPPORTED), so the runtime falls
+-- back by itself to a non-overlapping cover of the filters.  One log line
+-- names the mode when it is first known or changes; returns it.
+function M.connected(o, rt, ev, log, shown)
+  local why
+  if o.protocol ~= 5 then
+    why = "MQTT 3.x"
+  elseif o.no_sub_ids then
+    why = "--no-sub-ids"
+  elseif ev.props and require("lunamq").event_props(ev).subscription_identifier_available == 0 then
+    why = "the broker has none (CONNACK)"
+    rt:set_sub_ids(false)
+  elseif not rt.sub_ids then
+    -- (an earlier CONNACK said so: the mode stays)
+    if shown then return shown end
+    why = "an earlier CONNACK said the broker has none"
+  end
+  local mode = rt.sub_ids and "one Subscription Identifier per filter"
+               or ("a non-overlapping cover of the filters, no Subscription Identifiers ("
+                   .. why .. ")")
+  if mode ~= shown then log("info", nil, "dispatch: " .. mode) end
+  return mode
+end
+
 local function fail(msg)
   io.stderr:write("lunamq host: " .. msg .. " (see lunamq host --help)\n")
   return 2
@@ -466,6 +494,7 @@ function M.main(args)
   }
   local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
                                         reply_prefix = "lunamq/host/" .. client_id .. "/reply",
+                                        fence_topic = "lunamq/host/" .. client_id .. "/fence",
                                         transport = transport, log = log,
                                         bound_ms = o.bound_ms, max_errors = o.max_errors,
                                         -- MQTT 5: a Subscription Identifier per filter, so
@@ -512,6 +541,7 @@ function M.main(args)
   end
   local next_scan = clock() + watch.interval
 
+  local shown_mode
   local function loop()
     while true do
       for ev in client:events() do
@@ -519,15 +549,17 @@ function M.main(args)
           rt:deliver(ev)
         elseif ev.type == "connected" then
           log("info", nil, "connected" .. (ev.session_present and " (session present)" or ""))
-          if rt.sub_ids and ev.props
-             and lunamq.event_props(ev).subscription_identifier_available == 0 then
-            log("error", nil, "the broker takes no Subscription Identifiers: run with --no-sub-ids")
-          end
+          shown_mode = M.connected(o, rt, ev, log, shown_mode)
         elseif ev.type == "connect_failed" or ev.type == "disconnected" then
           log("warn", nil, ("%s: %s %s"):format(ev.type, ev.errname or "", ev.text or ""))
         elseif ev.type == "subscribed" then
-          for i, r in ipairs(ev.reasons or {}) do
-            if r >= 0x80 then log("warn", nil, ("subscription %d refused: 0x%02x"):format(i, r)) end
+          -- (the runtime's own SUBSCRIBEs; the engine's re-subscriptions
+          -- after a lost session come with msg_id 0)
+          if not rt:on_subscribed(ev.msg_id, ev.reasons, ev.error ~= 0 and ev.errname or nil) then
+            for i, r in ipairs(ev.reasons or {}) do
+              if r >= 0x80 then log("warn", nil, ("subscription %d refused: 0x%02x"):format(i, r)) end
+            end
+            if ev.error ~= 0 then log("warn", nil, "subscribe: " .. tostring(ev.errname)) end
           end
         elseif ev.type == "error" or ev.type == "log" then
           log(ev.type == "error" and "warn" or "debug", nil, ev.text or ev.errname or "")

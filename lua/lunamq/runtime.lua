@@ -81,6 +81,7 @@ function M.new(opts)
     local lunamq = require "lunamq"
     matches = function(f, t) return lunamq.topic_matches(f, t) == true end
   end
+  self.matches = matches
   self.dispatch = dispatch_mod.new(matches)
   self.timers = timers_mod.new(self.clock)
   self.store = state_mod.new(opts.state_dir)
@@ -93,6 +94,9 @@ function M.new(opts)
   self.id_of = {}       -- filter -> its Subscription Identifier (sub_ids)
   self.filter_of = {}   -- Subscription Identifier -> filter
   self.next_sub_id = 0
+  self.fence_topic = opts.fence_topic or "lunamq/host/fence"
+  self.fence_next = 1   -- the number of the next fence to send
+  self.reset_subscriptions(self)
   self.last = {}        -- topic -> last payload seen (last(topic))
   self.touched = {}     -- scripts whose state may have changed
   self.reply_prefix = opts.reply_prefix or "lunamq/host/reply"
@@ -581,46 +585,258 @@ end
 
 -- ------------------------------------------------------------ dispatch
 
--- Bring the broker's subscriptions to the union of the filters: only the
--- difference is sent.
+-- Bring the broker's subscriptions to what the handlers need: only the
+-- difference is sent, new subscriptions before the removal of old ones, so
+-- a filter a reload keeps or adds loses nothing.
 --
 -- Overlapping filters (a/+ and a/#) make a broker such as mosquitto send
 -- one copy of a message per matching subscription (MQTT 5 allows either,
 -- [MQTT-3.3.4-2]..[MQTT-3.3.4-5]), which would call every matching handler
--- once per copy.  With sub_ids (MQTT 5) each filter is its own SUBSCRIBE
--- with its own Subscription Identifier, and a copy goes only to the
--- handlers of the filters whose identifiers it carries ([MQTT-3.3.4-3],
+-- once per copy.  Two ways round that:
+--
+-- With sub_ids (MQTT 5, the broker has them) each filter is its own
+-- SUBSCRIBE with its own Subscription Identifier, and a copy goes only to
+-- the handlers of the filters whose identifiers it carries ([MQTT-3.3.4-3],
 -- [MQTT-3.3.4-4]): every handler once per message however the broker
 -- chooses.  Identifiers are never reused, so a late copy for a filter
 -- unsubscribed since reaches nobody.
-function R:reconcile()
-  local sub, unsub = self.dispatch:diff(self.subscribed)
-  if #unsub > 0 then
-    local ok, err = self.transport.unsubscribe(unsub)
-    if not ok then self.log("error", nil, "unsubscribe: " .. tostring(err)) end
-    for _, f in ipairs(unsub) do
-      self.subscribed[f] = nil
-      local id = self.id_of[f]
-      if id then self.id_of[f], self.filter_of[id] = nil, nil end
-    end
+--
+-- Without (MQTT 3.1.1, --no-sub-ids, or a CONNACK saying Subscription
+-- Identifier Available 0) copies cannot be told apart, so the host
+-- subscribes to a cover of the filters in which no two overlap
+-- (dispatch.cover: a/# alone for a/+ and a/#) and dispatches every copy by
+-- the trie: one copy per message, whatever the broker's policy.
+--
+-- The handover on a reload (see handover below).  Every SUBSCRIBE is
+-- tracked until its SUBACK (on_subscribed).  An old subscription that
+-- overlaps none of the new ones still waiting goes at once; one that does
+-- is kept until the new ones are live.  Without identifiers that is the
+-- SUBACK; a broker that sends a copy per subscription may then send
+-- twice what it routes between the SUBACK and the UNSUBSCRIBE (a round
+-- trip, and only for topics both match).  With identifiers it is exact:
+-- while a new filter f is pending, its handlers take the copies of an old
+-- subscription g that matches the topic (every message on it has one) and
+-- ignore those under f's identifier; once every SUBACK is in, the host
+-- publishes a fence (QoS 1) to its own fence topic.  The broker routes the
+-- fence after f is live, and delivers in order, so every message that
+-- arrives after the fence has a copy under f: from then on f's handlers
+-- take only those, and g is unsubscribed.  Each message once, by the old
+-- version or the new.
+local FENCE_TIMEOUT_MS = 10000
+
+function R:send_subscribe(list, props, what)
+  local id, err = self.transport.subscribe(list, props)
+  if not id then
+    self.log("error", nil, ("subscribe %s: %s"):format(what, tostring(err)))
+    return
   end
+  if type(id) == "number" and id > 0 then
+    self.outstanding[id] = true
+    self.n_outstanding = self.n_outstanding + 1
+  end
+  return id
+end
+
+function R:send_unsubscribe(list)
+  if #list == 0 then return end
+  table.sort(list)
+  local ok, err = self.transport.unsubscribe(list)
+  if not ok then self.log("error", nil, "unsubscribe: " .. tostring(err)) end
+  for _, f in ipairs(list) do
+    self.subscribed[f] = nil
+    self.retiring[f] = nil
+    local id = self.id_of[f]
+    if id then self.id_of[f], self.filter_of[id] = nil, nil end
+  end
+end
+
+-- What the broker should have: { [filter] = qos }.
+function R:target()
+  local want = self.dispatch:wanted()
+  if self.sub_ids then return want end
+  return dispatch_mod.cover(want)
+end
+
+function R:reconcile()
+  local want = self:target()
+  local sub, unsub = {}, {}
+  for f, q in pairs(want) do
+    if self.subscribed[f] ~= q then sub[#sub + 1] = { f, q } end
+    self.retiring[f] = nil
+  end
+  for f in pairs(self.subscribed) do
+    if want[f] == nil then unsub[#unsub + 1] = f end
+  end
+  table.sort(sub, function(a, b) return a[1] < b[1] end)
   if #sub > 0 and self.sub_ids then
+    -- a pending filter needs a fence only if a live subscription overlaps it
+    local live = {}
+    for f in pairs(self.subscribed) do
+      if not self.pending[f] then live[#live + 1] = f end
+    end
     for _, s in ipairs(sub) do
-      local id = self.id_of[s[1]]
-      if not id then
+      local f = s[1]
+      local id = self.id_of[f]
+      local fresh = not id
+      if fresh then
         self.next_sub_id = self.next_sub_id + 1
         id = self.next_sub_id
-        self.id_of[s[1]], self.filter_of[id] = id, s[1]
+        self.id_of[f], self.filter_of[id] = id, f
       end
-      local ok, err = self.transport.subscribe({ s }, { subscription_identifier = id })
-      if not ok then self.log("error", nil, ("subscribe %s: %s"):format(s[1], tostring(err))) end
-      self.subscribed[s[1]] = s[2]
+      self:send_subscribe({ s }, { subscription_identifier = id }, f)
+      self.subscribed[f] = s[2]
+      if fresh then
+        -- (a QoS change re-subscribes the same filter: the broker replaces
+        -- the subscription, nothing to hand over)
+        local over = {}
+        for _, g in ipairs(live) do
+          if self.id_of[g] and dispatch_mod.overlap(f, g) then over[#over + 1] = self.id_of[g] end
+        end
+        if #over > 0 then
+          table.sort(over)
+          local of = {}
+          for i, gid in ipairs(over) do of[i] = self.filter_of[gid] end
+          self.pending[f] = { fence = self.fence_next, over = over, over_f = of }
+          self.n_pending = self.n_pending + 1
+        end
+      end
     end
+    if self.n_pending > 0 then self:want_fence() end
   elseif #sub > 0 then
-    local ok, err = self.transport.subscribe(sub)
-    if not ok then self.log("error", nil, "subscribe: " .. tostring(err)) end
-    for _, s in ipairs(sub) do self.subscribed[s[1]] = s[2] end
+    self:send_subscribe(sub, nil, "")
+    for _, s in ipairs(sub) do
+      self.subscribed[s[1]] = s[2]
+      self.waiting[s[1]] = true
+    end
   end
+  -- old subscriptions: at once unless a new one still depends on them
+  local now_list = {}
+  for _, g in ipairs(unsub) do
+    local tag
+    if self.sub_ids then
+      if self.pending[g] then
+        self.pending[g] = nil
+        self.n_pending = self.n_pending - 1
+      end
+      for _, p in pairs(self.pending) do
+        for _, gid in ipairs(p.over) do
+          if gid == self.id_of[g] then tag = math.max(tag or 0, p.fence) end
+        end
+      end
+    else
+      for f in pairs(self.waiting) do
+        if want[f] and dispatch_mod.overlap(f, g) then tag = true break end
+      end
+    end
+    if tag then self.retiring[g] = tag else now_list[#now_list + 1] = g end
+  end
+  self:send_unsubscribe(now_list)
+end
+
+-- The fence topic's subscription (made once, QoS 1) and the next fence
+-- once no SUBACK is outstanding.
+function R:want_fence()
+  if not self.fence_id then
+    self.next_sub_id = self.next_sub_id + 1
+    self.fence_id = self.next_sub_id
+    self:send_subscribe({ { self.fence_topic, 1 } }, { subscription_identifier = self.fence_id },
+                        self.fence_topic)
+  end
+  self:maybe_send_fence()
+end
+
+function R:maybe_send_fence()
+  if self.n_outstanding > 0 or self.fence_sent_upto >= self.fence_next then return end
+  local due = false
+  for _, p in pairs(self.pending) do
+    if p.fence == self.fence_next then due = true break end
+  end
+  if not due then return end
+  local k = self.fence_next
+  self.fence_next = k + 1
+  self.fence_sent_upto = k
+  local id, err = self.transport.publish(self.fence_topic, self.run_id .. " " .. k, 1, false, nil)
+  if not id then self.log("warn", nil, "fence: " .. tostring(err)) end
+  self.timers:set("\0host", "fence", FENCE_TIMEOUT_MS, nil, function()
+    if self.fence_seen < k then
+      self.log("warn", nil, ("no fence back in %d s: handing over without it"):format(FENCE_TIMEOUT_MS / 1000))
+      self:fence_arrived(k)
+    end
+  end, false, { internal = true })
+end
+
+-- Fence k is back: every filter waiting for it (or an earlier one) is live
+-- for whatever arrives from now on; the old subscriptions go.
+function R:fence_arrived(k)
+  if k <= self.fence_seen then return end
+  self.fence_seen = k
+  for f, p in pairs(self.pending) do
+    if p.fence <= k then
+      self.pending[f] = nil
+      self.n_pending = self.n_pending - 1
+    end
+  end
+  local list = {}
+  for g, tag in pairs(self.retiring) do
+    if tag ~= true and tag <= k then list[#list + 1] = g end
+  end
+  self:send_unsubscribe(list)
+  if self.n_pending == 0 then self.timers:cancel("\0host", "fence") end
+  self:maybe_send_fence()
+end
+
+function R:on_fence(msg)
+  local run, k = msg.payload:match("^(%S+) (%d+)$")
+  if run == self.run_id then self:fence_arrived(tonumber(k)) end
+end
+
+-- A SUBACK (the host passes every "subscribed" event): msg_id, the reason
+-- codes, the engine's error (e.g. LMQ_ESUB_ID_NOT_SUPPORTED) if the
+-- request failed.
+function R:on_subscribed(msg_id, reasons, err)
+  if not self.outstanding[msg_id] then return false end
+  self.outstanding[msg_id] = nil
+  self.n_outstanding = self.n_outstanding - 1
+  if err and err ~= 0 then
+    self.log("warn", nil, ("subscribe failed: %s"):format(tostring(err)))
+  end
+  for i, r in ipairs(reasons or {}) do
+    if r >= 0x80 then self.log("warn", nil, ("subscription %d refused: 0x%02x"):format(i, r)) end
+  end
+  if self.n_outstanding > 0 then return true end
+  if self.sub_ids then
+    self:maybe_send_fence()
+  else
+    self.waiting = {}
+    local list = {}
+    for g, tag in pairs(self.retiring) do
+      if tag == true then list[#list + 1] = g end
+    end
+    self:send_unsubscribe(list)
+  end
+  return true
+end
+
+-- Switch Subscription Identifiers off (the CONNACK said the broker has
+-- none) or on: nothing the runtime asked for counts as subscribed any more
+-- (the engine refused the SUBSCRIBEs that carried one), so everything is
+-- subscribed again the other way.
+function R:set_sub_ids(on)
+  on = on and true or false
+  if on == self.sub_ids then return end
+  self.sub_ids = on
+  self:reset_subscriptions()
+  self:reconcile()
+end
+
+function R:reset_subscriptions()
+  self.subscribed, self.id_of, self.filter_of = {}, {}, {}
+  self.pending, self.n_pending, self.retiring, self.waiting = {}, 0, {}, {}
+  self.outstanding, self.n_outstanding = {}, 0
+  self.fence_id = nil
+  self.fence_sent_upto = self.fence_next - 1
+  self.fence_seen = self.fence_next - 1
+  self.timers:cancel("\0host", "fence")
 end
 
 -- Note an error of a handler (or timer); disable it after max_errors in a
@@ -796,13 +1012,47 @@ function R:deliver_to(h, msg)
   end
 end
 
+-- The identifier whose copies handler h takes for topic while its filter
+-- is pending (see reconcile): the first old subscription that matches the
+-- topic, else its own.
+function R:route(h, topic)
+  local p = self.pending[h.filter]
+  if p then
+    for i, gid in ipairs(p.over) do
+      if self.matches(p.over_f[i], topic) then return gid end
+    end
+  end
+  return self.id_of[h.filter]
+end
+
+-- During a handover: each handler takes the copies under its route.
+function R:deliver_routed(hs, msg, ids)
+  local topic = msg.topic
+  for i = 1, #hs do
+    local h = hs[i]
+    local r = self:route(h, topic)
+    local take = false
+    if type(ids) == "number" then
+      take = r == ids
+    else
+      for j = 1, #ids do
+        if ids[j] == r then take = true break end
+      end
+    end
+    if take then self:deliver_to(h, msg) end
+  end
+end
+
 -- One incoming message: { topic =, payload =, qos =, retain = [, props =] }.
 -- With Subscription Identifiers on it, only the handlers of those filters.
 function R:deliver(msg)
+  if msg.topic == self.fence_topic then return self:on_fence(msg) end
   self.last[msg.topic] = msg.payload
   local hs = self.dispatch:handlers_for(msg.topic)
   local ids = self.sub_ids and msg.props and msg.props ~= "" and sub_ids_of(msg)
-  if type(ids) == "number" then
+  if ids and self.n_pending > 0 then
+    return self:deliver_routed(hs, msg, ids)
+  elseif type(ids) == "number" then
     local f = self.filter_of[ids]
     if f then
       for i = 1, #hs do

@@ -43,13 +43,19 @@ function M.fake_transport()
                                        props = props }
     return t.next_id
   end
-  function t.subscribe(list)
+  -- (message ids as the engine gives them; t.sub_props[i]: the i-th
+  -- SUBSCRIBE's properties)
+  t.sub_props = {}
+  function t.subscribe(list, props)
+    t.next_id = t.next_id + 1
     t.subscribes[#t.subscribes + 1] = list
-    return 1
+    t.sub_props[#t.subscribes] = props or false
+    return t.next_id
   end
   function t.unsubscribe(list)
+    t.next_id = t.next_id + 1
     t.unsubscribes[#t.unsubscribes + 1] = list
-    return 1
+    return t.next_id
   end
   return t
 end
