@@ -1139,6 +1139,78 @@ static void test_shutdown_logging_does_not_reach_plugins_already_gone(void)
     CHECK_INT(td_b_logs_after_shutdown, 0);
 }
 
+/* A subscribe rewrite is checked as the caller's filters are: 3.1.1 has
+ * only the QoS bits (the rest are reserved, 0), and No Local on a shared
+ * subscription is a Protocol Error [MQTT-3.8.3-4]. */
+static const char *sx_filter;
+static int32_t sx_options = -1;
+
+static int sx_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    (void)config;
+    *state = (void *)(uintptr_t)api;
+    return 0;
+}
+
+static int sx_subscribe(void *state, const lmq_plugin_sub *subs, int32_t n)
+{
+    const lmq_plugin_api *api = state;
+    for (int32_t i = 0; i < n; i++) {
+        if (sx_filter)
+            CHECK_INT(api->sub_set_filter(api, &subs[i], sx_filter, -1), 0);
+        if (sx_options >= 0)
+            CHECK_INT(api->sub_set_options(api, &subs[i], sx_options), 0);
+    }
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+static void test_subscribe_rewrites_are_checked_like_the_callers(void)
+{
+    fx f;
+    lmq_plugin d = { .abi_version = LMQ_PLUGIN_ABI_VERSION, .struct_size = sizeof(lmq_plugin),
+                     .name = "sx", .init = sx_init, .on_subscribe = sx_subscribe };
+    lmq_subscription sub = { "a/b", -1, 1 };
+    lmq_sub_entry e;
+    uint32_t pos = 0;
+
+    /* 3.1.1: No Local set by the plugin does not reach the wire. */
+    fx_init(&f, 4);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, "", "sx.so"), 0);
+    fx_connect(&f, 0);
+    sx_filter = NULL;
+    sx_options = 0x04 | 1;
+    int id = lmq_session_subscribe(f.s, &sub, 1, NULL, f.now);
+    if (id <= 0)
+        fprintf(stderr, "3.1.1 subscribe: %d %s\n", id, lmq_session_errmsg(f.s));
+    CHECK(id > 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e) == 1);
+    CHECK_INT(e.options, 1);
+    fx_free(&f);
+
+    /* 5: No Local, then the plugin makes the filter a shared one: refused
+     * by the call, offline too (not queued to fail at the next CONNECT). */
+    fx_init(&f, 5);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, "", "sx.so"), 0);
+    sub.options = 0x04 | 1;
+    sx_filter = "$share/g/a/b";
+    sx_options = -1;
+    CHECK_INT(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now), LMQ_EINVAL);
+    CHECK(strstr(lmq_session_errmsg(f.s), "plugin") != NULL);
+    fx_connect(&f, 0);
+    CHECK_INT(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now), LMQ_EINVAL);
+    CHECK_INT(fx_next(&f), 0);                  /* nothing went */
+    /* Without No Local the shared filter goes. */
+    sub.options = 1;
+    CHECK(lmq_session_subscribe(f.s, &sub, 1, NULL, f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_SUBSCRIBE);
+    pos = 0;
+    CHECK(lmq_subs_next(&f.pkt.u.subscribe, LMQ_SUBSCRIBE, &pos, &e) == 1);
+    CHECK(e.filter.n == 12 && !memcmp(e.filter.p, "$share/g/a/b", 12));
+    fx_free(&f);
+    sx_filter = NULL;
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -1169,5 +1241,6 @@ int main(void)
     RUN(test_api_figures_and_fd_watch_without_a_loop);
     RUN(test_plugin_built_for_abi_1_0_still_loads);
     RUN(test_shutdown_logging_does_not_reach_plugins_already_gone);
+    RUN(test_subscribe_rewrites_are_checked_like_the_callers);
     return check_done();
 }

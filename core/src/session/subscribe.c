@@ -333,8 +333,17 @@ int lmq_session_subscribe(lmq_session *s, const lmq_subscription *subs, int n,
             break;                              /* [MQTT-4.7.1-1] [MQTT-4.7.1-2] */
         rc = check_options(s, f[i], o[i]);
     }
-    if (!rc && s->plugins)
-        rc = lmq_plugin_hook_subscribe(s, f, o, n, now);
+    if (!rc && s->plugins && !(rc = lmq_plugin_hook_subscribe(s, f, o, n, now))) {
+        /* What a plugin rewrote is checked as the caller's was. */
+        for (int i = 0; !rc && i < n; i++) {
+            if (lmq_session_api_level(s) != 5)
+                o[i] &= 3u;
+            if ((rc = check_options(s, f[i], o[i])))
+                lmq_session_seterr(s, "a plugin rewrote the subscription to '%.*s' with "
+                                   "options 0x%02x: not a valid subscription [MQTT-3.8.3-4]",
+                                   (int)f[i].n, (const char *)f[i].p, (unsigned)o[i]);
+        }
+    }
     lmq_req *r = rc ? NULL : req_new(LMQ_SUBSCRIBE, f, o, (uint32_t)n);
     if (!rc && !r)
         rc = LMQ_ENOMEM;
