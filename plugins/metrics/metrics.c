@@ -352,7 +352,17 @@ static void accept_all(metrics *m)
             if (m->conns[i].fd < 0)
                 c = &m->conns[i];
         if (!c) {
-            close(fd);          /* all slots busy: the scraper retries */
+            /* All slots busy: say so (what the request sent so far read
+             * first, or the close would reset the answer away). */
+            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                       "Content-Length: 0\r\nRetry-After: 1\r\n"
+                                       "Connection: close\r\n\r\n";
+            char sink[512];
+            while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+                ;
+            (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(fd, SHUT_WR);
+            close(fd);
             continue;
         }
         memset(c, 0, sizeof *c);

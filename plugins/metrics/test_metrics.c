@@ -270,7 +270,8 @@ static double cpu_seconds(void)
 /* Hostile scrapers: a NUL in the request is answered 400 at once (not
  * left to the deadline); with the process out of fds the plugin neither
  * spins on its listening socket (a pending connection it cannot accept
- * keeps it readable) nor stops serving once fds are back. */
+ * keeps it readable) nor stops serving once fds are back; with every slot
+ * taken by slow scrapers the next one is told 503. */
 static void test_hostile_scrapers(void)
 {
     tw_client *t = NULL;
@@ -314,6 +315,21 @@ static void test_hostile_scrapers(void)
     ans[got] = '\0';
     CHECK(!strncmp(ans, "HTTP/1.1 400", 12));
     CHECK(tw_now_ms() - t0 < 4000);     /* the slot deadline is 5 s */
+
+    /* Every slot held by a slow scraper: the next one hears 503, not a
+     * bare close. */
+    int slow[16], nslow = 0;
+    while (nslow < 16 && (slow[nslow] = dial()) >= 0)
+        (void)!send(slow[nslow++], "GET /me", 7, MSG_NOSIGNAL);
+    CHECK_INT(nslow, 16);
+    for (int64_t w = tw_now_ms(); tw_now_ms() - w < 300;)
+        tw_pump(20);
+    page = http("GET /metrics HTTP/1.1\r\n\r\n");
+    CHECK(page && !strncmp(page, "HTTP/1.1 503", 12));
+    free(page);
+    page = NULL;
+    while (nslow > 0)
+        close(slow[--nslow]);
 
     /* Every fd taken but one, which a connection to the plugin takes. */
     REQUIRE(getrlimit(RLIMIT_NOFILE, &old_lim) == 0);
