@@ -305,9 +305,63 @@ done:
     it_broker_stop(b);
 }
 
+/*
+ * With LMQ_DURABILITY_FSYNC the PUBREC of a pulled QoS 2 message waits for
+ * the fsync of its record; the loop must come back for it within a group
+ * commit, not at the next packet or keepalive.  The pull happens outside
+ * the loop (lmq_client_events between runs): the driver has to hear that
+ * the session's deadline moved.  Against the fake broker, which sends one
+ * message and then nothing, keepalive 60 s.  [MQTT-4.3.3-8]
+ */
+static void test_pulled_qos2_is_acknowledged_after_the_fsync_not_the_keepalive(void)
+{
+    tf_fake *f = tf_fake_new();
+    tw_client *t = NULL;
+    tf_packet p = {0};
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/lmq_durable_ack_XXXXXX");
+    REQUIRE(f && mkdtemp(dir));
+    t = it_fake_client(f, "durable-ack", LMQ_MQTT_5);
+    REQUIRE(t);
+    /* the driver the suite runs under (libev unless LMQ_TEST_DRIVER=external) */
+    const char *drv = getenv("LMQ_TEST_DRIVER");
+    tw_set_external(t, drv && strcmp(drv, "external") == 0);
+    lmq_client_set_int(t->c, LMQ_OPT_KEEPALIVE, 60);
+    REQUIRE(lmq_client_set_str(t->c, LMQ_OPT_STATE_DIR, dir, -1) == 0);
+    REQUIRE(lmq_client_set_int(t->c, LMQ_OPT_DURABILITY, LMQ_DURABILITY_FSYNC) == 0);
+    REQUIRE(it_fake_handshake(f, t, LMQ_MQTT_5, NULL) == 0);
+
+    lmq_packet pub;
+    memset(&pub, 0, sizeof pub);
+    pub.type = LMQ_PUBLISH;
+    pub.flags = 2 << 1;
+    pub.u.publish.qos = 2;
+    pub.u.publish.packet_id = 7;
+    pub.u.publish.topic.p = (const uint8_t *)"durable/ack";
+    pub.u.publish.topic.n = 11;
+    pub.u.publish.payload.p = (const uint8_t *)"x";
+    pub.u.publish.payload.n = 1;
+    REQUIRE(tf_fake_send_packet(f, &pub, LMQ_MQTT_5) == 0);
+    /* the message reaches the application (tw pulls it: the ack is due) */
+    REQUIRE(tw_wait(t, LMQ_EV_MESSAGE, IT_SHORT_MS));
+    /* its PUBREC comes once the record is on disk: well within 3 s */
+    CHECK_INT(tf_fake_expect(f, LMQ_PUBREC, IT_SHORT_MS, &p), 0);
+    CHECK_INT(p.pkt.u.ack.packet_id, 7);
+
+done:
+    tf_packet_clear(&p);
+    tw_free(t);
+    tf_fake_free(f);
+    char path[128];
+    snprintf(path, sizeof path, "%s/durable-ack.lmqs", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_publisher_killed_at_random_points_loses_nothing);
+    RUN(test_pulled_qos2_is_acknowledged_after_the_fsync_not_the_keepalive);
     return check_done();
 }

@@ -588,8 +588,10 @@ LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max)
     else
         n = lmq_session_events(c->s, out, max);
     /* A durable session acknowledges messages as they are pulled: the
-     * PUBACK / PUBREC now waiting to be written needs the driver. */
-    if (n > 0 && c->drv && c->drv->changed && lmq_session_out(c->s, NULL) > 0)
+     * PUBACK / PUBREC now waiting to be written needs the driver, and so
+     * does one held for the fsync (the deadline is a millisecond away). */
+    if (n > 0 && c->drv && c->drv->changed &&
+        (lmq_session_out(c->s, NULL) > 0 || lmq_session_out_held(c->s)))
         c->drv->changed(c->drv_ctx);
     lmq_client_unlock(c);
     return n;

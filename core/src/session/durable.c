@@ -372,6 +372,11 @@ int lmq_durable_waiting(const lmq_session *s)
     return s->ofence.f[s->ofence.head].lsn > lmq_store_durable_lsn(s->store);
 }
 
+int lmq_session_out_held(const lmq_session *s)
+{
+    return s && lmq_durable_waiting(s);
+}
+
 void lmq_durable_out_discard(lmq_session *s)
 {
     s->out_abs += s->oend - s->ostart;

@@ -87,6 +87,10 @@ void lmq_session_lost(lmq_session *s, int64_t now, int error);
  * lmq_session_sent(s, k, now) (which also counts as activity for keepalive). */
 size_t lmq_session_out(lmq_session *s, const uint8_t **p);
 void lmq_session_sent(lmq_session *s, size_t k, int64_t now);
+/* 1 while output waits for the state file's fsync (LMQ_DURABILITY_FSYNC):
+ * lmq_session_deadline() is then a millisecond away, and a caller that
+ * changed the session outside the loop must tell its driver. */
+int lmq_session_out_held(const lmq_session *s);
 
 int lmq_session_state(const lmq_session *s);
 
