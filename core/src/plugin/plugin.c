@@ -18,6 +18,11 @@
 
 #define LMQ_TICK_DEFAULT_MS 1000
 
+/* The codes lunamq_plugin.h spells out for plugins are the engine's. */
+_Static_assert(LMQ_PLUGIN_EINVAL == LMQ_EINVAL, "LMQ_PLUGIN_EINVAL");
+_Static_assert(LMQ_PLUGIN_ESTATE == LMQ_ESTATE, "LMQ_PLUGIN_ESTATE");
+_Static_assert(LMQ_PLUGIN_ENOLOOP == LMQ_EPLUGIN_NOLOOP, "LMQ_PLUGIN_ENOLOOP");
+
 typedef struct lmq_plugin_slot {
     lmq_plugin_api api;           /* first: (slot *)api is the slot */
     lmq_plugin desc;              /* zero-padded copy of the plugin's own */
