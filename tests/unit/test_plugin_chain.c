@@ -1211,6 +1211,52 @@ static void test_subscribe_rewrites_are_checked_like_the_callers(void)
     sx_filter = NULL;
 }
 
+/* on_connect sees the property block of the CONNECT as sent: the
+ * engine's own (Session Expiry from its option) and the configured list. */
+static const lmq_plugin_api *cp_api;
+static int32_t cp_props_len = -1;
+static int64_t cp_expiry = -1;
+static char cp_user[32];
+
+static int cp_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    (void)config;
+    cp_api = api;
+    *state = NULL;
+    return 0;
+}
+
+static void cp_connect(void *state, const lmq_plugin_conn *c)
+{
+    const char *k, *v;
+    int32_t kl, vl;
+    (void)state;
+    cp_props_len = c->props_len;
+    if (cp_api->prop_int(c->props, c->props_len, LMQ_PROP_SESSION_EXPIRY, 0, &cp_expiry) != 1)
+        cp_expiry = -1;
+    if (cp_api->prop_user(c->props, c->props_len, 0, &k, &kl, &v, &vl) == 1)
+        snprintf(cp_user, sizeof cp_user, "%.*s=%.*s", (int)kl, k, (int)vl, v);
+}
+
+static void test_connect_hook_sees_the_properties_as_sent(void)
+{
+    fx f;
+    lmq_plugin d = { .abi_version = LMQ_PLUGIN_ABI_VERSION, .struct_size = sizeof(lmq_plugin),
+                     .name = "cp", .init = cp_init, .on_connect = cp_connect };
+    fx_init(&f, 5);
+    CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_SESSION_EXPIRY, 120), 0);
+    lmq_proplist *pl = lmq_proplist_new();
+    CHECK_INT(lmq_proplist_add_user(pl, "app", -1, "x", -1), 0);
+    CHECK_INT(lmq_session_set_props(f.s, LMQ_PROPS_CONNECT, pl), 0);
+    lmq_proplist_free(pl);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d, "", "cp.so"), 0);
+    fx_connect(&f, 0);
+    CHECK(cp_props_len > 0);
+    CHECK(cp_expiry == 120);
+    CHECK(strcmp(cp_user, "app=x") == 0);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -1242,5 +1288,6 @@ int main(void)
     RUN(test_plugin_built_for_abi_1_0_still_loads);
     RUN(test_shutdown_logging_does_not_reach_plugins_already_gone);
     RUN(test_subscribe_rewrites_are_checked_like_the_callers);
+    RUN(test_connect_hook_sees_the_properties_as_sent);
     return check_done();
 }
