@@ -845,6 +845,56 @@ static void test_fsync_mode_holds_only_what_needs_the_disk(void)
     remove_dir();
 }
 
+/*
+ * The connection drops while a record waits for its fsync: the bytes held
+ * for it go with the connection, and what the next one resends on the
+ * strength of that record waits for the same fsync: the PUBREL of a
+ * PUBREC'd message (a power loss would otherwise restart it as "sent" and
+ * resend the PUBLISH after its PUBREL [MQTT-4.3.3-6]), the PUBREC answering
+ * a resent QoS 2 PUBLISH whose id was just recorded.
+ */
+static void test_resends_after_a_reconnect_wait_for_the_pending_fsync(void)
+{
+    fresh_dir();
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    lmq_store *st = f->s->store;
+    CHECK(st != NULL);
+    CHECK_INT(fx_pub(f, "t", "q2", 2), 1);
+    CHECK_INT(dnext(f), LMQ_PUBLISH);
+    lmq_packet p = fx_publish("in", "two", 2, 8);
+    CHECK_INT(fx_feed(f, &p), 0);
+    dskip(f);
+
+    lmq_store_pause_sync(st, 1);
+    lmq_packet a = fx_ack(LMQ_PUBREC, 1, 0);
+    CHECK_INT(fx_feed(f, &a), 0);
+    fx_events(f);                                   /* pulled: id 8 recorded */
+    CHECK_INT(fx_next(f), 0);                       /* PUBREL, PUBREC held */
+    fx_reconnect(f);
+    CHECK_INT(lmq_session_start(f->s, f->now), 0);
+    CHECK_INT(fx_next(f), LMQ_CONNECT);             /* rests on no record */
+    lmq_packet ca = fx_connack(1, 0);
+    CHECK_INT(fx_feed(f, &ca), 0);
+    p.flags |= 8;                                   /* the server's resend, DUP */
+    CHECK_INT(fx_feed(f, &p), 0);
+    fx_events(f);
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 0);      /* not delivered again */
+    CHECK_INT(fx_next(f), 0);                       /* still held */
+    CHECK(lmq_session_out_held(f->s));
+    lmq_store_pause_sync(st, 0);
+    CHECK_INT(dnext(f), LMQ_PUBREL);
+    CHECK_INT(f->pkt.u.ack.packet_id, 1);
+    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(f->pkt.u.ack.packet_id, 8);
+    fx_free(f);
+    char file[160];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    unlink(file);
+    remove_dir();
+}
+
 /* LMQ_DURABILITY_OS trusts the page cache: written is enough, nothing
  * waits, not even QoS 2. */
 static void test_os_mode_holds_nothing(void)
@@ -1053,6 +1103,7 @@ int main(void)
     RUN(test_restored_message_keeps_its_properties);
     RUN(test_commit_does_not_wait_for_the_fsync_that_covers_it);
     RUN(test_fsync_mode_holds_only_what_needs_the_disk);
+    RUN(test_resends_after_a_reconnect_wait_for_the_pending_fsync);
     RUN(test_os_mode_holds_nothing);
     RUN(test_subscriptions_survive_reload_and_compaction);
     RUN(test_restart_resubscribes_from_the_state_file);

@@ -109,6 +109,9 @@ static int server_allows(const lmq_session *s, const lmq_req *r)
 static void resend_now(lmq_session *s, lmq_req *r)
 {
     int rc;
+    /* The fences of the lost connection went with its bytes: a record this
+     * resend rests on may still wait for its fsync (store.h). */
+    lmq_durable_hold_out(s, lmq_durable_out_mark(s));
     if (r->state == LMQ_RQ_RELEASED)
         rc = lmq_pub_send_ack(s, LMQ_PUBREL, r->packet_id, 0);
     else if (!(rc = server_allows(s, r)))
@@ -386,7 +389,9 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
     int st = lmq_in_get(s, pid);
     if (p->qos == 2 && st == LMQ_IN_Q2_RECEIVED) {
         /* Seen and PUBREC'd already: acknowledge again, deliver once
-         * [MQTT-4.3.3-10]. */
+         * [MQTT-4.3.3-10]; not before the record of the id is on disk
+         * (it may be, after a reconnect, the first PUBREC for it). */
+        lmq_durable_hold_out(s, lmq_durable_out_mark(s));
         if ((rc = lmq_pub_send_ack(s, LMQ_PUBREC, pid, 0)))
             return lmq_session_fail(s, rc, "cannot queue PUBREC");
         return 0;
