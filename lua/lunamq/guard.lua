@@ -15,6 +15,7 @@ local jit = rawget(_G, "jit")
 local debug = debug
 
 local HOOK_EVERY = 1000 -- VM instructions between clock checks
+local gethook, sethook = debug.gethook, debug.sethook
 
 -- Switch off compilation for a loaded chunk and all functions inside it.
 function M.prepare(chunk)
@@ -56,25 +57,35 @@ function M.new(bound_ms, clock)
     return rethrow_if_expired(xpcall(fn, handler, ...))
   end
 
+  -- The count hook is installed by the first bounded call and stays:
+  -- with no deadline armed it returns at once.  Installing and removing it
+  -- around every call (a rewrite of the VM's dispatch table each time) cost
+  -- more than a short handler itself; a hook left in place costs one cheap
+  -- call per HOOK_EVERY interpreted instructions and stops no compilation.
+  -- Each call checks the hook is still this guard's (a script allowed the
+  -- debug library, or another guard, may have replaced it).  release()
+  -- removes it (the runtime's close()).
+  local function finish(prev_deadline, ...)
+    g.deadline = prev_deadline
+    if not prev_deadline then g.expired = false end
+    return ...
+  end
+
   -- ok, result... or false, message-with-traceback
   function g.call(fn, ...)
     local prev_deadline = g.deadline
-    local bounded = g.bound_ms and g.bound_ms > 0
-    if bounded then
-      local d = g.clock() + g.bound_ms
-      -- a nested call cannot extend the outer bound
-      if not prev_deadline or d < prev_deadline then g.deadline = d end
-      if not prev_deadline then debug.sethook(hook, "", HOOK_EVERY) end
+    if not (g.bound_ms and g.bound_ms > 0) then
+      return xpcall(fn, traceback, ...)
     end
-    local r = { xpcall(fn, traceback, ...) }
-    if bounded then
-      g.deadline = prev_deadline
-      if not prev_deadline then
-        debug.sethook()
-        g.expired = false
-      end
-    end
-    return unpack(r, 1, table.maxn(r))
+    local d = g.clock() + g.bound_ms
+    -- a nested call cannot extend the outer bound
+    if not prev_deadline or d < prev_deadline then g.deadline = d end
+    if gethook() ~= hook then sethook(hook, "", HOOK_EVERY) end
+    return finish(prev_deadline, xpcall(fn, traceback, ...))
+  end
+
+  function g.release()
+    if gethook() == hook then sethook() end
   end
 
   return g

@@ -1119,6 +1119,7 @@ end
 -- Save everything (on the way out), and log the counters of every handler
 -- that ran.
 function R:close()
+  self.guard.release()
   for _, rec in pairs(self.scripts) do self:save(rec) end
   self.touched = {}
   for name, rec in pairs(self.scripts) do

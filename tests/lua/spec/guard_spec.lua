@@ -86,9 +86,27 @@ describe("the runaway bound #unit", function()
     assert.is_not_nil(sink.find("error", "ran longer than"))
   end)
 
-  it("leaves no hook behind after a call", function()
+  it("bounds only what runs inside a call, and leaves no hook after release()", function()
     local g = guard.new(BOUND, sys.monotonic_ms)
     assert.is_true((g.call(function() return 1 end)))
+    -- the hook stays between calls (cheaper than setting it each time),
+    -- disarmed: host code running past the bound is not stopped
+    local t0 = sys.monotonic_ms()
+    local spun = 0
+    while sys.monotonic_ms() - t0 < 2 * BOUND do spun = spun + 1 end
+    assert.is_true(spun > 0)
+    -- a call after a long idle gets its own full bound
+    local ok = g.call(function()
+      local t1 = sys.monotonic_ms()
+      while sys.monotonic_ms() - t1 < BOUND / 2 do end
+    end)
+    assert.is_true(ok)
+    -- replaced behind its back (a script with debug allowed): set again
+    debug.sethook()
+    local ok2, err = g.call(guard.prepare(function() while true do end end))
+    assert.is_false(ok2)
+    assert.matches("ran longer than", err)
+    g.release()
     assert.is_nil(debug.gethook())
   end)
 
