@@ -15,10 +15,15 @@ local function light(on)
   state.on = on
 end
 
-local function light_off()
+-- What the "off" timer does.  Named with on_timer, so the wait lives in
+-- the timer alone: a reload gives the running timer this function and
+-- keeps its deadline; a restart restores the deadline from the state dir
+-- and attaches it here (a light left on when it ran out meanwhile goes off
+-- at once).
+on_timer("off", function()
   log.info("no motion for %d s: light off", OFF_AFTER)
   light(false)
-end
+end)
 
 on(SENSOR, function(sensor)
   -- The sensor reports occupancy=false on its own timeout; only motion
@@ -31,10 +36,5 @@ on(SENSOR, function(sensor)
     light(true)
   end
   -- the light is on: every motion restarts the wait, however bright it is
-  after("off", OFF_AFTER, light_off)
+  after("off", OFF_AFTER)
 end, { json = true, qos = 1 })
-
--- The light is on (state survives restarts and reloads) but nothing is
--- waiting to switch it off, e.g. after a restart: start the wait.  On a
--- reload the running "off" timer is re-attached and keeps its deadline.
-if state.on then after("off", OFF_AFTER, light_off) end
