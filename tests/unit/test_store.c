@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -895,6 +898,67 @@ static void test_resends_after_a_reconnect_wait_for_the_pending_fsync(void)
     remove_dir();
 }
 
+/* The descriptor this process has open on file name, or -1. */
+static int fd_of(const char *name)
+{
+    char link[64], target[256];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, name) == 0)
+            return fd;
+    }
+    return -1;
+}
+
+/*
+ * The fsync thread's fdatasync fails (here for real: the state file's
+ * descriptor now names /dev/null, which takes writes and refuses
+ * fdatasync with EINVAL).  The QoS 2 PUBLISH held for it must not wait for
+ * ever: the session learns the failure without a new record to write,
+ * says so (LMQ_EV_ERROR, LMQ_ESTORE_IO), gives the store up, and the
+ * PUBLISH goes.
+ */
+static void test_failed_fsync_releases_what_it_held_and_says_so(void)
+{
+    fresh_dir();
+    fx *f = &fxa;
+    durable_session(f);
+    fx_connect(f, 0);
+    lmq_store *st = f->s->store;
+    CHECK(st != NULL);
+    char file[160], real[PATH_MAX];
+    snprintf(file, sizeof file, "%s/c1.lmqs", dir);
+    CHECK(realpath(file, real) != NULL);
+    int fd = fd_of(real), null = open("/dev/null", O_WRONLY);
+    CHECK(fd >= 0 && null >= 0);
+    lmq_store_pause_sync(st, 1);
+    CHECK_INT(fx_pub(f, "t", "q2", 2), 1);
+    CHECK_INT(fx_next(f), 0);                       /* held for the fsync */
+    CHECK(dup2(null, fd) == fd);
+    close(null);
+    lmq_store_pause_sync(st, 0);                    /* the fdatasync fails */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (!lmq_store_sync_failed(st) && t.tv_sec - t0.tv_sec < 3);
+    CHECK(lmq_store_sync_failed(st));
+    CHECK_INT(fx_next(f), LMQ_PUBLISH);             /* no longer held */
+    CHECK(f->s->store == NULL);
+    fx_events(f);
+    const lmq_event *e = fx_find(f, LMQ_EV_ERROR);
+    CHECK(e != NULL && e->error == LMQ_ESTORE_IO);
+    CHECK(!lmq_session_out_held(f->s));
+    fx_free(f);
+    unlink(file);
+    remove_dir();
+}
+
 /* LMQ_DURABILITY_OS trusts the page cache: written is enough, nothing
  * waits, not even QoS 2. */
 static void test_os_mode_holds_nothing(void)
@@ -1104,6 +1168,7 @@ int main(void)
     RUN(test_commit_does_not_wait_for_the_fsync_that_covers_it);
     RUN(test_fsync_mode_holds_only_what_needs_the_disk);
     RUN(test_resends_after_a_reconnect_wait_for_the_pending_fsync);
+    RUN(test_failed_fsync_releases_what_it_held_and_says_so);
     RUN(test_os_mode_holds_nothing);
     RUN(test_subscriptions_survive_reload_and_compaction);
     RUN(test_restart_resubscribes_from_the_state_file);

@@ -278,7 +278,11 @@ void lmq_durable_unsub(lmq_session *s, const uint8_t *f, uint32_t n)
 
 void lmq_durable_commit(lmq_session *s)
 {
-    if (s->store && lmq_store_dirty(s->store))
+    /* Output held for an fsync that failed would wait for ever: the
+     * commit reports the failure and the store is given up (store_broke),
+     * which releases it. */
+    if (s->store && (lmq_store_dirty(s->store) ||
+                     (s->ofence.n && lmq_store_sync_failed(s->store))))
         store_broke(s, lmq_store_commit(s->store));
 }
 

@@ -738,6 +738,17 @@ static int worker_failed(lmq_store *st)
     return io_fail(st, "fdatasync");
 }
 
+int lmq_store_sync_failed(lmq_store *st)
+{
+    int e;
+    if (!st || !st->worker_on)
+        return 0;
+    pthread_mutex_lock(&st->mu);
+    e = st->sync_err;
+    pthread_mutex_unlock(&st->mu);
+    return e != 0;
+}
+
 void lmq_store_pause_sync(lmq_store *st, int paused)
 {
     if (!st || !st->worker_on)

@@ -182,6 +182,9 @@ int lmq_store_sync(lmq_store *st);
 uint64_t lmq_store_lsn(const lmq_store *st);
 uint64_t lmq_store_durable_lsn(lmq_store *st);
 uint64_t lmq_store_requested_lsn(lmq_store *st);
+/* 1 once an fdatasync of the worker has failed (the durable LSN will not
+ * move again): the next lmq_store_commit reports it. */
+int lmq_store_sync_failed(lmq_store *st);
 /* Tests: while paused, the worker starts no fdatasync (the durable LSN
  * stands still); stop and sync_wait still finish.  FSYNC mode only. */
 void lmq_store_pause_sync(lmq_store *st, int paused);
