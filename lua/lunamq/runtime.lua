@@ -794,6 +794,11 @@ end
 -- codes, the engine's error (e.g. LMQ_ESUB_ID_NOT_SUPPORTED) if the
 -- request failed.
 function R:on_subscribed(msg_id, reasons, err)
+  if self.forgotten[msg_id] then
+    -- asked before a switch of mode: its failure (or grant) is old news
+    self.forgotten[msg_id] = nil
+    return true
+  end
   if not self.outstanding[msg_id] then return false end
   self.outstanding[msg_id] = nil
   self.n_outstanding = self.n_outstanding - 1
@@ -830,6 +835,8 @@ function R:set_sub_ids(on)
 end
 
 function R:reset_subscriptions()
+  self.forgotten = self.forgotten or {}
+  for id in pairs(self.outstanding or {}) do self.forgotten[id] = true end
   self.subscribed, self.id_of, self.filter_of = {}, {}, {}
   self.pending, self.n_pending, self.retiring, self.waiting = {}, 0, {}, {}
   self.outstanding, self.n_outstanding = {}, 0

@@ -235,7 +235,11 @@ describe("a reload that changes filters #unit", function()
     assert.are.same({ "a/#" }, { sub_filters(tr)[3] })
     assert.is_false(tr.sub_props[3])
     -- the SUBSCRIBEs the engine refused (LMQ_ESUB_ID_NOT_SUPPORTED) are nobody's now
-    assert.is_false(rt:on_subscribed(1, nil, "LMQ_ESUB_ID_NOT_SUPPORTED"))
+    local n_warn = #sink.lines
+    assert.is_true(rt:on_subscribed(1, nil, "LMQ_ESUB_ID_NOT_SUPPORTED"))
+    assert.is_true(rt:on_subscribed(2, nil, "LMQ_ESUB_ID_NOT_SUPPORTED"))
+    assert.are.equal(n_warn, #sink.lines, "no warning per refused SUBSCRIBE")
+    assert.is_false(rt:on_subscribed(99, { 0 }), "not the runtime's")
     rt:deliver(copy("a/x", "1"))
     assert.are.same({ "p a/x 1", "h a/x 1" }, handled(tr))
     -- a later CONNACK: the same mode, no second line

@@ -383,8 +383,9 @@ describe("lunamq host against mosquitto #hostint", function()
   end)
 
   -- MQTT 5: mosquitto sends a copy per matching subscription, told apart by
-  -- their Subscription Identifiers; 3.1.1: one copy ([MQTT-3.3.5-1]).
-  for _, proto in ipairs { "5", "311" } do
+  -- their Subscription Identifiers; 3.1.1: one copy ([MQTT-3.3.5-1]); MQTT 5
+  -- without identifiers: a cover in which no two filters overlap, one copy.
+  for _, proto in ipairs { "5", "311", "5 --no-sub-ids" } do
   it("dispatches 1,000 patterns as lmq_topic_matches says (MQTT " .. proto .. ")", function()
     -- deterministic: a small LCG
     local seed = 12345
