@@ -63,7 +63,9 @@ end
 -- default the real one), guard_clock (ms, the bound's clock; default the monotonic
 -- one even when clock is fake), log(level, script, msg), matches(filter,
 -- topic), max_errors, bound_ms, sub_ids (MQTT 5: one Subscription
--- Identifier per filter, see reconcile()).
+-- Identifier per filter, see reconcile()), fence_topic (the topic of the
+-- reload handover's fence; the host makes it unique per client).  The host
+-- passes every "subscribed" event to on_subscribed().
 function M.new(opts)
   local self = setmetatable({}, R)
   self.dir = opts.dir
