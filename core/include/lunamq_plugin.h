@@ -295,7 +295,11 @@ struct lmq_plugin_api {
      * the loop's (init while a background thread runs the loop). */
     int (*watch_fd)(const lmq_plugin_api *api, int32_t fd, int32_t events,
                     void (*cb)(void *ud, int32_t fd, int32_t revents), void *ud);
-    /* 0, or LMQ_EINVAL when fd is not watched by this plugin. */
+    /* 0, or LMQ_EINVAL when fd is not watched by this plugin, or
+     * LMQ_PLUGIN_ESTATE from a thread other than the loop's (a hook of
+     * publish & co called by the application's thread while a background
+     * thread runs the loop): the fd stays watched; unwatch it from the
+     * watch callback or on_tick instead. */
     int (*unwatch_fd)(const lmq_plugin_api *api, int32_t fd);
     /* A figure of the session now (enum lmq_plugin_stat); LMQ_EINVAL for
      * an unknown one. */

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lunamq_plugin.h"
 #include "probe.h"
@@ -89,10 +90,41 @@ static void probe_reconnect(void *state, int32_t attempt, int64_t delay_ms)
     note(s->p, "reconnect");
 }
 
+static void probe_fd_ready(void *ud, int32_t fd, int32_t revents)
+{
+    probe_state *s = ud;
+    char c;
+    (void)revents;
+    if (read(fd, &c, 1) == 1)
+        __atomic_add_fetch(&s->p->fired, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The application's thread may run this one (thread mode). */
+static int probe_publish_out(void *state, lmq_plugin_msg *msg)
+{
+    probe_state *s = state;
+    (void)msg;
+    if (s->p->watched && !s->p->unwatch_rc_out)
+        __atomic_store_n(&s->p->unwatch_rc_out, 1000 + s->api->unwatch_fd(s->api, s->p->watch_fd),
+                         __ATOMIC_SEQ_CST);
+    return LMQ_PLUGIN_CONTINUE;
+}
+
 static void probe_tick(void *state, int64_t now)
 {
     probe_state *s = state;
     (void)now;
+    if (s->p->watch_fd > 0 && !s->p->watched) {
+        int rc = s->api->watch_fd(s->api, s->p->watch_fd, LMQ_PLUGIN_WATCH_READ, probe_fd_ready,
+                                  s);
+        __atomic_store_n(&s->p->watch_rc, rc, __ATOMIC_SEQ_CST);
+        if (rc == 0)
+            __atomic_store_n(&s->p->watched, 1, __ATOMIC_SEQ_CST);
+    }
+    if (s->p->watched && __atomic_load_n(&s->p->unwatch_in_tick, __ATOMIC_SEQ_CST) &&
+        !s->p->unwatch_rc_tick)
+        __atomic_store_n(&s->p->unwatch_rc_tick,
+                         1000 + s->api->unwatch_fd(s->api, s->p->watch_fd), __ATOMIC_SEQ_CST);
     s->p->ticks++;
     if (s->api->stat(s->api, LMQ_PLUGIN_STAT_CONNECTED) == 0)
         s->p->ticks_offline++;
@@ -110,6 +142,7 @@ static const lmq_plugin probe_plugin = {
     .on_connect_send = probe_connect_send,
     .on_auth = probe_auth,
     .on_reconnect = probe_reconnect,
+    .on_publish_out = probe_publish_out,
 };
 
 LMQ_PLUGIN_EXPORT const lmq_plugin *lmq_plugin_entry(void);

@@ -22,6 +22,13 @@ typedef struct lmq_probe {
     int32_t auths;
     char auth_data[64];         /* the last challenge's data */
     char trace[512];            /* hook names in order */
+    /* fd watches (told / recorded, read with __atomic from the test) */
+    int32_t watch_fd;           /* > 0: watch it for reading from on_tick */
+    int32_t unwatch_in_tick;    /* set: on_tick unwatches it */
+    int32_t watch_rc, watched;  /* watch_fd's answer, once it said 0 */
+    int32_t fired;              /* the watch callback ran (read the byte) */
+    int32_t unwatch_rc_out;     /* unwatch_fd from on_publish_out (+1000) */
+    int32_t unwatch_rc_tick;    /* unwatch_fd from on_tick (+1000) */
 } lmq_probe;
 
 #endif /* LMQ_TEST_PROBE_H */

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 
+#include <poll.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -229,6 +230,69 @@ done:
     tf_fake_free(f);
 }
 
+static int32_t probe_get(const int32_t *field)
+{
+    return __atomic_load_n(field, __ATOMIC_SEQ_CST);
+}
+
+/* Wait for *field to become non-zero (the loop thread sets it). */
+static int32_t probe_wait(const int32_t *field)
+{
+    int64_t until = tw_now_ms() + IT_SHORT_MS;
+    while (!probe_get(field) && tw_now_ms() < until)
+        poll(NULL, 0, 2);
+    return probe_get(field);
+}
+
+/* Thread mode: a watch belongs to the loop's thread.  Started from the
+ * tick (the loop thread) it fires; an unwatch from a hook the application
+ * thread runs (publish) is refused with ESTATE and the fd stays watched;
+ * from the tick it works. */
+static void test_fd_watch_in_thread_mode_stays_on_the_loop_thread(void)
+{
+    lmq_probe p;
+    lmq_client *c = NULL;
+    int pfd[2] = { -1, -1 }, started = 0;
+    char cfg[64];
+
+    memset(&p, 0, sizeof p);
+    REQUIRE(broker && LMQ_PLUGIN_PROBE[0]);
+    REQUIRE(pipe(pfd) == 0);
+    p.tick_ms = 10;
+    p.watch_fd = pfd[0];
+    c = lmq_client_new();
+    REQUIRE(c);
+    lmq_client_set_str(c, LMQ_OPT_HOST, "127.0.0.1", -1);
+    lmq_client_set_int(c, LMQ_OPT_PORT, tb_broker_port(broker));
+    snprintf(cfg, sizeof cfg, "p=%p", (void *)&p);
+    REQUIRE(lmq_client_load_plugin(c, LMQ_PLUGIN_PROBE, cfg) == 0);
+    REQUIRE(lmq_client_connect_wait(c, IT_SHORT_MS) == 0);
+    REQUIRE(lmq_client_thread_start(c) == 0);
+    started = 1;
+    CHECK_INT(probe_wait(&p.watched), 1);
+    CHECK_INT(probe_get(&p.watch_rc), 0);
+    CHECK(write(pfd[1], "x", 1) == 1);
+    CHECK_INT(probe_wait(&p.fired), 1);
+    /* This thread runs the publish hook. */
+    CHECK(lmq_client_publish(c, "it/plugins/thread", -1, "x", 1, 0, 0, NULL) > 0);
+    CHECK_INT(probe_wait(&p.unwatch_rc_out), 1000 + LMQ_ESTATE);
+    CHECK(write(pfd[1], "y", 1) == 1);
+    int64_t until = tw_now_ms() + IT_SHORT_MS;
+    while (probe_get(&p.fired) < 2 && tw_now_ms() < until)
+        poll(NULL, 0, 2);
+    CHECK_INT(probe_get(&p.fired), 2);          /* still watched */
+    __atomic_store_n(&p.unwatch_in_tick, 1, __ATOMIC_SEQ_CST);
+    CHECK_INT(probe_wait(&p.unwatch_rc_tick), 1000);
+done:
+    if (started)
+        CHECK_INT(lmq_client_thread_stop(c), 0);
+    lmq_client_free(c);
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+}
+
 int main(void)
 {
     broker = tb_broker_start(NULL);
@@ -237,6 +301,7 @@ int main(void)
     RUN(test_jsonlog_logs_both_ways_with_mqtt_311);
     RUN(test_reconnect_attempts_and_offline_ticks_reach_plugins);
     RUN(test_plugin_sets_connect_credentials_and_answers_auth);
+    RUN(test_fd_watch_in_thread_mode_stays_on_the_loop_thread);
     it_broker_stop(broker);
     return check_done();
 }

@@ -636,12 +636,17 @@ static int plugin_watch(void *ctx, lmq_plugin_watch *w)
     return c->drv->watch(c->drv_ctx, w);
 }
 
-static void plugin_unwatch(void *ctx, lmq_plugin_watch *w)
+static int plugin_unwatch(void *ctx, lmq_plugin_watch *w)
 {
     lmq_client *c = ctx;
 
+    /* A hook on the application's thread (thread mode: publish & co)
+     * must not stop a watcher of the loop another thread runs. */
+    if (c->drv && c->drv->foreign_thread && c->drv->foreign_thread(c->drv_ctx))
+        return LMQ_ESTATE;
     if (c->drv && c->drv->unwatch)
         c->drv->unwatch(c->drv_ctx, w);
+    return 0;
 }
 
 static const lmq_plugin_io plugin_io = { plugin_watch, plugin_unwatch };

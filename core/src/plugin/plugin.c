@@ -506,13 +506,16 @@ static int api_watch_fd(const lmq_plugin_api *api, int32_t fd, int32_t events,
     return 0;
 }
 
-static void watch_drop(lmq_plugin_chain *ch, int i)
+static int watch_drop(lmq_plugin_chain *ch, int i)
 {
     lmq_plugin_watch *w = ch->watch[i];
-    if (ch->io && w->drv)
-        ch->io->unwatch(ch->io_ctx, w);
+    int rc;
+    /* Refused from a thread not the loop's: w stays, still watched. */
+    if (ch->io && w->drv && (rc = ch->io->unwatch(ch->io_ctx, w)))
+        return rc;
     free(w);
     ch->watch[i] = ch->watch[--ch->n_watch];
+    return 0;
 }
 
 static int api_unwatch_fd(const lmq_plugin_api *api, int32_t fd)
@@ -521,8 +524,7 @@ static int api_unwatch_fd(const lmq_plugin_api *api, int32_t fd)
     int i = find_watch(sl->ch, sl, fd);
     if (i < 0)
         return LMQ_EINVAL;
-    watch_drop(sl->ch, i);
-    return 0;
+    return watch_drop(sl->ch, i);
 }
 
 static int64_t api_stat(const lmq_plugin_api *api, int32_t which)

@@ -53,10 +53,11 @@ typedef struct lmq_plugin_watch {
 
 /* Who serves watches: the client, through its libev driver.  watch starts
  * w or changes its events (0 or LMQ_E*: LMQ_EPLUGIN_NOLOOP without a loop);
- * unwatch stops it. */
+ * unwatch stops it (0, or LMQ_ESTATE from a thread other than the loop's:
+ * w stays watched). */
 typedef struct lmq_plugin_io {
     int (*watch)(void *ctx, lmq_plugin_watch *w);
-    void (*unwatch)(void *ctx, lmq_plugin_watch *w);
+    int (*unwatch)(void *ctx, lmq_plugin_watch *w);
 } lmq_plugin_io;
 
 /* api->stat's source: the session. */
