@@ -920,7 +920,8 @@ static int fd_of(const char *name)
  * fdatasync with EINVAL).  The QoS 2 PUBLISH held for it must not wait for
  * ever: the session learns the failure without a new record to write,
  * says so (LMQ_EV_ERROR, LMQ_ESTORE_IO), gives the store up, and the
- * PUBLISH goes.
+ * PUBLISH goes.  A message that came before and is pulled after is still
+ * acknowledged at its pull.
  */
 static void test_failed_fsync_releases_what_it_held_and_says_so(void)
 {
@@ -935,6 +936,9 @@ static void test_failed_fsync_releases_what_it_held_and_says_so(void)
     CHECK(realpath(file, real) != NULL);
     int fd = fd_of(real), null = open("/dev/null", O_WRONLY);
     CHECK(fd >= 0 && null >= 0);
+    /* a QoS 2 message arrives, to be acknowledged when pulled */
+    lmq_packet in = fx_publish("in", "two", 2, 9);
+    CHECK_INT(fx_feed(f, &in), 0);
     lmq_store_pause_sync(st, 1);
     CHECK_INT(fx_pub(f, "t", "q2", 2), 1);
     CHECK_INT(fx_next(f), 0);                       /* held for the fsync */
@@ -954,6 +958,11 @@ static void test_failed_fsync_releases_what_it_held_and_says_so(void)
     const lmq_event *e = fx_find(f, LMQ_EV_ERROR);
     CHECK(e != NULL && e->error == LMQ_ESTORE_IO);
     CHECK(!lmq_session_out_held(f->s));
+    /* the message pulled after the store was given up is still
+     * acknowledged at its pull [MQTT-4.3.3-8] */
+    CHECK_INT(fx_count(f, LMQ_EV_MESSAGE), 1);
+    CHECK_INT(fx_next(f), LMQ_PUBREC);
+    CHECK_INT(f->pkt.u.ack.packet_id, 9);
     fx_free(f);
     unlink(file);
     remove_dir();

@@ -167,11 +167,12 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max)
         return 0;
     int n = lmq_evq_pull(&s->evq, out, max);
     /* With a store, a QoS 2 message handed out now is acknowledged now:
-     * its id recorded and written before this returns (durable.c). */
-    if (s->store) {
+     * its id recorded and written before this returns (durable.c).  Also
+     * once the store is given up: the acks it deferred are still owed. */
+    if (s->pack_n)
         lmq_durable_acks_pulled(s, s->evq.pushed - s->evq.count + (uint32_t)n);
+    if (s->store)
         lmq_durable_commit(s);
-    }
     return n;
 }
 
