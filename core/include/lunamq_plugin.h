@@ -22,8 +22,10 @@
  *
  * Versions: 1.0 the first hooks and api functions; 1.1 appended the
  * on_connect_send, on_auth, on_subscribed and on_reconnect hooks, the
- * connect / auth / subscribe setters, watch_fd / unwatch_fd and stat, and
- * the times in lmq_plugin_done; ticks run while offline too.  A 1.1
+ * connect / auth / subscribe setters, watch_fd / unwatch_fd and stat, the
+ * message property setters (msg_set_props, msg_add_user_prop,
+ * msg_set_prop_int / _str, msg_remove_prop), and the times in
+ * lmq_plugin_done; ticks run while offline too.  A 1.1
  * plugin that must also run on a 1.0 engine checks api->struct_size (or
  * abi_version & 0xFFFF) before using what 1.1 added.
  *
@@ -84,13 +86,15 @@ enum lmq_plugin_stat {
  * LMQ_E* codes of lunamq.h, which a plugin need not include). */
 #define LMQ_PLUGIN_EINVAL (-1)
 #define LMQ_PLUGIN_ESTATE (-4)
+#define LMQ_PLUGIN_EVERSION (-5)    /* LMQ_EVERSION: no properties below MQTT 5 */
 #define LMQ_PLUGIN_ENOLOOP (-175)   /* LMQ_EPLUGIN_NOLOOP: see watch_fd */
 
 /*
  * A message on its way in or out.  The engine owns it: every pointer is
  * valid for the duration of the hook call only.  Hooks read the fields;
- * they change a message only through the api's msg_set_* functions (which
- * copy, so the plugin's own buffers need not outlive the call), and the
+ * they change a message only through the api's msg_set_* functions and,
+ * for its properties, msg_add_user_prop / msg_remove_prop (ABI 1.1); these
+ * copy, so the plugin's own buffers need not outlive the call, and the
  * next plugin in the chain sees the change.
  */
 typedef struct lmq_plugin_msg {
@@ -304,6 +308,46 @@ struct lmq_plugin_api {
     /* A figure of the session now (enum lmq_plugin_stat); LMQ_EINVAL for
      * an unknown one. */
     int64_t (*stat)(const lmq_plugin_api *api, int32_t which);
+
+    /* ABI 1.1: change a message's MQTT 5 properties inside an
+     * on_message_in / on_publish_out hook (msg->props / props_len then
+     * point at the new block, and the next plugin sees it).  The data is
+     * copied; the new block, like every msg pointer, is valid only until
+     * the hook returns.  In: the application's LMQ_EV_MESSAGE carries the
+     * new properties (lmq_event_prop_*).  Out: the PUBLISH goes with them.
+     * The result is checked by the codec as a PUBLISH property block of
+     * the message's sender (the server's in, the client's out): only
+     * PUBLISH properties, once each unless repeatable, values in range,
+     * UTF-8 valid.  Refused, the message is left as it was:
+     *   LMQ_PLUGIN_EVERSION  the message travels at MQTT 3.1 / 3.1.1,
+     *                        which has no properties (msg->protocol < 5);
+     *   LMQ_PLUGIN_EINVAL    bad arguments, a Topic Alias (the engine's
+     *                        own: out, never; in, only the one the message
+     *                        came with), or a User Property asked of
+     *                        msg_set_prop_str;
+     *   LMQ_EMAL_* (lunamq.h) the codec's reason, e.g. a Subscription
+     *                        Identifier out (server to client only,
+     *                        [MQTT-3.3.4-6]) or a property PUBLISH has not.
+     * msg_set_props replaces the whole block (len 0: no properties). */
+    int (*msg_set_props)(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                         const uint8_t *block, int32_t len);
+    /* Append a User Property (key, value: UTF-8; len -1: strlen). */
+    int (*msg_add_user_prop)(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                             const char *key, int32_t klen, const char *val,
+                             int32_t vlen);
+    /* Set property id to an integer (Payload Format Indicator, Message
+     * Expiry Interval, ...) or a string / binary (Content Type, Response
+     * Topic, Correlation Data; len -1: strlen), replacing every instance
+     * of that id the block had. */
+    int (*msg_set_prop_int)(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                            int32_t id, int64_t value);
+    int (*msg_set_prop_str)(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                            int32_t id, const char *s, int32_t len);
+    /* Remove every property id (key NULL), or for a User Property (0x26)
+     * with key set only the pairs of that key (klen -1: strlen).  The
+     * number removed (0: none was there), or a negative code as above. */
+    int (*msg_remove_prop)(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                           int32_t id, const char *key, int32_t klen);
     /* Appended in later minors only. */
 };
 

@@ -103,7 +103,9 @@ static void probe_fd_ready(void *ud, int32_t fd, int32_t revents)
 static int probe_publish_out(void *state, lmq_plugin_msg *msg)
 {
     probe_state *s = state;
-    (void)msg;
+    if (s->p->out_user_key)
+        s->p->out_prop_rc = 1000 + s->api->msg_add_user_prop(s->api, msg, s->p->out_user_key,
+                                                             -1, s->p->out_user_val, -1);
     if (s->p->watched && !s->p->unwatch_rc_out)
         __atomic_store_n(&s->p->unwatch_rc_out, 1000 + s->api->unwatch_fd(s->api, s->p->watch_fd),
                          __ATOMIC_SEQ_CST);

@@ -29,6 +29,10 @@ typedef struct lmq_probe {
     int32_t fired;              /* the watch callback ran (read the byte) */
     int32_t unwatch_rc_out;     /* unwatch_fd from on_publish_out (+1000) */
     int32_t unwatch_rc_tick;    /* unwatch_fd from on_tick (+1000) */
+    /* message properties (told / recorded) */
+    const char *out_user_key;   /* on_publish_out adds this User Property */
+    const char *out_user_val;
+    int32_t out_prop_rc;        /* msg_add_user_prop's answer (+1000) */
 } lmq_probe;
 
 #endif /* LMQ_TEST_PROBE_H */

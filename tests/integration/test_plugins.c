@@ -244,6 +244,46 @@ static int32_t probe_wait(const int32_t *field)
     return probe_get(field);
 }
 
+/* A User Property a plugin adds on publish-out goes on the wire: a
+ * subscriber without plugins gets it from mosquitto, next to the one the
+ * application set, in that order (the server forwards them unaltered and
+ * in order, [MQTT-3.3.2-17] [MQTT-3.3.2-18]). */
+static void test_user_property_added_on_publish_out_reaches_a_subscriber(void)
+{
+    lmq_probe p;
+    tw_client *pub = NULL, *sub = NULL;
+    lmq_proplist *pl = NULL;
+    const char *k, *v;
+    int32_t kl, vl;
+
+    memset(&p, 0, sizeof p);
+    REQUIRE(broker && LMQ_PLUGIN_PROBE[0]);
+    p.out_user_key = "trace-id";
+    p.out_user_val = "it-42";
+    sub = tw_new_for(broker, "plug-props-sub", LMQ_MQTT_5);
+    pub = tw_new_for(broker, "plug-props-pub", LMQ_MQTT_5);
+    REQUIRE(sub && pub);
+    REQUIRE(probe_load(pub, &p) == 0);
+    REQUIRE(tw_connect(sub, IT_SHORT_MS) == 0);
+    REQUIRE(tw_connect(pub, IT_SHORT_MS) == 0);
+    CHECK_INT(tw_subscribe(sub, "it/plugins/props", 1, IT_SHORT_MS), 1);
+    pl = lmq_proplist_new();
+    REQUIRE(pl && lmq_proplist_add_user(pl, "app", -1, "yes", -1) == 0);
+    CHECK(lmq_client_publish(pub->c, "it/plugins/props", -1, "x", 1, 1, 0, pl) > 0);
+    CHECK_INT(p.out_prop_rc, 1000);
+    tw_event *e = tw_wait_msg(sub, "it/plugins/props", IT_SHORT_MS);
+    REQUIRE(e);
+    CHECK_INT(lmq_event_prop_user(&e->ev, 0, &k, &kl, &v, &vl), 1);
+    CHECK(kl == 3 && !memcmp(k, "app", 3) && vl == 3 && !memcmp(v, "yes", 3));
+    CHECK_INT(lmq_event_prop_user(&e->ev, 1, &k, &kl, &v, &vl), 1);
+    CHECK(kl == 8 && !memcmp(k, "trace-id", 8) && vl == 5 && !memcmp(v, "it-42", 5));
+    CHECK_INT(lmq_event_prop_user(&e->ev, 2, &k, &kl, &v, &vl), 0);
+done:
+    lmq_proplist_free(pl);
+    tw_free(pub);
+    tw_free(sub);
+}
+
 /* Thread mode: a watch belongs to the loop's thread.  Started from the
  * tick (the loop thread) it fires; an unwatch from a hook the application
  * thread runs (publish) is refused with ESTATE and the fd stays watched;
@@ -302,6 +342,7 @@ int main(void)
     RUN(test_reconnect_attempts_and_offline_ticks_reach_plugins);
     RUN(test_plugin_sets_connect_credentials_and_answers_auth);
     RUN(test_fd_watch_in_thread_mode_stays_on_the_loop_thread);
+    RUN(test_user_property_added_on_publish_out_reaches_a_subscriber);
     it_broker_stop(broker);
     return check_done();
 }

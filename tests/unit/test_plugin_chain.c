@@ -1257,6 +1257,424 @@ static void test_connect_hook_sees_the_properties_as_sent(void)
     fx_free(&f);
 }
 
+/* ------------------------------------------ message properties (ABI 1.1) */
+
+#define PP_REQUIRE(x)   \
+    do {                \
+        CHECK(x);       \
+        if (!(x))       \
+            goto done;  \
+    } while (0)
+
+/* A plugin whose message hooks run a test's function, after writing down
+ * the User Properties they were handed ("k=v " each) and the block. */
+typedef struct pp pp;
+struct pp {
+    const lmq_plugin_api *api;
+    void (*act)(pp *p, lmq_plugin_msg *m);
+    int rc[16];                   /* what act's api calls returned */
+    char seen[128];
+    int32_t seen_len;             /* props_len on entry */
+};
+
+static int pp_init(const lmq_plugin_api *api, const char *config, void **state)
+{
+    pp *p = NULL;
+    if (sscanf(config, "pp=%p", (void **)&p) != 1 || !p)
+        return -1;
+    p->api = any_api = api;
+    *state = p;
+    return 0;
+}
+
+static int pp_msg(void *state, lmq_plugin_msg *m)
+{
+    pp *p = state;
+    const char *k, *v;
+    int32_t kl, vl;
+    p->seen[0] = '\0';
+    p->seen_len = m->props_len;
+    for (int32_t i = 0; p->api->prop_user(m->props, m->props_len, i, &k, &kl, &v, &vl) == 1;
+         i++) {
+        size_t n = strlen(p->seen);
+        snprintf(p->seen + n, sizeof p->seen - n, "%.*s=%.*s ", (int)kl, k, (int)vl, v);
+    }
+    if (p->act)
+        p->act(p, m);
+    return LMQ_PLUGIN_CONTINUE;
+}
+
+static const lmq_plugin pp_plugin = {
+    .abi_version = LMQ_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(lmq_plugin),
+    .name = "pp",
+    .version = "1",
+    .init = pp_init,
+    .on_message_in = pp_msg,
+    .on_publish_out = pp_msg,
+};
+
+static void pp_setup(fx *f, int level, pp *a, pp *b)
+{
+    char cfg[64];
+    fx_init(f, level);
+    snprintf(cfg, sizeof cfg, "pp=%p", (void *)a);
+    CHECK_INT(lmq_plugin_session_add(f->s, &pp_plugin, cfg, "pp.so"), 0);
+    if (b) {
+        snprintf(cfg, sizeof cfg, "pp=%p", (void *)b);
+        CHECK_INT(lmq_plugin_session_add(f->s, &pp_plugin, cfg, "pp.so"), 0);
+    }
+}
+
+/* All the User Properties of an event, "k=v " each. */
+static const char *ev_users(const lmq_event *ev)
+{
+    static char buf[128];
+    const char *k, *v;
+    int32_t kl, vl;
+    buf[0] = '\0';
+    for (int32_t i = 0; ev && lmq_event_prop_user(ev, i, &k, &kl, &v, &vl) == 1; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "%.*s=%.*s ", (int)kl, k, (int)vl, v);
+    }
+    return buf;
+}
+
+/* The same of a packet the session sent. */
+static const char *pkt_users(const lmq_props *pr)
+{
+    lmq_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.props = pr->raw.p;
+    ev.props_len = (int32_t)pr->raw.n;
+    return ev_users(&ev);
+}
+
+static void act_edit(pp *p, lmq_plugin_msg *m)
+{
+    const lmq_plugin_api *api = p->api;
+    p->rc[0] = api->msg_add_user_prop(api, m, "trace-id", -1, "abc", -1);
+    p->rc[1] = api->msg_remove_prop(api, m, LMQ_PROP_USER, "drop-me", -1);
+    p->rc[2] = api->msg_set_prop_str(api, m, LMQ_PROP_CONTENT_TYPE, "text/plain", -1);
+    p->rc[3] = api->msg_set_prop_int(api, m, LMQ_PROP_MESSAGE_EXPIRY, 60);
+    p->rc[4] = api->msg_remove_prop(api, m, LMQ_PROP_RESPONSE_TOPIC, NULL, 0);
+}
+
+static void test_message_in_properties_are_changed_before_delivery(void)
+{
+    fx f;
+    pp a;
+    memset(&a, 0, sizeof a);
+    a.act = act_edit;
+    pp_setup(&f, 5, &a, NULL);
+    fx_connect(&f, 0);
+    lmq_packet in = fx_publish("t", "x", 1, 3);
+    lmq_strpair users[2] = {
+        { { (const uint8_t *)"keep", 4 }, { (const uint8_t *)"1", 1 } },
+        { { (const uint8_t *)"drop-me", 7 }, { (const uint8_t *)"2", 1 } },
+    };
+    lmq_props *pr = &in.u.publish.props;
+    pr->user = users;
+    pr->n_user = 2;
+    pr->content_type = (lmq_slice){ (const uint8_t *)"a/b", 3 };
+    lmq_props_set(pr, LMQ_PROP_CONTENT_TYPE);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK(strcmp(a.seen, "keep=1 drop-me=2 ") == 0);
+    CHECK_INT(a.rc[0], 0);
+    CHECK_INT(a.rc[1], 1);                      /* one removed */
+    CHECK_INT(a.rc[2], 0);
+    CHECK_INT(a.rc[3], 0);
+    CHECK_INT(a.rc[4], 0);                      /* none was there */
+    CHECK_INT(fx_next(&f), LMQ_PUBACK);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_MESSAGE);
+    PP_REQUIRE(ev);
+    CHECK(strcmp(ev_users(ev), "keep=1 trace-id=abc ") == 0);
+    const char *ct;
+    int32_t ctl;
+    int64_t exp = 0;
+    CHECK_INT(lmq_event_prop_str(ev, LMQ_PROP_CONTENT_TYPE, &ct, &ctl), 1);
+    CHECK(ctl == 10 && !memcmp(ct, "text/plain", 10));
+    CHECK_INT(lmq_event_prop_int(ev, LMQ_PROP_MESSAGE_EXPIRY, 0, &exp), 1);
+    CHECK(exp == 60);
+    CHECK(ev->payload_len == 1 && !memcmp(ev->payload, "x", 1));
+done:
+    fx_free(&f);
+}
+
+static void act_replace(pp *p, lmq_plugin_msg *m)
+{
+    static const uint8_t block[] = { 0x03, 0, 4, 'j', 's', 'o', 'n',       /* Content Type */
+                                     0x26, 0, 1, 'k', 0, 1, 'v' };         /* k=v */
+    p->rc[0] = p->api->msg_set_props(p->api, m, block, (int32_t)sizeof block);
+    p->rc[1] = m->props_len == (int32_t)sizeof block && !memcmp(m->props, block, sizeof block);
+}
+
+static void act_clear(pp *p, lmq_plugin_msg *m)
+{
+    p->rc[0] = p->api->msg_set_props(p->api, m, NULL, 0);
+    p->rc[1] = m->props_len == 0;
+}
+
+/* A whole block replaces the properties, in and out; len 0 removes them. */
+static void test_whole_property_block_is_replaced_or_cleared(void)
+{
+    fx f;
+    pp a;
+    const char *ct;
+    int32_t ctl;
+    memset(&a, 0, sizeof a);
+    a.act = act_replace;
+    pp_setup(&f, 5, &a, NULL);
+    fx_connect(&f, 0);
+    lmq_packet in = fx_publish("t", "x", 0, 0);
+    lmq_strpair users[1] = { { { (const uint8_t *)"old", 3 }, { (const uint8_t *)"1", 1 } } };
+    in.u.publish.props.user = users;
+    in.u.publish.props.n_user = 1;
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK_INT(a.rc[0], 0);
+    CHECK_INT(a.rc[1], 1);                      /* msg->props is the new block */
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_MESSAGE);
+    PP_REQUIRE(ev);
+    CHECK(strcmp(ev_users(ev), "k=v ") == 0);
+    CHECK_INT(lmq_event_prop_str(ev, LMQ_PROP_CONTENT_TYPE, &ct, &ctl), 1);
+    CHECK(ctl == 4 && !memcmp(ct, "json", 4));
+
+    lmq_proplist *pl = lmq_proplist_new();
+    lmq_proplist_add_user(pl, "app", -1, "1", -1);
+    lmq_proplist_add_int(pl, LMQ_PROP_PAYLOAD_FORMAT, 1);
+    memset(a.rc, 0, sizeof a.rc);
+    CHECK(lmq_session_publish(f.s, (const uint8_t *)"o", 1, (const uint8_t *)"y", 1, 0, 0, pl,
+                              f.now) > 0);
+    CHECK_INT(a.rc[0], 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK(strcmp(pkt_users(&f.pkt.u.publish.props), "k=v ") == 0);
+    CHECK(!lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_PAYLOAD_FORMAT));
+    CHECK(lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_CONTENT_TYPE) &&
+          f.pkt.u.publish.props.content_type.n == 4);
+
+    a.act = act_clear;
+    CHECK(lmq_session_publish(f.s, (const uint8_t *)"o", 1, (const uint8_t *)"y", 1, 0, 0, pl,
+                              f.now) > 0);
+    CHECK_INT(a.rc[0], 0);
+    CHECK_INT(a.rc[1], 1);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK_INT((int)f.pkt.u.publish.props.raw.n, 0);
+    /* The application's list is its own: untouched by the plugin's change. */
+    a.act = NULL;
+    CHECK(lmq_session_publish(f.s, (const uint8_t *)"o", 1, (const uint8_t *)"y", 1, 0, 0, pl,
+                              f.now) > 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK(strcmp(pkt_users(&f.pkt.u.publish.props), "app=1 ") == 0);
+    CHECK(lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_PAYLOAD_FORMAT));
+    lmq_proplist_free(pl);
+done:
+    fx_free(&f);
+}
+
+/* On the way out, with the server's Topic Alias Maximum: the engine's own
+ * aliasing still works around a plugin's properties [MQTT-3.3.2-9]. */
+static void test_publish_out_properties_go_on_the_wire_with_topic_aliases(void)
+{
+    fx f;
+    pp a;
+    memset(&a, 0, sizeof a);
+    a.act = act_edit;
+    pp_setup(&f, 5, &a, NULL);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.topic_alias_maximum = 4;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_TOPIC_ALIAS_MAXIMUM);
+    fx_connect_with(&f, &ca);
+    lmq_proplist *pl = lmq_proplist_new();
+    lmq_proplist_add_user(pl, "drop-me", -1, "x", -1);
+    lmq_proplist_add_user(pl, "app", -1, "1", -1);
+    lmq_proplist_add_str(pl, LMQ_PROP_RESPONSE_TOPIC, "reply/here", -1);
+    for (int i = 0; i < 2; i++) {
+        memset(a.rc, -1, sizeof a.rc);
+        CHECK(lmq_session_publish(f.s, (const uint8_t *)"a/topic", 7, (const uint8_t *)"p", 1, 1,
+                                  0, pl, f.now) > 0);
+        CHECK(strcmp(a.seen, "drop-me=x app=1 ") == 0);
+        CHECK_INT(a.rc[0], 0);
+        CHECK_INT(a.rc[1], 1);
+        CHECK_INT(a.rc[4], 1);
+        CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+        const lmq_props *pr = &f.pkt.u.publish.props;
+        CHECK(strcmp(pkt_users(pr), "app=1 trace-id=abc ") == 0);
+        CHECK(lmq_props_has(pr, LMQ_PROP_CONTENT_TYPE) && pr->content_type.n == 10 &&
+              !memcmp(pr->content_type.p, "text/plain", 10));
+        CHECK(lmq_props_has(pr, LMQ_PROP_MESSAGE_EXPIRY) && pr->message_expiry == 60);
+        CHECK(!lmq_props_has(pr, LMQ_PROP_RESPONSE_TOPIC));
+        CHECK(lmq_props_has(pr, LMQ_PROP_TOPIC_ALIAS) && pr->topic_alias == 1);
+        /* first: the topic with the new alias; second: the alias alone */
+        CHECK_INT((int)f.pkt.u.publish.topic.n, i == 0 ? 7 : 0);
+        lmq_packet ack = fx_ack(LMQ_PUBACK, f.pkt.u.publish.packet_id, 0);
+        CHECK_INT(fx_feed(&f, &ack), 0);
+    }
+    lmq_proplist_free(pl);
+    fx_free(&f);
+}
+
+static void act_refused(pp *p, lmq_plugin_msg *m)
+{
+    const lmq_plugin_api *api = p->api;
+    static const uint8_t unknown[] = { 0x7F, 1 };
+    static const uint8_t short_[] = { 0x03, 0, 9, 'a' };
+    static const uint8_t not_publish[] = { 0x11, 0, 0, 0, 5 };     /* Session Expiry */
+    static const uint8_t twice[] = { 0x03, 0, 1, 'a', 0x03, 0, 1, 'b' };
+    static const uint8_t alias[] = { 0x23, 0, 1 };
+    static const uint8_t bad_utf8[] = { 0x26, 0, 1, 0xFF, 0, 1, 'v' };
+    const uint8_t *before = m->props;
+    int32_t before_len = m->props_len;
+    int out = m->direction == LMQ_PLUGIN_OUT;
+
+    p->rc[0] = api->msg_set_props(api, m, unknown, 2);
+    p->rc[1] = api->msg_set_props(api, m, short_, 4);
+    p->rc[2] = api->msg_set_props(api, m, not_publish, 5);
+    p->rc[3] = api->msg_set_props(api, m, twice, 8);
+    p->rc[4] = api->msg_set_props(api, m, alias, 3);
+    p->rc[5] = api->msg_set_prop_int(api, m, LMQ_PROP_TOPIC_ALIAS, 1);
+    p->rc[6] = api->msg_set_prop_int(api, m, LMQ_PROP_SUBSCRIPTION_ID, 7);
+    p->rc[7] = api->msg_set_props(api, m, bad_utf8, 7);
+    p->rc[8] = api->msg_set_props(api, m, NULL, 3);
+    p->rc[9] = api->msg_set_prop_str(api, m, LMQ_PROP_USER, "k", 1);
+    p->rc[10] = api->msg_remove_prop(api, m, 0x7F, NULL, 0);
+    p->rc[11] = api->msg_remove_prop(api, m, LMQ_PROP_CONTENT_TYPE, "k", 1);
+    p->rc[12] = api->msg_set_prop_int(api, m, LMQ_PROP_PAYLOAD_FORMAT, 2);
+    p->rc[13] = api->msg_set_prop_int(api, m, LMQ_PROP_SESSION_EXPIRY, 5);
+    /* refused every time: the message is as it was */
+    p->rc[14] = out ? m->props == before && m->props_len == before_len
+                    : m->props_len == before_len + 2;   /* the Sub ID went in */
+}
+
+static void test_property_changes_refuse_what_they_must(void)
+{
+    fx f;
+    pp a;
+    memset(&a, 0, sizeof a);
+    a.act = act_refused;
+    pp_setup(&f, 5, &a, NULL);
+    fx_connect(&f, 0);
+    lmq_proplist *pl = lmq_proplist_new();
+    lmq_proplist_add_user(pl, "app", -1, "1", -1);
+    CHECK(lmq_session_publish(f.s, (const uint8_t *)"o", 1, (const uint8_t *)"y", 1, 0, 0, pl,
+                              f.now) > 0);
+    lmq_proplist_free(pl);
+    CHECK_INT(a.rc[0], LMQ_EMAL_PROP_ID);
+    CHECK(a.rc[1] < 0);                         /* the codec's length error */
+    CHECK_INT(a.rc[2], LMQ_EMAL_PROP_PACKET);
+    CHECK_INT(a.rc[3], LMQ_EMAL_PROP_TWICE);
+    CHECK_INT(a.rc[4], LMQ_EINVAL);             /* Topic Alias: the engine's */
+    CHECK_INT(a.rc[5], LMQ_EINVAL);
+    CHECK_INT(a.rc[6], LMQ_EMAL_PROP_PACKET);   /* server to client only [MQTT-3.3.4-6] */
+    CHECK(a.rc[7] < 0);
+    CHECK_INT(a.rc[8], LMQ_EINVAL);
+    CHECK_INT(a.rc[9], LMQ_EINVAL);
+    CHECK_INT(a.rc[10], LMQ_EINVAL);
+    CHECK_INT(a.rc[11], LMQ_EINVAL);
+    CHECK(a.rc[12] < 0);                        /* a byte of 0 or 1 */
+    CHECK_INT(a.rc[13], LMQ_EINVAL);            /* not a PUBLISH property */
+    CHECK_INT(a.rc[14], 1);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK(strcmp(pkt_users(&f.pkt.u.publish.props), "app=1 ") == 0);
+    CHECK(!lmq_props_has(&f.pkt.u.publish.props, LMQ_PROP_SUBSCRIPTION_ID));
+
+    /* In: the same refusals, but a Subscription Identifier is the
+     * server's to send, so that one is taken. */
+    memset(a.rc, 0, sizeof a.rc);
+    lmq_packet in = fx_publish("t", "x", 0, 0);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK_INT(a.rc[0], LMQ_EMAL_PROP_ID);
+    CHECK_INT(a.rc[2], LMQ_EMAL_PROP_PACKET);
+    CHECK_INT(a.rc[4], LMQ_EINVAL);             /* no alias came with it */
+    CHECK_INT(a.rc[5], LMQ_EINVAL);
+    CHECK_INT(a.rc[6], 0);
+    CHECK_INT(a.rc[14], 1);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_MESSAGE);
+    int64_t sid = 0;
+    CHECK(ev && lmq_event_prop_int(ev, LMQ_PROP_SUBSCRIPTION_ID, 0, &sid) == 1 && sid == 7);
+
+    /* Outside a hook run no message is the chain's. */
+    lmq_plugin_msg m;
+    memset(&m, 0, sizeof m);
+    m.protocol = 5;
+    CHECK_INT(a.api->msg_add_user_prop(a.api, &m, "k", 1, "v", 1), LMQ_EINVAL);
+    CHECK_INT(a.api->msg_set_props(a.api, &m, NULL, 0), LMQ_EINVAL);
+    fx_free(&f);
+}
+
+static void act_all(pp *p, lmq_plugin_msg *m)
+{
+    const lmq_plugin_api *api = p->api;
+    p->rc[0] = api->msg_add_user_prop(api, m, "k", 1, "v", 1);
+    p->rc[1] = api->msg_set_props(api, m, NULL, 0);
+    p->rc[2] = api->msg_set_prop_int(api, m, LMQ_PROP_MESSAGE_EXPIRY, 5);
+    p->rc[3] = api->msg_set_prop_str(api, m, LMQ_PROP_CONTENT_TYPE, "a", 1);
+    p->rc[4] = api->msg_remove_prop(api, m, LMQ_PROP_USER, NULL, 0);
+    p->rc[5] = m->protocol;
+}
+
+/* MQTT 3.1.1 has no properties: every property setter says so. */
+static void test_property_changes_at_3_1_1_are_refused(void)
+{
+    fx f;
+    pp a;
+    memset(&a, 0, sizeof a);
+    a.act = act_all;
+    pp_setup(&f, 4, &a, NULL);
+    fx_connect(&f, 0);
+    CHECK(fx_pub(&f, "o", "y", 0) > 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(a.rc[i], LMQ_PLUGIN_EVERSION);
+    CHECK_INT(a.rc[5], 4);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);        /* sent all the same */
+    memset(a.rc, 0, sizeof a.rc);
+    lmq_packet in = fx_publish("t", "x", 0, 0);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(a.rc[i], LMQ_PLUGIN_EVERSION);
+    fx_events(&f);
+    CHECK(fx_find(&f, LMQ_EV_MESSAGE) != NULL);
+    fx_free(&f);
+}
+
+static void act_add_a(pp *p, lmq_plugin_msg *m)
+{
+    p->rc[0] = p->api->msg_add_user_prop(p->api, m, "trace-id", -1, "from-a", -1);
+}
+
+static void act_add_b(pp *p, lmq_plugin_msg *m)
+{
+    p->rc[0] = p->api->msg_add_user_prop(p->api, m, "hop", -1, "b", -1);
+}
+
+/* The second plugin sees the first one's properties, and builds on them. */
+static void test_property_changes_run_in_chain_order(void)
+{
+    fx f;
+    pp a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.act = act_add_a;
+    b.act = act_add_b;
+    pp_setup(&f, 5, &a, &b);
+    fx_connect(&f, 0);
+    lmq_packet in = fx_publish("t", "x", 0, 0);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK(strcmp(a.seen, "") == 0);
+    CHECK(strcmp(b.seen, "trace-id=from-a ") == 0);
+    fx_events(&f);
+    CHECK(strcmp(ev_users(fx_find(&f, LMQ_EV_MESSAGE)), "trace-id=from-a hop=b ") == 0);
+    CHECK(fx_pub(&f, "o", "y", 0) > 0);
+    CHECK(strcmp(b.seen, "trace-id=from-a ") == 0);
+    CHECK_INT(a.rc[0], 0);
+    CHECK_INT(b.rc[0], 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK(strcmp(pkt_users(&f.pkt.u.publish.props), "trace-id=from-a hop=b ") == 0);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -1289,5 +1707,11 @@ int main(void)
     RUN(test_shutdown_logging_does_not_reach_plugins_already_gone);
     RUN(test_subscribe_rewrites_are_checked_like_the_callers);
     RUN(test_connect_hook_sees_the_properties_as_sent);
+    RUN(test_message_in_properties_are_changed_before_delivery);
+    RUN(test_whole_property_block_is_replaced_or_cleared);
+    RUN(test_publish_out_properties_go_on_the_wire_with_topic_aliases);
+    RUN(test_property_changes_refuse_what_they_must);
+    RUN(test_property_changes_at_3_1_1_are_refused);
+    RUN(test_property_changes_run_in_chain_order);
     return check_done();
 }

@@ -201,6 +201,8 @@ int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason)
     p->topic.n = (uint32_t)m.topic_len;
     p->payload.p = m.payload;
     p->payload.n = (uint32_t)m.payload_len;
+    /* The application's event carries the block a hook set. */
+    (void)lmq_plugin_msg_props(s->plugins, &p->props);
     return 0;
 }
 
@@ -356,47 +358,13 @@ void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reaso
     lmq_plugin_run_done(s->plugins, &d);
 }
 
-/* The raw property block of an outgoing message, as it will go on the
- * wire: encode a PUBLISH carrying only those properties and take the
- * block out of it.  NULL when there are none (or they are refused: the
- * publish call reports that itself).  Free the result. */
-static uint8_t *out_props(const lmq_proplist *pl, int32_t *len)
-{
-    lmq_packet pkt;
-    uint32_t rem, plen;
-
-    *len = 0;
-    memset(&pkt, 0, sizeof pkt);
-    pkt.type = LMQ_PUBLISH;
-    pkt.u.publish.topic.p = (const uint8_t *)"t";
-    pkt.u.publish.topic.n = 1;
-    if (lmq_proplist_props(pl, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props))
-        return NULL;
-    int64_t n = lmq_encode_size_as(&pkt, 5, LMQ_FROM_CLIENT);
-    uint8_t *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (!buf || lmq_encode_as(&pkt, 5, LMQ_FROM_CLIENT, buf, (size_t)n) != n)
-        goto fail;
-    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);  /* fixed header */
-    if (k <= 0)
-        goto fail;
-    size_t at = 1 + (size_t)k + 2 + 1;                        /* topic "t" */
-    k = lmq_varint_get(buf + at, (size_t)n - at, &plen);
-    if (k <= 0 || plen == 0)
-        goto fail;
-    memmove(buf, buf + at + (size_t)k, plen);
-    *len = (int32_t)plen;
-    return buf;
-fail:
-    free(buf);
-    return NULL;
-}
-
 int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
                         const uint8_t **payload, size_t *plen, int *qos, int *retain,
-                        const lmq_proplist *props, int64_t now)
+                        const lmq_proplist **props, int64_t now)
 {
     lmq_plugin_msg m;
     uint8_t *raw = NULL;
+    int bad = 0;
 
     if (!has(s, LMQ_HOOK_PUBLISH_OUT))
         return 0;
@@ -411,12 +379,21 @@ int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
     m.topic_len = (int32_t)*tlen;
     m.payload = *payload;
     m.payload_len = (int32_t)*plen;
-    if (props && m.protocol == 5 && (raw = out_props(props, &m.props_len)))
+    /* The block as it will go on the wire; a list the PUBLISH cannot
+     * carry is the publish call's to refuse, whatever a hook does. */
+    if (*props && m.protocol == 5) {
+        raw = lmq_plugin_props_block(*props, LMQ_FROM_CLIENT, &m.props_len, &bad);
         m.props = raw;
+    }
     int verdict = lmq_plugin_run_msg(s->plugins, LMQ_HOOK_PUBLISH_OUT, &m, now);
     free(raw);
     if (verdict)
         return LMQ_EPLUGIN_DROP;
+    if (!bad) {
+        int rc = lmq_plugin_msg_proplist(s->plugins, props);
+        if (rc < 0)
+            return rc;
+    }
     *topic = (const uint8_t *)m.topic;
     *tlen = (size_t)m.topic_len;
     *payload = m.payload;

@@ -38,13 +38,14 @@ void lmq_plugin_hook_reconnect(lmq_session *s, int32_t attempt, int64_t delay_ms
 void lmq_plugin_hook_done(lmq_session *s, const lmq_req *r, int error, int reason,
                           const lmq_props *props);
 /* A PUBLISH arrived: 1 when a plugin dropped it (*reason: the ack's reason
- * code), else 0 with p's topic / payload possibly replaced (by copies the
- * chain owns until its next run). */
+ * code), else 0 with p's topic / payload / props possibly replaced (by
+ * copies the chain owns until its next run). */
 int lmq_plugin_hook_in(lmq_session *s, lmq_publish *p, uint8_t *reason);
-/* The application publishes: 0 (the arguments possibly replaced, by
- * copies the chain owns until its next run) or LMQ_EPLUGIN_DROP. */
+/* The application publishes: 0 (the arguments possibly replaced, *props
+ * too, by copies the chain owns until its next run), LMQ_EPLUGIN_DROP or
+ * LMQ_ENOMEM. */
 int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
                         const uint8_t **payload, size_t *plen, int *qos, int *retain,
-                        const lmq_proplist *props, int64_t now);
+                        const lmq_proplist **props, int64_t now);
 
 #endif /* LMQ_PLUGIN_HOOKS_H */

@@ -15,12 +15,14 @@
 
 #include "codec/codec.h"
 #include "plugin/plugin.h"
+#include "session/session_int.h"
 
 #define LMQ_TICK_DEFAULT_MS 1000
 
 /* The codes lunamq_plugin.h spells out for plugins are the engine's. */
 _Static_assert(LMQ_PLUGIN_EINVAL == LMQ_EINVAL, "LMQ_PLUGIN_EINVAL");
 _Static_assert(LMQ_PLUGIN_ESTATE == LMQ_ESTATE, "LMQ_PLUGIN_ESTATE");
+_Static_assert(LMQ_PLUGIN_EVERSION == LMQ_EVERSION, "LMQ_PLUGIN_EVERSION");
 _Static_assert(LMQ_PLUGIN_ENOLOOP == LMQ_EPLUGIN_NOLOOP, "LMQ_PLUGIN_ENOLOOP");
 
 typedef struct lmq_plugin_slot {
@@ -52,8 +54,13 @@ struct lmq_plugin_chain {
     int64_t now;                  /* as of the last hook run */
     int in_log;                   /* inside the log hooks: do not re-enter */
     lmq_plugin_msg *cur;          /* the message being run, for msg_set_* */
-    void *owned[2];               /* topic and payload a hook set: freed at
-                                     the next run */
+    void *owned[3];               /* topic, payload and the PUBLISH around
+                                     the property block a hook set: freed
+                                     at the next run */
+    lmq_props msg_props;          /* that block decoded (props_set) */
+    int props_set;
+    uint32_t in_alias;            /* in: the Topic Alias it came with, or 0 */
+    lmq_proplist *out_list;       /* out: the block as a list to send */
 
     /* on_connect_send (ABI 1.1): what the hooks set for this attempt */
     lmq_plugin_conn *cur_conn;
@@ -539,6 +546,268 @@ static int64_t api_stat(const lmq_plugin_api *api, int32_t which)
     return ch->stat(ch->stat_ctx, which);
 }
 
+/* ------------------------------------------- message properties (ABI 1.1) */
+
+/* The property block of a PUBLISH carrying pl's properties as the codec
+ * writes them for `direction` (LMQ_FROM_*); *len 0 and NULL when there
+ * are none, NULL with *rc set when pl cannot go in a PUBLISH.  Free it. */
+uint8_t *lmq_plugin_props_block(const lmq_proplist *pl, int direction, int32_t *len, int *rc)
+{
+    lmq_packet pkt;
+    uint32_t rem, plen;
+
+    *len = 0;
+    *rc = 0;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.type = LMQ_PUBLISH;
+    pkt.u.publish.topic.p = (const uint8_t *)"t";
+    pkt.u.publish.topic.n = 1;
+    if ((*rc = lmq_proplist_props(pl, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props)))
+        return NULL;
+    int64_t n = lmq_encode_size_as(&pkt, 5, direction);
+    if (n < 0) {
+        *rc = (int)n;
+        return NULL;
+    }
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf || lmq_encode_as(&pkt, 5, direction, buf, (size_t)n) != n)
+        goto fail;
+    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);     /* fixed header */
+    size_t at = 1 + (size_t)(k > 0 ? k : 0) + 2 + 1;           /* topic "t" */
+    if (k <= 0 || (k = lmq_varint_get(buf + at, (size_t)n - at, &plen)) <= 0)
+        goto fail;
+    if (!plen) {
+        free(buf);
+        return NULL;
+    }
+    memmove(buf, buf + at + (size_t)k, plen);
+    *len = (int32_t)plen;
+    return buf;
+fail:
+    free(buf);
+    *rc = LMQ_ENOMEM;
+    return NULL;
+}
+
+/* The largest block a PUBLISH of topic "t" holds (section 2.1.4). */
+#define LMQ_PROPS_BLOCK_MAX (268435455u - 3u - 4u)
+
+/*
+ * Make block the message's property block.  It is checked by the codec
+ * itself, not here: a QoS 0 PUBLISH is built around it and decoded as
+ * from the message's sender (the server in, the client out), so the rules
+ * are the decoder's (PUBLISH properties only, once each unless repeatable,
+ * values, UTF-8, a Subscription Identifier only from a server
+ * [MQTT-3.3.4-6]).  On top: the engine's topic aliases are its own.  The
+ * packet becomes the chain's; on a refusal nothing changes.
+ */
+static int props_install(lmq_plugin_chain *ch, lmq_plugin_msg *m, const uint8_t *block,
+                         uint32_t len)
+{
+    lmq_packet pkt;
+
+    if (len > LMQ_PROPS_BLOCK_MAX)
+        return LMQ_EINVAL;
+    uint32_t rem = 3u + (uint32_t)lmq_varint_size(len) + len;
+    size_t n = 1u + (size_t)lmq_varint_size(rem) + rem;
+    uint8_t *buf = malloc(n);
+    if (!buf)
+        return LMQ_ENOMEM;
+    size_t at = 0;
+    buf[at++] = (uint8_t)(LMQ_PUBLISH << 4);
+    at += (size_t)lmq_varint_put(buf + at, rem);
+    buf[at++] = 0;
+    buf[at++] = 1;
+    buf[at++] = 't';
+    at += (size_t)lmq_varint_put(buf + at, len);
+    if (len)
+        memcpy(buf + at, block, len);
+    int rc = lmq_decode(buf, n, 5,
+                        m->direction == LMQ_PLUGIN_IN ? LMQ_FROM_SERVER : LMQ_FROM_CLIENT, &pkt);
+    /* Out, the session sets Topic Alias itself [MQTT-3.3.2-9]; in, it was
+     * resolved before the hook: only the one the message came with. */
+    if (!rc && lmq_props_has(&pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS) &&
+        (m->direction != LMQ_PLUGIN_IN || pkt.u.publish.props.topic_alias != ch->in_alias))
+        rc = LMQ_EINVAL;
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    free(ch->owned[2]);
+    ch->owned[2] = buf;
+    ch->msg_props = pkt.u.publish.props;
+    ch->props_set = 1;
+    m->props = len ? buf + at : NULL;
+    m->props_len = (int32_t)len;
+    return 0;
+}
+
+/* The message whose properties a hook may change: MQTT 5 only. */
+static int props_ok(const lmq_plugin_api *api, const lmq_plugin_msg *m)
+{
+    if (!msg_ok(api, m))
+        return LMQ_EINVAL;
+    return m->protocol == 5 ? 0 : LMQ_EVERSION;
+}
+
+/* The message's block without property id (of User Properties, only those
+ * of key when key is set), then add[0..addlen): installed as above.  The
+ * number removed, or LMQ_E*. */
+static int props_edit(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id, const char *key,
+                      uint32_t klen, const uint8_t *add, uint32_t addlen)
+{
+    lmq_props cur;
+    uint32_t pos = 0, start = 0, at = 0, num;
+    uint8_t pid;
+    lmq_slice a, b;
+    int removed = 0;
+
+    memset(&cur, 0, sizeof cur);
+    cur.raw.p = m->props;
+    cur.raw.n = m->props_len > 0 ? (uint32_t)m->props_len : 0;
+    if ((uint64_t)cur.raw.n + addlen > LMQ_PROPS_BLOCK_MAX)
+        return LMQ_EINVAL;
+    uint8_t *nb = malloc((size_t)cur.raw.n + addlen + 1);
+    if (!nb)
+        return LMQ_ENOMEM;
+    /* The block is one the codec accepted (decoded in, encoded out, or
+     * installed here), which is what lmq_props_next asks. */
+    for (; lmq_props_next(&cur, &pos, &pid, &num, &a, &b); start = pos) {
+        if (pid == id && (!key || (a.n == klen && !memcmp(a.p, key, klen)))) {
+            removed++;
+            continue;
+        }
+        memcpy(nb + at, cur.raw.p + start, pos - start);
+        at += pos - start;
+    }
+    if (addlen)
+        memcpy(nb + at, add, addlen);
+    int rc = props_install(slot_of(api)->ch, m, nb, at + addlen);
+    free(nb);
+    return rc ? rc : removed;
+}
+
+/* Replace every property id with the one property of pl. */
+static int props_replace(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
+                         lmq_proplist *pl, int rc)
+{
+    int32_t len = 0;
+    uint8_t *one = NULL;
+    /* Either sender: which one may send it is the install's check. */
+    if (!rc && !(one = lmq_plugin_props_block(pl, LMQ_FROM_EITHER, &len, &rc)) && !rc)
+        rc = LMQ_EINVAL;
+    lmq_proplist_free(pl);
+    if (!rc && (rc = props_edit(api, m, id, NULL, 0, one, (uint32_t)len)) > 0)
+        rc = 0;
+    free(one);
+    return rc;
+}
+
+static int api_msg_set_props(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                             const uint8_t *block, int32_t len)
+{
+    int rc = props_ok(api, m);
+    if (rc)
+        return rc;
+    if (len < 0 || (!block && len))
+        return LMQ_EINVAL;
+    return props_install(slot_of(api)->ch, m, block, (uint32_t)len);
+}
+
+static int api_msg_add_user_prop(const lmq_plugin_api *api, lmq_plugin_msg *m,
+                                 const char *key, int32_t klen, const char *val, int32_t vlen)
+{
+    int rc = props_ok(api, m);
+    if (rc)
+        return rc;
+    lmq_proplist *pl = lmq_proplist_new();
+    rc = pl ? lmq_proplist_add_user(pl, key, klen, val, vlen) : LMQ_ENOMEM;
+    int32_t len = 0;
+    uint8_t *one = NULL;
+    if (!rc && !(one = lmq_plugin_props_block(pl, LMQ_FROM_EITHER, &len, &rc)) && !rc)
+        rc = LMQ_EINVAL;
+    lmq_proplist_free(pl);
+    /* id 0 is no property: nothing removed, the pair appended */
+    if (!rc && (rc = props_edit(api, m, 0, NULL, 0, one, (uint32_t)len)) > 0)
+        rc = 0;
+    free(one);
+    return rc;
+}
+
+static int api_msg_set_prop_int(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
+                                int64_t value)
+{
+    int rc = props_ok(api, m);
+    if (rc)
+        return rc;
+    lmq_proplist *pl = lmq_proplist_new();
+    rc = pl ? lmq_proplist_add_int(pl, id, value) : LMQ_ENOMEM;
+    return props_replace(api, m, id, pl, rc);
+}
+
+static int api_msg_set_prop_str(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
+                                const char *str, int32_t len)
+{
+    int rc = props_ok(api, m);
+    if (rc)
+        return rc;
+    if (id == LMQ_PROP_USER || !str)
+        return LMQ_EINVAL;
+    lmq_proplist *pl = lmq_proplist_new();
+    rc = pl ? lmq_proplist_add_str(pl, id, str, len) : LMQ_ENOMEM;
+    return props_replace(api, m, id, pl, rc);
+}
+
+static int api_msg_remove_prop(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
+                               const char *key, int32_t klen)
+{
+    int rc = props_ok(api, m);
+    if (rc)
+        return rc;
+    if (id <= 0 || id > 0xFF || !lmq_prop_lookup((uint8_t)id) ||
+        (key && id != LMQ_PROP_USER))
+        return LMQ_EINVAL;
+    if (key && klen < 0)
+        klen = (int32_t)strlen(key);
+    if (key && klen > 65535)
+        return LMQ_EINVAL;
+    return props_edit(api, m, id, key, key ? (uint32_t)klen : 0, NULL, 0);
+}
+
+int lmq_plugin_msg_props(const lmq_plugin_chain *ch, lmq_props *out)
+{
+    if (!ch->props_set)
+        return 0;
+    *out = ch->msg_props;
+    return 1;
+}
+
+int lmq_plugin_msg_proplist(lmq_plugin_chain *ch, const lmq_proplist **out)
+{
+    uint32_t pos = 0, num;
+    uint8_t id;
+    lmq_slice a, b;
+    int rc = 0;
+
+    if (!ch->props_set)
+        return 0;
+    lmq_proplist_free(ch->out_list);
+    if (!(ch->out_list = lmq_proplist_new()))
+        return LMQ_ENOMEM;
+    while (!rc && lmq_props_next(&ch->msg_props, &pos, &id, &num, &a, &b)) {
+        const lmq_prop_info *info = lmq_prop_lookup(id);
+        if (id == LMQ_PROP_USER)
+            rc = lmq_proplist_add_user(ch->out_list, (const char *)a.p, (int32_t)a.n,
+                                       (const char *)b.p, (int32_t)b.n);
+        else if (info && (info->kind == LMQ_PK_UTF8 || info->kind == LMQ_PK_BINARY))
+            rc = lmq_proplist_add_str(ch->out_list, id, (const char *)a.p, (int32_t)a.n);
+        else
+            rc = lmq_proplist_add_int(ch->out_list, id, num);
+    }
+    *out = ch->out_list;
+    return rc ? rc : 1;
+}
+
 static const lmq_plugin_api api_template = {
     .abi_version = LMQ_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(lmq_plugin_api),
@@ -569,6 +838,11 @@ static const lmq_plugin_api api_template = {
     .watch_fd = api_watch_fd,
     .unwatch_fd = api_unwatch_fd,
     .stat = api_stat,
+    .msg_set_props = api_msg_set_props,
+    .msg_add_user_prop = api_msg_add_user_prop,
+    .msg_set_prop_int = api_msg_set_prop_int,
+    .msg_set_prop_str = api_msg_set_prop_str,
+    .msg_remove_prop = api_msg_remove_prop,
 };
 
 /* ------------------------------------------------------------- the chain */
@@ -617,8 +891,9 @@ void lmq_plugin_chain_free(lmq_plugin_chain *ch)
     for (int32_t i = 0; i < ch->n_sub_owned; i++)
         free(ch->sub_owned[i]);
     free(ch->sub_owned);
-    free(ch->owned[0]);
-    free(ch->owned[1]);
+    for (int i = 0; i < 3; i++)
+        free(ch->owned[i]);
+    lmq_proplist_free(ch->out_list);
     free(ch->slot);
     free(ch);
 }
@@ -771,10 +1046,18 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
     int verdict = LMQ_PLUGIN_CONTINUE;
 
     ch->now = now;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         free(ch->owned[i]);
         ch->owned[i] = NULL;
     }
+    lmq_proplist_free(ch->out_list);
+    ch->out_list = NULL;
+    ch->props_set = 0;
+    int64_t alias = 0;
+    ch->in_alias = 0;
+    if (m->direction == LMQ_PLUGIN_IN && m->props_len > 0 &&
+        api_prop_int(m->props, m->props_len, LMQ_PROP_TOPIC_ALIAS, 0, &alias) == 1)
+        ch->in_alias = (uint32_t)alias;
     ch->cur = m;
     for (int i = 0; i < ch->n && verdict == LMQ_PLUGIN_CONTINUE; i++) {
         lmq_plugin_slot *sl = ch->slot[i];

@@ -90,6 +90,18 @@ int lmq_plugin_chain_count(const lmq_plugin_chain *ch);
  * LMQ_PLUGIN_DROP when one dropped it (the rest do not see it; the drop is
  * logged).  What a hook set with msg_set_* lives until the next run. */
 int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_t now);
+/* After lmq_plugin_run_msg: 1 when a hook changed the message's property
+ * block, with *out that block decoded (slices valid until the next run),
+ * else 0. */
+struct lmq_props;
+int lmq_plugin_msg_props(const lmq_plugin_chain *ch, struct lmq_props *out);
+/* The same as a list to publish with: 0 unchanged (*out untouched), 1
+ * changed (*out the chain's list until the next run), or LMQ_E*. */
+int lmq_plugin_msg_proplist(lmq_plugin_chain *ch, const lmq_proplist **out);
+/* The property block of a PUBLISH carrying pl (LMQ_FROM_* direction):
+ * NULL with *len 0 when none, NULL with *rc when pl cannot go in a
+ * PUBLISH; free the result. */
+uint8_t *lmq_plugin_props_block(const lmq_proplist *pl, int direction, int32_t *len, int *rc);
 /* Run the connect / connack / disconnect observers. */
 void lmq_plugin_run_conn(lmq_plugin_chain *ch, int hook, const lmq_plugin_conn *conn,
                          int64_t now);

@@ -656,7 +656,7 @@ int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
     if (s->user_closing)
         return LMQ_ESTATE;
     if (s->plugins && (rc = lmq_plugin_hook_out(s, &topic, &tlen, &payload, &plen, &qos,
-                                                &retain, props, now)))
+                                                &retain, &props, now)))
         return rc;
     if ((rc = check_publish(s, topic, tlen, payload, plen, qos, retain, props)))
         return rc;
