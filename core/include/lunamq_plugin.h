@@ -323,11 +323,16 @@ struct lmq_plugin_api {
      *                        which has no properties (msg->protocol < 5);
      *   LMQ_PLUGIN_EINVAL    bad arguments, a Topic Alias (the engine's
      *                        own: out, never; in, only the one the message
-     *                        came with), or a User Property asked of
-     *                        msg_set_prop_str;
-     *   LMQ_EMAL_* (lunamq.h) the codec's reason, e.g. a Subscription
-     *                        Identifier out (server to client only,
-     *                        [MQTT-3.3.4-6]) or a property PUBLISH has not.
+     *                        came with), a User Property asked of
+     *                        msg_set_prop_str, and from msg_set_prop_* /
+     *                        msg_add_user_prop a value out of range or an
+     *                        id PUBLISH has not;
+     *   other LMQ_E* codes   the codec's reason (lunamq.h): LMQ_EUTF8, and
+     *                        from msg_set_props the LMQ_EMAL_* ones, e.g.
+     *                        LMQ_EMAL_PROP_PACKET for an id PUBLISH has not
+     *                        or a Subscription Identifier out (server to
+     *                        client only, [MQTT-3.3.4-6]), _PROP_TWICE,
+     *                        _PROP_ID, _STRLEN.
      * msg_set_props replaces the whole block (len 0: no properties). */
     int (*msg_set_props)(const lmq_plugin_api *api, lmq_plugin_msg *m,
                          const uint8_t *block, int32_t len);

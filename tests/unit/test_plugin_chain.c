@@ -1561,18 +1561,18 @@ static void test_property_changes_refuse_what_they_must(void)
                               f.now) > 0);
     lmq_proplist_free(pl);
     CHECK_INT(a.rc[0], LMQ_EMAL_PROP_ID);
-    CHECK(a.rc[1] < 0);                         /* the codec's length error */
+    CHECK_INT(a.rc[1], LMQ_EMAL_STRLEN);        /* the codec's own reasons */
     CHECK_INT(a.rc[2], LMQ_EMAL_PROP_PACKET);
     CHECK_INT(a.rc[3], LMQ_EMAL_PROP_TWICE);
     CHECK_INT(a.rc[4], LMQ_EINVAL);             /* Topic Alias: the engine's */
     CHECK_INT(a.rc[5], LMQ_EINVAL);
     CHECK_INT(a.rc[6], LMQ_EMAL_PROP_PACKET);   /* server to client only [MQTT-3.3.4-6] */
-    CHECK(a.rc[7] < 0);
+    CHECK_INT(a.rc[7], LMQ_EUTF8);              /* [MQTT-1.5.4-1] */
     CHECK_INT(a.rc[8], LMQ_EINVAL);
     CHECK_INT(a.rc[9], LMQ_EINVAL);
     CHECK_INT(a.rc[10], LMQ_EINVAL);
     CHECK_INT(a.rc[11], LMQ_EINVAL);
-    CHECK(a.rc[12] < 0);                        /* a byte of 0 or 1 */
+    CHECK_INT(a.rc[12], LMQ_EINVAL);            /* a byte of 0 or 1 */
     CHECK_INT(a.rc[13], LMQ_EINVAL);            /* not a PUBLISH property */
     CHECK_INT(a.rc[14], 1);
     CHECK_INT(fx_next(&f), LMQ_PUBLISH);
@@ -1601,6 +1601,40 @@ static void test_property_changes_refuse_what_they_must(void)
     m.protocol = 5;
     CHECK_INT(a.api->msg_add_user_prop(a.api, &m, "k", 1, "v", 1), LMQ_EINVAL);
     CHECK_INT(a.api->msg_set_props(a.api, &m, NULL, 0), LMQ_EINVAL);
+    fx_free(&f);
+}
+
+static void act_alias_in(pp *p, lmq_plugin_msg *m)
+{
+    static const uint8_t same[] = { 0x23, 0, 2, 0x26, 0, 1, 'k', 0, 1, 'v' };
+    static const uint8_t other[] = { 0x23, 0, 3 };
+    p->rc[0] = p->api->msg_set_props(p->api, m, other, 3);
+    p->rc[1] = p->api->msg_set_props(p->api, m, same, (int32_t)sizeof same);
+    p->rc[2] = p->api->msg_set_prop_int(p->api, m, LMQ_PROP_TOPIC_ALIAS, 3);
+}
+
+/* In, the server's Topic Alias was resolved before the hook: a block that
+ * keeps it as it came is taken, another alias is not. */
+static void test_incoming_topic_alias_may_only_stay_as_it_came(void)
+{
+    fx f;
+    pp a;
+    memset(&a, 0, sizeof a);
+    a.act = act_alias_in;
+    pp_setup(&f, 5, &a, NULL);
+    CHECK_INT(lmq_session_set_int(f.s, LMQ_OPT_TOPIC_ALIAS_MAXIMUM, 4), 0);
+    fx_connect(&f, 0);
+    lmq_packet in = fx_publish("al/one", "x", 0, 0);
+    in.u.publish.props.topic_alias = 2;
+    lmq_props_set(&in.u.publish.props, LMQ_PROP_TOPIC_ALIAS);
+    CHECK_INT(fx_feed(&f, &in), 0);
+    CHECK_INT(a.rc[0], LMQ_EINVAL);
+    CHECK_INT(a.rc[1], 0);
+    CHECK_INT(a.rc[2], LMQ_EINVAL);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_MESSAGE);
+    CHECK(ev && strcmp(ev_users(ev), "k=v ") == 0);
+    CHECK(ev && ev->topic_len == 6 && !memcmp(ev->topic, "al/one", 6));
     fx_free(&f);
 }
 
@@ -1711,6 +1745,7 @@ int main(void)
     RUN(test_whole_property_block_is_replaced_or_cleared);
     RUN(test_publish_out_properties_go_on_the_wire_with_topic_aliases);
     RUN(test_property_changes_refuse_what_they_must);
+    RUN(test_incoming_topic_alias_may_only_stay_as_it_came);
     RUN(test_property_changes_at_3_1_1_are_refused);
     RUN(test_property_changes_run_in_chain_order);
     return check_done();

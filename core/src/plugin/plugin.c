@@ -59,7 +59,8 @@ struct lmq_plugin_chain {
                                      at the next run */
     lmq_props msg_props;          /* that block decoded (props_set) */
     int props_set;
-    uint32_t in_alias;            /* in: the Topic Alias it came with, or 0 */
+    const uint8_t *orig_props;    /* the block the run began with */
+    int32_t orig_props_len;
     lmq_proplist *out_list;       /* out: the block as a list to send */
 
     /* on_connect_send (ABI 1.1): what the hooks set for this attempt */
@@ -625,10 +626,16 @@ static int props_install(lmq_plugin_chain *ch, lmq_plugin_msg *m, const uint8_t 
     int rc = lmq_decode(buf, n, 5,
                         m->direction == LMQ_PLUGIN_IN ? LMQ_FROM_SERVER : LMQ_FROM_CLIENT, &pkt);
     /* Out, the session sets Topic Alias itself [MQTT-3.3.2-9]; in, it was
-     * resolved before the hook: only the one the message came with. */
-    if (!rc && lmq_props_has(&pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS) &&
-        (m->direction != LMQ_PLUGIN_IN || pkt.u.publish.props.topic_alias != ch->in_alias))
-        rc = LMQ_EINVAL;
+     * resolved before the hook: only the one the message came with (looked
+     * up only here, off the path of messages whose properties stay). */
+    if (!rc && lmq_props_has(&pkt.u.publish.props, LMQ_PROP_TOPIC_ALIAS)) {
+        int64_t came = 0;
+        if (m->direction != LMQ_PLUGIN_IN ||
+            api_prop_int(ch->orig_props, ch->orig_props_len, LMQ_PROP_TOPIC_ALIAS, 0,
+                         &came) != 1 ||
+            came != pkt.u.publish.props.topic_alias)
+            rc = LMQ_EINVAL;
+    }
     if (rc) {
         free(buf);
         return rc;
@@ -1053,11 +1060,8 @@ int lmq_plugin_run_msg(lmq_plugin_chain *ch, int hook, lmq_plugin_msg *m, int64_
     lmq_proplist_free(ch->out_list);
     ch->out_list = NULL;
     ch->props_set = 0;
-    int64_t alias = 0;
-    ch->in_alias = 0;
-    if (m->direction == LMQ_PLUGIN_IN && m->props_len > 0 &&
-        api_prop_int(m->props, m->props_len, LMQ_PROP_TOPIC_ALIAS, 0, &alias) == 1)
-        ch->in_alias = (uint32_t)alias;
+    ch->orig_props = m->props;
+    ch->orig_props_len = m->props_len;
     ch->cur = m;
     for (int i = 0; i < ch->n && verdict == LMQ_PLUGIN_CONTINUE; i++) {
         lmq_plugin_slot *sl = ch->slot[i];
