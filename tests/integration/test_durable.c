@@ -300,8 +300,12 @@ done:
     free(gens);
     free(s);
     tw_free(sub);
-    if (state_dir[0])
+    if (state_dir[0]) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s.lmqs", state_dir, PUB_ID);
+        unlink(path);           /* still there when a REQUIRE failed */
         rmdir(state_dir);
+    }
     it_broker_stop(b);
 }
 
