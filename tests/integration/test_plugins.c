@@ -247,7 +247,8 @@ static int32_t probe_wait(const int32_t *field)
 /* A User Property a plugin adds on publish-out goes on the wire: a
  * subscriber without plugins gets it from mosquitto, next to the one the
  * application set, in that order (the server forwards them unaltered and
- * in order, [MQTT-3.3.2-17] [MQTT-3.3.2-18]). */
+ * in order, [MQTT-3.3.2-17] [MQTT-3.3.2-18]).  jsonlog, loaded after the
+ * plugin that adds it, logs the message as changed. */
 static void test_user_property_added_on_publish_out_reaches_a_subscriber(void)
 {
     lmq_probe p;
@@ -255,15 +256,20 @@ static void test_user_property_added_on_publish_out_reaches_a_subscriber(void)
     lmq_proplist *pl = NULL;
     const char *k, *v;
     int32_t kl, vl;
+    char path[64], cfg[96], *log = NULL;
 
     memset(&p, 0, sizeof p);
     REQUIRE(broker && LMQ_PLUGIN_PROBE[0]);
+    snprintf(path, sizeof path, "/tmp/lmq_itplug_props_%d.log", (int)getpid());
+    unlink(path);
     p.out_user_key = "trace-id";
     p.out_user_val = "it-42";
     sub = tw_new_for(broker, "plug-props-sub", LMQ_MQTT_5);
     pub = tw_new_for(broker, "plug-props-pub", LMQ_MQTT_5);
     REQUIRE(sub && pub);
     REQUIRE(probe_load(pub, &p) == 0);
+    snprintf(cfg, sizeof cfg, "file=%s dir=out", path);
+    REQUIRE(lmq_client_load_plugin(pub->c, LMQ_PLUGIN_JSONLOG, cfg) == 0);
     REQUIRE(tw_connect(sub, IT_SHORT_MS) == 0);
     REQUIRE(tw_connect(pub, IT_SHORT_MS) == 0);
     CHECK_INT(tw_subscribe(sub, "it/plugins/props", 1, IT_SHORT_MS), 1);
@@ -278,10 +284,19 @@ static void test_user_property_added_on_publish_out_reaches_a_subscriber(void)
     CHECK_INT(lmq_event_prop_user(&e->ev, 1, &k, &kl, &v, &vl), 1);
     CHECK(kl == 8 && !memcmp(k, "trace-id", 8) && vl == 5 && !memcmp(v, "it-42", 5));
     CHECK_INT(lmq_event_prop_user(&e->ev, 2, &k, &kl, &v, &vl), 0);
+    log = slurp(path);
+    CHECK_INT(count(log, "\n"), 1);
+    CHECK_INT(count(log, "{\"name\":\"User Property\",\"key\":\"app\",\"value\":\"yes\"},"
+                         "{\"name\":\"User Property\",\"key\":\"trace-id\",\"value\":\"it-42\"}]"),
+              1);
+    if (check_failed_now)
+        fprintf(stderr, "log:\n%s\n", log ? log : "");
 done:
     lmq_proplist_free(pl);
     tw_free(pub);
     tw_free(sub);
+    free(log);
+    unlink(path);
 }
 
 /* Thread mode: a watch belongs to the loop's thread.  Started from the
