@@ -314,8 +314,9 @@ struct lmq_plugin_api {
      * point at the new block, and the next plugin sees it).  The data is
      * copied; the new block, like every msg pointer, is valid only until
      * the hook returns.  In: the application's LMQ_EV_MESSAGE carries the
-     * new properties (lmq_event_prop_*).  Out: the PUBLISH goes with them.
-     * The result is checked by the codec as a PUBLISH property block of
+     * new properties (lmq_event_prop_*).  Out: the PUBLISH goes with them
+     * (the application's lmq_proplist stays as it was; the engine adds its
+     * Topic Alias when it sends).  0 on success.  The result is checked by the codec as a PUBLISH property block of
      * the message's sender (the server's in, the client's out): only
      * PUBLISH properties, once each unless repeatable, values in range,
      * UTF-8 valid.  Refused, the message is left as it was:
