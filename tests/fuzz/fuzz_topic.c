@@ -11,7 +11,8 @@
  *   - a shared filter matches exactly what its inner filter matches;
  *   - with both valid: a trie holding only that filter collects the topic
  *     exactly when lmq_topic_matches says 1, reporting the share group;
- *     removing the filter leaves an empty trie of one node.
+ *     removing the filter leaves an empty trie of one node; the public
+ *     lmq_trie_add / _match / _remove agree.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,9 +90,19 @@ static void check_pair(const char *f, size_t fn, const char *t, size_t tn)
         else
             REQUIRE(hit[0].group == NULL);
     }
-    REQUIRE(lmq_trie_remove(trie, f, fn, value) == 1);
-    REQUIRE(lmq_trie_count(trie) == 0 && lmq_trie_node_count(trie) == 1);
+    REQUIRE(lmq_trie_erase(trie, f, fn, value) == 1);
+    REQUIRE(lmq_trie_size(trie) == 0 && lmq_trie_node_count(trie) == 1);
     REQUIRE(lmq_trie_collect(trie, t, tn, hit, 2) == 0);
+
+    /* the public trie says the same, with a value of the caller's */
+    REQUIRE(lmq_trie_add(trie, f, (int32_t)fn, 42) == 1);
+    REQUIRE(lmq_trie_add(trie, f, (int32_t)fn, 42) == 0);
+    REQUIRE(lmq_trie_count(trie) == 1);
+    int32_t out[2] = { 0, 0 };
+    REQUIRE(lmq_trie_match(trie, t, (int32_t)tn, out, 2) == m);
+    REQUIRE(m == 0 || out[0] == 42);
+    REQUIRE(lmq_trie_remove(trie, f, (int32_t)fn, 42) == 1);
+    REQUIRE(lmq_trie_count(trie) == 0);
     lmq_trie_free(trie);
 }
 
