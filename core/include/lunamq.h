@@ -585,6 +585,18 @@ LMQ_API int lmq_client_set_callback(lmq_client *c, lmq_event_fn fn, void *userda
  * lmq_client_free, in reverse load order.  Load before connecting.
  */
 LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *config);
+/*
+ * Tell the client's plugins about an event of the application's own (a
+ * handler failed, a batch was dropped): the on_app_event hook of each
+ * plugin that has one runs now, in load order, with name and value (a
+ * metrics plugin sums the values per name).  name: 1-255 bytes of UTF-8
+ * without U+0000 (len -1: NUL-terminated), which the plugins may read
+ * during the call only.  0 (also with no plugin loaded), or LMQ_EINVAL for
+ * a NULL client or name or a bad name.  Takes the client's lock, like the
+ * other calls: any thread, never from inside a plugin hook.
+ */
+LMQ_API int lmq_client_plugin_event(lmq_client *c, const char *name, int32_t len,
+                                    int64_t value);
 
 /* ----------------------------------------------------------------- driving */
 

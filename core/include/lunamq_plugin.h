@@ -25,7 +25,8 @@
  * connect / auth / subscribe setters, watch_fd / unwatch_fd and stat, the
  * message property setters (msg_set_props, msg_add_user_prop,
  * msg_set_prop_int / _str, msg_remove_prop), and the times in
- * lmq_plugin_done; ticks run while offline too.  A 1.1
+ * lmq_plugin_done, and the on_app_event hook (lmq_client_plugin_event);
+ * ticks run while offline too.  A 1.1
  * plugin that must also run on a 1.0 engine checks api->struct_size (or
  * abi_version & 0xFFFF) before using what 1.1 added.
  *
@@ -430,6 +431,14 @@ struct lmq_plugin {
      * try again in delay_ms; attempt counts from 1 since the last CONNACK
      * (observe). */
     void (*on_reconnect)(void *state, int32_t attempt, int64_t delay_ms);
+    /* The application told the plugins about an event of its own
+     * (lmq_client_plugin_event in lunamq.h): name[0..len) is 1-255 bytes
+     * of UTF-8 without NUL, not NUL-terminated, valid for the call only;
+     * value is the application's (a count, a duration).  The lunamq host
+     * sends "host_handler_errors", "host_handler_runaway" and
+     * "host_handler_disabled" with value 1.  Runs on the thread that made
+     * the call, in load order (observe). */
+    void (*on_app_event)(void *state, const char *name, int32_t len, int64_t value);
     /* Appended in later minors only. */
 };
 

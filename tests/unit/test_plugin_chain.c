@@ -142,6 +142,13 @@ static void rec_tick(void *state, int64_t now)
     r->ticks++;
 }
 
+static void rec_app_event(void *state, const char *name, int32_t len, int64_t value)
+{
+    char what[64];
+    snprintf(what, sizeof what, "ev(%.*s=%lld)", (int)len, name, (long long)value);
+    add(state, what);
+}
+
 static const lmq_plugin rec_plugin = {
     .abi_version = LMQ_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(lmq_plugin),
@@ -156,6 +163,7 @@ static const lmq_plugin rec_plugin = {
     .on_disconnect = rec_disconnect,
     .on_log = rec_log,
     .on_tick = rec_tick,
+    .on_app_event = rec_app_event,
 };
 
 static void rec_init_struct(rec *r, char name)
@@ -1709,6 +1717,84 @@ static void test_property_changes_run_in_chain_order(void)
     fx_free(&f);
 }
 
+/* ABI 1.1 on_app_event (lmq_client_plugin_event): every plugin with the
+ * hook sees name (as long as len says, not to a NUL) and value, in load
+ * order; a plugin whose struct ends before the hook is never called. */
+static void test_app_event_reaches_the_plugins_in_load_order(void)
+{
+    fx f;
+    rec a, b;
+    rec_init_struct(&a, 'A');
+    rec_init_struct(&b, 'B');
+    setup(&f, 5, &a, &b);
+    lmq_plugin_chain *ch = lmq_plugin_session_chain_get(f.s);
+    CHECK(ch != NULL);
+    if (!ch)
+        return;
+    CHECK(lmq_plugin_chain_hooks(ch) & LMQ_HOOK_APP_EVENT);
+    lmq_plugin_run_app_event(ch, "host_handler_errorsXYZ", 19, 1, 10);
+    lmq_plugin_run_app_event(ch, "batch", 5, -7, 11);
+    CHECK(strcmp(trace, "A:ev(host_handler_errors=1) B:ev(host_handler_errors=1) "
+                        "A:ev(batch=-7) B:ev(batch=-7) ") == 0);
+    fx_free(&f);
+}
+
+static void test_app_event_skips_plugins_built_before_the_hook(void)
+{
+    fx f;
+    rec a, b, c;
+    rec_init_struct(&a, 'A');
+    rec_init_struct(&b, 'B');
+    rec_init_struct(&c, 'C');
+    char cfg[64];
+    trace[0] = '\0';
+    fx_init(&f, 5);
+    lmq_plugin d10 = rec_plugin;    /* 1.0-sized, hook set past its end */
+    d10.abi_version = 1u << 16;
+    d10.struct_size = offsetof(lmq_plugin, on_connect_send);
+    snprintf(cfg, sizeof cfg, "rec=%p", (void *)&a);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d10, cfg, "old10.so"), 0);
+    lmq_plugin d11 = rec_plugin;    /* 1.1 as it was before on_app_event */
+    d11.struct_size = offsetof(lmq_plugin, on_app_event);
+    snprintf(cfg, sizeof cfg, "rec=%p", (void *)&b);
+    CHECK_INT(lmq_plugin_session_add(f.s, &d11, cfg, "old11.so"), 0);
+    lmq_plugin_chain *ch = lmq_plugin_session_chain_get(f.s);
+    CHECK(ch != NULL);
+    if (!ch)
+        return;
+    CHECK(!(lmq_plugin_chain_hooks(ch) & LMQ_HOOK_APP_EVENT));
+    snprintf(cfg, sizeof cfg, "rec=%p", (void *)&c);
+    CHECK_INT(lmq_plugin_session_add(f.s, &rec_plugin, cfg, "new.so"), 0);
+    CHECK(lmq_plugin_chain_hooks(ch) & LMQ_HOOK_APP_EVENT);
+    lmq_plugin_run_app_event(ch, "x", 1, 3, 10);
+    CHECK(strcmp(trace, "C:ev(x=3) ") == 0);
+    fx_free(&f);
+}
+
+/* The public call's argument checks (a client with no plugin: 0). */
+static void test_client_plugin_event_refuses_bad_names(void)
+{
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name);
+    long_name[299] = '\0';
+    lmq_client *c = lmq_client_new();
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    CHECK_INT(lmq_client_plugin_event(NULL, "x", 1, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, NULL, 1, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, "", -1, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, "x", 0, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, long_name, -1, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, long_name, 256, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_plugin_event(c, "a\0b", 3, 1), LMQ_EINVAL);     /* U+0000 */
+    CHECK_INT(lmq_client_plugin_event(c, "\xc3\x28", 2, 1), LMQ_EINVAL); /* bad UTF-8 */
+    CHECK_INT(lmq_client_plugin_event(c, long_name, 255, 1), 0);
+    CHECK_INT(lmq_client_plugin_event(c, "host_handler_errors", -1, 1), 0);
+    CHECK_INT(lmq_client_plugin_event(c, "caf\xc3\xa9", 5, 2), 0);
+    lmq_client_free(c);
+}
+
 int main(void)
 {
     RUN(test_without_plugins_the_session_has_no_chain);
@@ -1748,5 +1834,8 @@ int main(void)
     RUN(test_incoming_topic_alias_may_only_stay_as_it_came);
     RUN(test_property_changes_at_3_1_1_are_refused);
     RUN(test_property_changes_run_in_chain_order);
+    RUN(test_app_event_reaches_the_plugins_in_load_order);
+    RUN(test_app_event_skips_plugins_built_before_the_hook);
+    RUN(test_client_plugin_event_refuses_bad_names);
     return check_done();
 }

@@ -681,6 +681,30 @@ LMQ_API int lmq_client_load_plugin(lmq_client *c, const char *path, const char *
     return rc;
 }
 
+LMQ_API int lmq_client_plugin_event(lmq_client *c, const char *name, int32_t len,
+                                    int64_t value)
+{
+    lmq_plugin_chain *ch;
+
+    if (!c || !name)
+        return LMQ_EINVAL;
+    if (len < 0) {
+        size_t n = strnlen(name, 256);
+        if (n > 255)
+            return LMQ_EINVAL;
+        len = (int32_t)n;
+    }
+    if (len < 1 || len > 255 || lmq_utf8_check((const uint8_t *)name, (size_t)len))
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    if ((ch = lmq_plugin_session_chain_get(c->s)) &&
+        (lmq_plugin_chain_hooks(ch) & LMQ_HOOK_APP_EVENT))
+        lmq_plugin_run_app_event(ch, name, len, value, lmq_client_now_ms());
+    step_end(c);    /* a hook that logged queued an event */
+    lmq_client_unlock(c);
+    return 0;
+}
+
 /* ------------------------------------------------- connection lifecycle */
 
 static void go_idle(lmq_client *c, int err)

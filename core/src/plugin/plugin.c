@@ -921,6 +921,7 @@ static unsigned hooks_of(const lmq_plugin *d)
     h |= d->on_auth ? LMQ_HOOK_AUTH : 0;
     h |= d->on_subscribed ? LMQ_HOOK_SUBSCRIBED : 0;
     h |= d->on_reconnect ? LMQ_HOOK_RECONNECT : 0;
+    h |= d->on_app_event ? LMQ_HOOK_APP_EVENT : 0;
     return h;
 }
 
@@ -1208,6 +1209,17 @@ void lmq_plugin_run_reconnect(lmq_plugin_chain *ch, int32_t attempt, int64_t del
         lmq_plugin_slot *sl = ch->slot[i];
         if (sl->desc.on_reconnect)
             sl->desc.on_reconnect(sl->state, attempt, delay_ms);
+    }
+}
+
+void lmq_plugin_run_app_event(lmq_plugin_chain *ch, const char *name, int32_t len,
+                              int64_t value, int64_t now)
+{
+    ch->now = now;
+    for (int i = 0; i < ch->n; i++) {
+        lmq_plugin_slot *sl = ch->slot[i];
+        if (sl->desc.on_app_event)
+            sl->desc.on_app_event(sl->state, name, len, value);
     }
 }
 

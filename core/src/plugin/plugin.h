@@ -37,7 +37,8 @@ enum lmq_plugin_hook_bit {
     LMQ_HOOK_CONNECT_SEND = 1u << 9,
     LMQ_HOOK_AUTH = 1u << 10,
     LMQ_HOOK_SUBSCRIBED = 1u << 11,
-    LMQ_HOOK_RECONNECT = 1u << 12
+    LMQ_HOOK_RECONNECT = 1u << 12,
+    LMQ_HOOK_APP_EVENT = 1u << 13
 };
 
 /* One fd a plugin watches (api->watch_fd).  The chain owns it; the
@@ -126,6 +127,9 @@ int lmq_plugin_run_auth(lmq_plugin_chain *ch, const lmq_plugin_auth *auth,
 void lmq_plugin_run_suback(lmq_plugin_chain *ch, const lmq_plugin_suback *ack, int64_t now);
 void lmq_plugin_run_reconnect(lmq_plugin_chain *ch, int32_t attempt, int64_t delay_ms,
                               int64_t now);
+/* Run the app_event observers (name checked by the caller). */
+void lmq_plugin_run_app_event(lmq_plugin_chain *ch, const char *name, int32_t len,
+                              int64_t value, int64_t now);
 
 /* Who serves fd watches (NULL: nobody, watch_fd says LMQ_EPLUGIN_NOLOOP). */
 void lmq_plugin_chain_set_io(lmq_plugin_chain *ch, const lmq_plugin_io *io, void *ctx);
