@@ -31,6 +31,7 @@
 #define CONN_DEADLINE_MS 5000    /* a scrape must be done within this */
 #define POLL_TICK_MS 50          /* tick while polling (no loop to watch in) */
 #define LOOP_TICK_MS 1000        /* tick on the loop: deadlines only */
+#define APP_NAMES 64             /* distinct app event names; more: "other" */
 
 /* Publish-to-ack latency buckets, seconds (the upper bounds, le). */
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -42,6 +43,13 @@ typedef struct hist {
     uint64_t count;
     double sum;
 } hist;
+
+/* One name of lmq_client_plugin_event (1-255 bytes, the engine checked). */
+typedef struct app_event {
+    char name[256];
+    int32_t len;
+    uint64_t sum;
+} app_event;
 
 typedef struct conn {
     int fd;                       /* -1: free slot */
@@ -67,6 +75,10 @@ typedef struct metrics {
     uint64_t failed[3];                 /* publishes that failed, by qos */
     hist lat[3];                        /* qos 1, 2 used */
     uint64_t connects, refused, disconnects, reconnects, scrapes, subscribed;
+    app_event app[APP_NAMES];           /* on_app_event, first come */
+    int n_app;
+    uint64_t app_other;                 /* names past APP_NAMES */
+    int app_overflow;                   /* app_other is shown */
 } metrics;
 
 /* ------------------------------------------------------------ buffers */
@@ -115,6 +127,21 @@ static void gauge(buf *b, const char *name, const char *help, int64_t v)
 {
     bprintf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
             (long long)v);
+}
+
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static void label_value(buf *b, const char *s, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (s[i] == '\\')
+            bprintf(b, "\\\\");
+        else if (s[i] == '"')
+            bprintf(b, "\\\"");
+        else if (s[i] == '\n')
+            bprintf(b, "\\n");
+        else
+            bprintf(b, "%c", s[i]);
+    }
 }
 
 static int64_t stat_of(const metrics *m, int which)
@@ -190,6 +217,16 @@ static void render(metrics *m, buf *b)
             (long long)stat_of(m, LMQ_PLUGIN_STAT_INFLIGHT_IN));
     gauge(b, "lunamq_offline_queue_bytes", "Bytes queued while not connected.",
           stat_of(m, LMQ_PLUGIN_STAT_OFFLINE_BYTES));
+    counter(b, "lunamq_app_events_total",
+            "Sum of the values of the application's events (lmq_client_plugin_event), by name.");
+    for (int i = 0; i < m->n_app; i++) {
+        bprintf(b, "lunamq_app_events_total{name=\"");
+        label_value(b, m->app[i].name, m->app[i].len);
+        bprintf(b, "\"} %llu\n", (unsigned long long)m->app[i].sum);
+    }
+    if (m->app_overflow)
+        bprintf(b, "lunamq_app_events_total{name=\"other\"} %llu\n",
+                (unsigned long long)m->app_other);
     counter(b, "lunamq_metrics_scrapes_total", "GET /metrics served.");
     bprintf(b, "lunamq_metrics_scrapes_total %llu\n", (unsigned long long)m->scrapes);
     gauge(b, "lunamq_metrics_on_loop",
@@ -488,6 +525,37 @@ static void on_subscribed(void *state, const lmq_plugin_suback *ack)
     m->subscribed++;
 }
 
+/* Sum value under name; names past APP_NAMES go to "other" (the table's
+ * own "other" when it has one, so the series is never printed twice).  A
+ * counter never goes down: a negative value is not added. */
+static void on_app_event(void *state, const char *name, int32_t len, int64_t value)
+{
+    metrics *m = state;
+    uint64_t v = value > 0 ? (uint64_t)value : 0;
+    app_event *e = NULL;
+    if (len < 1 || len > 255)
+        return;
+    for (int i = 0; i < m->n_app && !e; i++)
+        if (m->app[i].len == len && !memcmp(m->app[i].name, name, (size_t)len))
+            e = &m->app[i];
+    if (!e && m->n_app < APP_NAMES) {
+        e = &m->app[m->n_app++];
+        memcpy(e->name, name, (size_t)len);
+        e->len = len;
+    }
+    if (!e) {
+        for (int i = 0; i < m->n_app && !e; i++)
+            if (m->app[i].len == 5 && !memcmp(m->app[i].name, "other", 5))
+                e = &m->app[i];
+    }
+    if (e) {
+        e->sum += v;
+        return;
+    }
+    m->app_other += v;
+    m->app_overflow = 1;
+}
+
 /* ------------------------------------------------------- init, shutdown */
 
 static void metrics_free(metrics *m)
@@ -632,6 +700,7 @@ static const lmq_plugin metrics_plugin = {
     .on_publish_done = on_done,
     .on_subscribed = on_subscribed,
     .on_reconnect = on_reconnect,
+    .on_app_event = on_app_event,
 };
 
 LMQ_PLUGIN_EXPORT const lmq_plugin *lmq_plugin_entry(void);

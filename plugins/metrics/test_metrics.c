@@ -259,6 +259,59 @@ done:
     tw_free(t);
 }
 
+/* lmq_client_plugin_event: summed per name, the name escaped as a label
+ * value, a negative value not added (a counter), and names past the 64th
+ * counted under name="other". */
+static void test_app_events_are_counted_by_name(void)
+{
+    tw_client *t = NULL;
+    char cfg[160], pf[64], *m = NULL;
+
+    REQUIRE(broker);
+    REQUIRE(LMQ_PLUGIN_METRICS[0]);
+    snprintf(pf, sizeof pf, "/tmp/lmq_metrics_port_%d", (int)getpid());
+    t = tw_new_for(broker, "metrics-app", LMQ_MQTT_5);
+    REQUIRE(t);
+    snprintf(cfg, sizeof cfg, "port=0 port_file=%s", pf);
+    REQUIRE(lmq_client_load_plugin(t->c, LMQ_PLUGIN_METRICS, cfg) == 0);
+    char *pt = slurp(pf);
+    port = pt ? atoi(pt) : 0;
+    free(pt);
+    unlink(pf);
+    REQUIRE(port > 0);
+    REQUIRE(tw_connect(t, IT_SHORT_MS) == 0);
+
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(lmq_client_plugin_event(t->c, "host_handler_errors", -1, 1), 0);
+    CHECK_INT(lmq_client_plugin_event(t->c, "host_handler_errors", -1, -5), 0);
+    CHECK_INT(lmq_client_plugin_event(t->c, "q\"b\\n\nl", -1, 2), 0);
+    CHECK_INT(lmq_client_plugin_event(t->c, "bad\xff", -1, 1), LMQ_EINVAL);
+    for (int i = 0; i < 70; i++) {      /* 2 names so far: n0..n61 fit */
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        CHECK_INT(lmq_client_plugin_event(t->c, name, -1, 1), 0);
+    }
+    CHECK_INT(lmq_client_plugin_event(t->c, "n0", -1, 10), 0);
+    CHECK_INT(lmq_client_plugin_event(t->c, "n69", -1, 10), 0);
+
+    m = curl("/metrics");
+    REQUIRE(m);
+    CHECK(strstr(m, "# HELP lunamq_app_events_total ") != NULL);
+    CHECK(strstr(m, "# TYPE lunamq_app_events_total counter") != NULL);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"host_handler_errors\"}") == 3);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"q\\\"b\\\\n\\nl\"}") == 2);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"n0\"}") == 11);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"n61\"}") == 1);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"n62\"}") == -1);
+    CHECK(sample(m, "lunamq_app_events_total{name=\"other\"}") == 18);
+    CHECK(strstr(m, "bad") == NULL);
+    if (check_failed_now)
+        fprintf(stderr, "%s\n", m);
+done:
+    free(m);
+    tw_free(t);
+}
+
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -381,6 +434,7 @@ int main(void)
     broker = tb_broker_start(NULL);
     RUN(test_metrics_served_while_publishing_and_receiving);
     RUN(test_hostile_scrapers);
+    RUN(test_app_events_are_counted_by_name);
     it_broker_stop(broker);
     return check_done();
 }
