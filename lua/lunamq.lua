@@ -138,6 +138,7 @@ M._uses = {
   "lmq_reason_name", "lmq_proplist_new", "lmq_proplist_free", "lmq_proplist_add_int",
   "lmq_proplist_add_str", "lmq_proplist_add_user", "lmq_event_prop_int",
   "lmq_event_prop_str", "lmq_event_prop_user", "lmq_client_load_plugin",
+  "lmq_client_plugin_event",
 }
 -- The lmq_event fields read when copying an event.
 M._event_fields = {
@@ -531,6 +532,25 @@ end
 function Client:load_plugin(path, config)
   if self.h == nil then return closed() end
   return ret_true(C.lmq_client_load_plugin(self.h, path, config), self.h)
+end
+
+-- plugin_event(name [, value]): tell the client's C plugins about an event
+-- of the application's (their on_app_event hook; the metrics plugin sums
+-- value per name).  name: 1-255 bytes of UTF-8; value: an integer,
+-- default 1.  true, or nil, message, code (EINVAL for a bad name).
+function Client:plugin_event(name, value)
+  if self.h == nil then return closed() end
+  value = value or 1
+  if type(name) ~= "string" then
+    return nil, "plugin_event: name must be a string", M.E.EINVAL
+  end
+  if type(value) ~= "number" or value ~= math.floor(value) or value ~= value
+     or math.abs(value) > 2 ^ 53 then
+    return nil, "plugin_event: value must be an integer", M.E.EINVAL
+  end
+  local rc = tonumber(C.lmq_client_plugin_event(self.h, name, #name, value))
+  if rc < 0 then return nil, "plugin_event: " .. M.strerror(rc), rc end
+  return true
 end
 
 function Client:connect()

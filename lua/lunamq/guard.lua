@@ -30,7 +30,9 @@ end
 
 -- A guard with a time bound (ms, nil or <= 0 for none) on clock() (ms).
 function M.new(bound_ms, clock)
-  local g = { bound_ms = bound_ms, clock = clock, deadline = nil }
+  -- stops: how many times the bound stopped a call (the runtime tells a
+  -- runaway from another error by it)
+  local g = { bound_ms = bound_ms, clock = clock, deadline = nil, stops = 0 }
 
   local function stop_message()
     return ("stopped: ran longer than %d ms"):format(g.bound_ms)
@@ -44,6 +46,7 @@ function M.new(bound_ms, clock)
       local at = debug.getinfo(2, "f")
       if at and (at.func == finish or at.func == g.call) then return end
       g.expired = true
+      g.stops = g.stops + 1
       error(stop_message(), 2)
     end
   end

@@ -491,6 +491,8 @@ function M.main(args)
     end,
     subscribe = function(list, props) return client:subscribe(list, nil, props) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,
+    -- handler errors & co, for the C plugins (the metrics plugin counts them)
+    event = function(name, value) return client:plugin_event(name, value) end,
   }
   local made, rt = pcall(runtime.new, { dir = o.dir, state_dir = o.state_dir,
                                         reply_prefix = "lunamq/host/" .. client_id .. "/reply",

@@ -848,16 +848,28 @@ function R:reset_subscriptions()
   self.timers:cancel("\0host", "fence")
 end
 
+-- Tell the transport's event sink about a host event (value 1): the host
+-- passes it to its client's C plugins (lmq_client_plugin_event), where the
+-- metrics plugin counts it.  Optional: a transport without `event` is fine.
+function R:event(name)
+  local ev = self.transport and self.transport.event
+  if ev then ev(name, 1) end
+end
+
 -- Note an error of a handler (or timer); disable it after max_errors in a
--- row.
-function R:failed(h, what, err)
+-- row.  runaway: the time bound stopped it.  Each is also an event:
+-- host_handler_errors, host_handler_runaway, host_handler_disabled.
+function R:failed(h, what, err, runaway)
   h.errors = h.errors + 1
   h.consecutive = h.consecutive + 1
   self.log("error", h.script, ("%s failed (%d calls, %d errors): %s")
            :format(what, h.calls or 0, h.errors, err))
+  self:event("host_handler_errors")
+  if runaway then self:event("host_handler_runaway") end
   if h.consecutive >= self.max_errors then
     h.disabled = true
     self.log("error", h.script, ("%s disabled after %d errors in a row"):format(what, h.consecutive))
+    self:event("host_handler_disabled")
     return true
   end
 end
@@ -958,6 +970,7 @@ function R:resume(task, ...)
   local prev = self.current
   self.current = task
   local t0 = sys.monotonic_ms()
+  local stops = self.guard.stops
   local ok, rok, err = self.guard.call(coroutine.resume, task.co, ...)
   local owner = task.owner
   owner.time_ms = (owner.time_ms or 0) + (sys.monotonic_ms() - t0)
@@ -973,15 +986,15 @@ function R:resume(task, ...)
     return
   end
   local msg = ok and debug.traceback(task.co, tostring(err)) or tostring(rok)
-  self:task_failed(task, msg)
+  self:task_failed(task, msg, self.guard.stops ~= stops)
 end
 
-function R:task_failed(task, msg)
+function R:task_failed(task, msg, runaway)
   local o = task.owner
   o.script = o.script or o.owner
   o.consecutive = o.consecutive or 0
   o.errors = o.errors or 0
-  if self:failed(o, task.what, msg) then
+  if self:failed(o, task.what, msg, runaway) then
     if o.filter then
       self:reconcile()
     elseif o.name then
