@@ -382,6 +382,45 @@ describe("lunamq host against mosquitto #hostint", function()
     assert.are.equal("echo 3", ask("it/echo", "3", "it/e", function(x) return x == "echo 3" end))
   end)
 
+  -- Issue 7: the host hands handler errors to its C plugins, and the
+  -- metrics plugin (--plugin, here through --config for its port) serves
+  -- them as lunamq_app_events_total.
+  it("counts handler errors, runaways and disables in the metrics plugin", function()
+    local so = (os.getenv("LUNAMQ_PLUGIN_DIR") or "build/plugins") .. "/metrics/lunamq_metrics.so"
+    util.write(dir .. "/rules/bad.lua", [[
+      on("it/bad", function() error("boom") end)
+      on("it/spin", function() while true do end end)
+      on("it/echo", function(p) publish("it/e", "echo " .. p, { qos = 1 }) end, { qos = 1 })
+    ]])
+    util.write(dir .. "/host.conf", ("plugins = { { path = %q, config = %q } }\n")
+                                   :format(so, "port=0 port_file=" .. dir .. "/metrics.port"))
+    start(("--config '%s/host.conf' --bound-ms 200 --max-errors 2"):format(dir))
+    client("it/e")
+    assert.are.equal("echo 1", ask("it/echo", "1", "it/e", function(x) return x == "echo 1" end))
+    local port = tonumber(util.read(dir .. "/metrics.port") or "")
+    assert.is_not_nil(port)
+    assert(c:publish("it/bad", "x", 1))
+    assert.is_truthy(log_has("it/bad%) failed %(1 calls, 1 errors%)"))
+    assert(c:publish("it/spin", "x", 1))
+    assert.is_truthy(log_has("it/spin%) failed %(1 calls, 1 errors%)"))
+    assert(c:publish("it/spin", "y", 1))
+    assert.is_truthy(log_has("disabled after 2 errors in a row"))
+    local function scrape()
+      local f = io.popen(("curl -s --max-time 5 http://127.0.0.1:%d/metrics"):format(port))
+      local text = f:read("*a")
+      f:close()
+      return text
+    end
+    local text = until_(5000, function()
+      local t = scrape()
+      return t:find('lunamq_app_events_total{name="host_handler_disabled"}', 1, true) and t
+    end)
+    assert.is_truthy(text, "metrics show the disable")
+    assert.truthy(text:find('\nlunamq_app_events_total{name="host_handler_errors"} 3\n', 1, true))
+    assert.truthy(text:find('\nlunamq_app_events_total{name="host_handler_runaway"} 2\n', 1, true))
+    assert.truthy(text:find('\nlunamq_app_events_total{name="host_handler_disabled"} 1\n', 1, true))
+  end)
+
   -- MQTT 5: mosquitto sends a copy per matching subscription, told apart by
   -- their Subscription Identifiers; 3.1.1: one copy ([MQTT-3.3.5-1]); MQTT 5
   -- without identifiers: a cover in which no two filters overlap, one copy.
