@@ -31,8 +31,9 @@
  * abi_version & 0xFFFF) before using what 1.1 added.
  *
  * Threads: hooks run on the thread that drives the client (the loop
- * thread in thread mode; the caller's thread for lmq_client_publish and
- * lmq_client_subscribe, which run the publish and subscribe hooks), with
+ * thread in thread mode; the caller's thread for lmq_client_publish,
+ * lmq_client_subscribe and lmq_client_plugin_event, which run the publish,
+ * subscribe and app_event hooks), with
  * the client's lock held: a hook must not call back into the client's
  * public API.
  */
