@@ -123,6 +123,17 @@ fail:
     return NULL;
 }
 
+/* What the connect hooks are told of a CONNECT. */
+static void conn_of(lmq_plugin_conn *conn, const lmq_connect *c)
+{
+    memset(conn, 0, sizeof *conn);
+    conn->protocol = c->level;
+    conn->clean_start = c->clean;
+    conn->keepalive = c->keepalive;
+    conn->client_id = (const char *)c->client_id.p;
+    conn->client_id_len = (int32_t)c->client_id.n;
+}
+
 void lmq_plugin_hook_connect(lmq_session *s, const lmq_connect *c)
 {
     lmq_plugin_conn conn;
@@ -130,12 +141,7 @@ void lmq_plugin_hook_connect(lmq_session *s, const lmq_connect *c)
 
     if (!has(s, LMQ_HOOK_CONNECT))
         return;
-    memset(&conn, 0, sizeof conn);
-    conn.protocol = c->level;
-    conn.clean_start = c->clean;
-    conn.keepalive = c->keepalive;
-    conn.client_id = (const char *)c->client_id.p;
-    conn.client_id_len = (int32_t)c->client_id.n;
+    conn_of(&conn, c);
     if (c->level == 5 && (raw = connect_raw_props(c, &conn.props_len)))
         conn.props = raw;
     lmq_plugin_run_conn(s->plugins, LMQ_HOOK_CONNECT, &conn, s->last_sent);
@@ -269,12 +275,7 @@ int lmq_plugin_hook_connect_send(lmq_session *s, lmq_connect *c, const lmq_propl
 
     if (!has(s, LMQ_HOOK_CONNECT_SEND))
         return 0;
-    memset(&conn, 0, sizeof conn);
-    conn.protocol = c->level;
-    conn.clean_start = c->clean;
-    conn.keepalive = c->keepalive;
-    conn.client_id = (const char *)c->client_id.p;
-    conn.client_id_len = (int32_t)c->client_id.n;
+    conn_of(&conn, c);
     /* The hooks add to a copy of the configured list: nothing they add
      * outlives this attempt. */
     lmq_proplist *pl = NULL;
