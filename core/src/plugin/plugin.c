@@ -694,7 +694,7 @@ static int props_edit(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id, 
     return rc ? rc : removed;
 }
 
-/* Replace every property id with the one property of pl. */
+/* Replace every property id with the one property of pl (takes pl). */
 static int props_replace(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
                          lmq_proplist *pl, int rc)
 {
@@ -729,16 +729,8 @@ static int api_msg_add_user_prop(const lmq_plugin_api *api, lmq_plugin_msg *m,
         return rc;
     lmq_proplist *pl = lmq_proplist_new();
     rc = pl ? lmq_proplist_add_user(pl, key, klen, val, vlen) : LMQ_ENOMEM;
-    int32_t len = 0;
-    uint8_t *one = NULL;
-    if (!rc && !(one = lmq_plugin_props_block(pl, LMQ_FROM_EITHER, &len, &rc)) && !rc)
-        rc = LMQ_EINVAL;
-    lmq_proplist_free(pl);
     /* id 0 is no property: nothing removed, the pair appended */
-    if (!rc && (rc = props_edit(api, m, 0, NULL, 0, one, (uint32_t)len)) > 0)
-        rc = 0;
-    free(one);
-    return rc;
+    return props_replace(api, m, 0, pl, rc);
 }
 
 static int api_msg_set_prop_int(const lmq_plugin_api *api, lmq_plugin_msg *m, int32_t id,
