@@ -88,39 +88,18 @@ static int has(const lmq_session *s, unsigned hook)
 }
 
 /* The raw property block of a v5 CONNECT as it goes on the wire (the
- * decoded-from-options lmq_props has no raw block): encode it and take
- * the block out.  NULL when there is none.  Free the result. */
+ * decoded-from-options lmq_props has no raw block).  NULL when there is
+ * none.  Free the result. */
 static uint8_t *connect_raw_props(const lmq_connect *c, int32_t *len)
 {
     lmq_packet pkt;
-    uint32_t rem, plen;
+    int rc;
 
-    *len = 0;
     memset(&pkt, 0, sizeof pkt);
     pkt.type = LMQ_CONNECT;
     pkt.u.connect = *c;
-    int64_t n = lmq_encode_size_as(&pkt, 5, LMQ_FROM_CLIENT);
-    uint8_t *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (!buf || lmq_encode_as(&pkt, 5, LMQ_FROM_CLIENT, buf, (size_t)n) != n)
-        goto fail;
-    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);      /* fixed header */
-    if (k <= 0)
-        goto fail;
     /* "MQTT" with its length, level, flags, keepalive */
-    size_t at = 1 + (size_t)k + 6 + 1 + 1 + 2;
-    k = at < (size_t)n ? lmq_varint_get(buf + at, (size_t)n - at, &plen) : 0;
-    if (k <= 0 || plen == 0 || at + (size_t)k + plen > (size_t)n)
-        goto fail;
-    memmove(buf, buf + at + (size_t)k, plen);
-    /* The password and will came along: not left in freed memory. */
-    memset(buf + plen, 0, (size_t)n - plen);
-    *len = (int32_t)plen;
-    return buf;
-fail:
-    if (buf)
-        memset(buf, 0, (size_t)n);
-    free(buf);
-    return NULL;
+    return lmq_plugin_packet_props(&pkt, LMQ_FROM_CLIENT, 6 + 1 + 1 + 2, len, &rc);
 }
 
 /* What the connect hooks are told of a CONNECT. */

@@ -549,45 +549,60 @@ static int64_t api_stat(const lmq_plugin_api *api, int32_t which)
 
 /* ------------------------------------------- message properties (ABI 1.1) */
 
+uint8_t *lmq_plugin_packet_props(const lmq_packet *pkt, int direction, size_t vh,
+                                 int32_t *len, int *rc)
+{
+    uint32_t rem, plen;
+
+    *len = 0;
+    *rc = 0;
+    int64_t n = lmq_encode_size_as(pkt, 5, direction);
+    if (n <= 0) {
+        *rc = (int)n;
+        return NULL;
+    }
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf || lmq_encode_as(pkt, 5, direction, buf, (size_t)n) != n)
+        goto fail;
+    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);     /* fixed header */
+    size_t at = 1 + (size_t)(k > 0 ? k : 0) + vh;
+    if (k <= 0 || at >= (size_t)n ||
+        (k = lmq_varint_get(buf + at, (size_t)n - at, &plen)) <= 0 ||
+        at + (size_t)k + plen > (size_t)n)
+        goto fail;
+    memmove(buf, buf + at + (size_t)k, plen);
+    /* What else the packet carried (a CONNECT's password and will) is not
+     * left in freed memory. */
+    memset(buf + plen, 0, (size_t)n - plen);
+    if (!plen) {
+        free(buf);
+        return NULL;
+    }
+    *len = (int32_t)plen;
+    return buf;
+fail:
+    if (buf)
+        memset(buf, 0, (size_t)n);
+    free(buf);
+    *rc = LMQ_ENOMEM;
+    return NULL;
+}
+
 /* The property block of a PUBLISH carrying pl's properties as the codec
  * writes them for `direction` (LMQ_FROM_*); *len 0 and NULL when there
  * are none, NULL with *rc set when pl cannot go in a PUBLISH.  Free it. */
 uint8_t *lmq_plugin_props_block(const lmq_proplist *pl, int direction, int32_t *len, int *rc)
 {
     lmq_packet pkt;
-    uint32_t rem, plen;
 
     *len = 0;
-    *rc = 0;
     memset(&pkt, 0, sizeof pkt);
     pkt.type = LMQ_PUBLISH;
     pkt.u.publish.topic.p = (const uint8_t *)"t";
     pkt.u.publish.topic.n = 1;
     if ((*rc = lmq_proplist_props(pl, LMQ_IN(LMQ_PUBLISH), &pkt.u.publish.props)))
         return NULL;
-    int64_t n = lmq_encode_size_as(&pkt, 5, direction);
-    if (n < 0) {
-        *rc = (int)n;
-        return NULL;
-    }
-    uint8_t *buf = malloc((size_t)n);
-    if (!buf || lmq_encode_as(&pkt, 5, direction, buf, (size_t)n) != n)
-        goto fail;
-    int k = lmq_varint_get(buf + 1, (size_t)n - 1, &rem);     /* fixed header */
-    size_t at = 1 + (size_t)(k > 0 ? k : 0) + 2 + 1;           /* topic "t" */
-    if (k <= 0 || (k = lmq_varint_get(buf + at, (size_t)n - at, &plen)) <= 0)
-        goto fail;
-    if (!plen) {
-        free(buf);
-        return NULL;
-    }
-    memmove(buf, buf + at + (size_t)k, plen);
-    *len = (int32_t)plen;
-    return buf;
-fail:
-    free(buf);
-    *rc = LMQ_ENOMEM;
-    return NULL;
+    return lmq_plugin_packet_props(&pkt, direction, 2 + 1, len, rc);    /* topic "t" */
 }
 
 /* The largest block a PUBLISH of topic "t" holds (section 2.1.4). */

@@ -99,6 +99,13 @@ int lmq_plugin_msg_props(const lmq_plugin_chain *ch, struct lmq_props *out);
 /* The same as a list to publish with: 0 unchanged (*out untouched), 1
  * changed (*out the chain's list until the next run), or LMQ_E*. */
 int lmq_plugin_msg_proplist(lmq_plugin_chain *ch, const lmq_proplist **out);
+/* The property block of pkt as the codec encodes it at MQTT 5 for
+ * direction (LMQ_FROM_*), vh the bytes of its variable header before the
+ * block; the rest of the encoding is wiped.  NULL with *len 0 when there
+ * is none, NULL with *rc when it cannot be encoded; free the result. */
+struct lmq_packet;
+uint8_t *lmq_plugin_packet_props(const struct lmq_packet *pkt, int direction, size_t vh,
+                                 int32_t *len, int *rc);
 /* The property block of a PUBLISH carrying pl (LMQ_FROM_* direction):
  * NULL with *len 0 when none, NULL with *rc when pl cannot go in a
  * PUBLISH; free the result. */
