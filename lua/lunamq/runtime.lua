@@ -1065,6 +1065,15 @@ function R:deliver_routed(hs, msg, ids)
   end
 end
 
+-- The handlers of hs whose filter has Subscription Identifier id.
+local function deliver_by_id(self, hs, id, msg)
+  local f = self.filter_of[id]
+  if not f then return end
+  for i = 1, #hs do
+    if hs[i].filter == f then self:deliver_to(hs[i], msg) end
+  end
+end
+
 -- One incoming message: { topic =, payload =, qos =, retain = [, props =] }.
 -- With Subscription Identifiers on it, only the handlers of those filters.
 function R:deliver(msg)
@@ -1075,22 +1084,9 @@ function R:deliver(msg)
   if ids and self.n_pending > 0 then
     return self:deliver_routed(hs, msg, ids)
   elseif type(ids) == "number" then
-    local f = self.filter_of[ids]
-    if f then
-      for i = 1, #hs do
-        if hs[i].filter == f then self:deliver_to(hs[i], msg) end
-      end
-    end
-    return
+    return deliver_by_id(self, hs, ids, msg)
   elseif ids then
-    for j = 1, #ids do
-      local f = self.filter_of[ids[j]]
-      if f then
-        for i = 1, #hs do
-          if hs[i].filter == f then self:deliver_to(hs[i], msg) end
-        end
-      end
-    end
+    for j = 1, #ids do deliver_by_id(self, hs, ids[j], msg) end
     return
   end
   for i = 1, #hs do self:deliver_to(hs[i], msg) end
