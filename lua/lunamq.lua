@@ -401,29 +401,40 @@ local prop_i64 = ffi.new("int64_t[1]")
 local prop_s = ffi.new("const char *[2]")
 local prop_len = ffi.new("int32_t[2]")
 
+-- Points prop_ev at a raw property block; false when there is none.
+local function load_props(raw)
+  if not raw or raw == "" then return false end
+  ffi.fill(prop_ev, ffi.sizeof(prop_ev))
+  prop_ev[0].props = ffi.cast("const uint8_t *", raw)
+  prop_ev[0].props_len = #raw
+  return true
+end
+
+-- The Subscription Identifiers of the block in prop_ev: a list, or nil.
+local function read_sub_ids()
+  local ids, i = nil, 0
+  while C.lmq_event_prop_int(prop_ev, 0x0B, i, prop_i64) == 1 do
+    i = i + 1
+    ids = ids or {}
+    ids[i] = tonumber(prop_i64[0])
+  end
+  return ids
+end
+
 -- The MQTT 5 properties an event carried (ev.props, the raw block) as a
 -- table: { content_type = ..., user = { { k, v }, ... },
 -- subscription_identifier = { ... } }.  Decoded on demand, not on every
 -- event.
 function M.event_props(ev)
   local r = {}
-  local raw = ev.props
-  if not raw or raw == "" then return r end
-  ffi.fill(prop_ev, ffi.sizeof(prop_ev))
-  prop_ev[0].props = ffi.cast("const uint8_t *", raw)
-  prop_ev[0].props_len = #raw
+  if not load_props(ev.props) then return r end
   for name, id in pairs(PROP) do
     if PROP_STR[id] then
       if C.lmq_event_prop_str(prop_ev, id, prop_s, prop_len) == 1 then
         r[name] = ffi.string(prop_s[0], prop_len[0])
       end
     elseif id == 0x0B then
-      local ids, i = {}, 0
-      while C.lmq_event_prop_int(prop_ev, id, i, prop_i64) == 1 do
-        i = i + 1
-        ids[i] = tonumber(prop_i64[0])
-      end
-      if i > 0 then r[name] = ids end
+      r[name] = read_sub_ids()
     elseif C.lmq_event_prop_int(prop_ev, id, 0, prop_i64) == 1 then
       r[name] = tonumber(prop_i64[0])
     end
@@ -441,18 +452,8 @@ end
 -- when it has none: what a dispatcher asks of every message, so only that
 -- property is looked up.
 function M.event_sub_ids(ev)
-  local raw = ev.props
-  if not raw or raw == "" then return nil end
-  ffi.fill(prop_ev, ffi.sizeof(prop_ev))
-  prop_ev[0].props = ffi.cast("const uint8_t *", raw)
-  prop_ev[0].props_len = #raw
-  local ids, i = nil, 0
-  while C.lmq_event_prop_int(prop_ev, 0x0B, i, prop_i64) == 1 do
-    i = i + 1
-    ids = ids or {}
-    ids[i] = tonumber(prop_i64[0])
-  end
-  return ids
+  if not load_props(ev.props) then return nil end
+  return read_sub_ids()
 end
 
 -- ------------------------------------------------------------------ client
