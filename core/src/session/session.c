@@ -178,6 +178,14 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max)
 
 /* ------------------------------------------------------------ bytes out */
 
+/* The unsent output is dropped, and with it its fences (the absolute
+ * position moves past it). */
+static void out_drop(lmq_session *s)
+{
+    lmq_durable_out_discard(s);
+    s->ostart = s->oend = 0;
+}
+
 static int out_reserve(lmq_session *s, size_t n)
 {
     if (s->ostart == s->oend)
@@ -331,8 +339,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     s->ping_out = 0;
     s->rmax_warned = 0;
     s->auth_active = 0;
-    lmq_durable_out_discard(s);
-    s->ostart = s->oend = 0;
+    out_drop(s);
     s->clock = now;
     s->last_sent = s->last_recv = now;
     s->connect_deadline = s->connect_timeout_ms ? now + s->connect_timeout_ms : 0;
@@ -349,8 +356,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     rc = lmq_connect_send(s);
     if (rc) {
         s->state = LMQ_SS_OFFLINE;
-        lmq_durable_out_discard(s);
-        s->ostart = s->oend = 0;
+        out_drop(s);
     }
     return rc;
 }
@@ -371,8 +377,7 @@ void lmq_session_lost(lmq_session *s, int64_t now, int error)
     lmq_session_log(s, LMQ_LOG_INFO, "connection closed (%s)",
                     error ? lmq_errname(error) : "clean");
     s->state = LMQ_SS_OFFLINE;
-    lmq_durable_out_discard(s);
-    s->ostart = s->oend = 0;    /* unsent bytes belonged to that connection */
+    out_drop(s);                /* unsent bytes belonged to that connection */
     s->ping_out = 0;
     s->auth_active = 0;
     s->user_closing = 0;        /* offline again: publish queues as usual */
