@@ -164,9 +164,12 @@ M.levels = levels
 
 local function dollar(x) return x:byte(1) == 36 end
 
+-- A filter, or the list of its levels already split.
+local function as_levels(f) return type(f) == "table" and f or levels(f) end
+
 -- Can some topic match both filters?
 function M.overlap(f, g)
-  local a, b = type(f) == "table" and f or levels(f), type(g) == "table" and g or levels(g)
+  local a, b = as_levels(f), as_levels(g)
   local i = 1
   while true do
     local x, y = a[i], b[i]
@@ -189,7 +192,7 @@ end
 
 -- Does every topic matching g match f?
 function M.covers(f, g)
-  local a, b = type(f) == "table" and f or levels(f), type(g) == "table" and g or levels(g)
+  local a, b = as_levels(f), as_levels(g)
   local i = 1
   while true do
     local x, y = a[i], b[i]
