@@ -259,12 +259,14 @@ static void conn_want(metrics *m, conn *c, int events)
         c->events = events;
 }
 
-static void respond(metrics *m, conn *c, const char *status, const char *type, buf *body)
+/* head: the answer to a HEAD, the length of what GET would send. */
+static void respond(metrics *m, conn *c, const char *status, const char *type,
+                    const buf *body, int head)
 {
     buf r = { 0 };
     bprintf(&r, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                 "Connection: close\r\n\r\n", status, type, body->n);
-    if (body->n)
+    if (body->n && !head)
         bprintf(&r, "%.*s", (int)body->n, body->p);
     if (r.oom) {
         free(r.p);
@@ -285,29 +287,18 @@ static void answer(metrics *m, conn *c)
     if (memchr(c->req, '\0', c->req_n) ||
         sscanf(c->req, "%7s %255s HTTP/1.%*c", method, path) != 2) {
         bprintf(&body, "bad request\n");
-        respond(m, c, "400 Bad Request", "text/plain", &body);
+        respond(m, c, "400 Bad Request", "text/plain", &body, 0);
     } else if (strcmp(path, "/metrics") != 0 && strncmp(path, "/metrics?", 9) != 0) {
         bprintf(&body, "not found: try /metrics\n");
-        respond(m, c, "404 Not Found", "text/plain", &body);
+        respond(m, c, "404 Not Found", "text/plain", &body, 0);
     } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         bprintf(&body, "only GET\n");
-        respond(m, c, "405 Method Not Allowed", "text/plain", &body);
+        respond(m, c, "405 Method Not Allowed", "text/plain", &body, 0);
     } else {
         m->scrapes++;
         render(m, &body);
-        size_t n = body.n;
-        if (!strcmp(method, "HEAD"))
-            body.n = 0;
-        respond(m, c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body);
-        if (c->out && !strcmp(method, "HEAD")) {
-            /* The length of what GET would send. */
-            buf r = { 0 };
-            bprintf(&r, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
-                        "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
-            free(c->out);
-            c->out = r.p;
-            c->out_n = r.oom ? 0 : r.n;
-        }
+        respond(m, c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body,
+                !strcmp(method, "HEAD"));
     }
     free(body.p);
 }
@@ -336,7 +327,7 @@ static void conn_step(metrics *m, conn *c)
                 return;
         } else if (c->req_n == REQ_MAX - 1) {
             buf body = { 0 };
-            respond(m, c, "431 Request Header Fields Too Large", "text/plain", &body);
+            respond(m, c, "431 Request Header Fields Too Large", "text/plain", &body, 0);
             if (c->fd < 0)
                 return;
         }
