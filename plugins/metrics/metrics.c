@@ -123,6 +123,13 @@ static void counter(buf *b, const char *name, const char *help)
     bprintf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 }
 
+/* A counter without labels. */
+static void counter1(buf *b, const char *name, const char *help, uint64_t v)
+{
+    counter(b, name, help);
+    bprintf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void gauge(buf *b, const char *name, const char *help, int64_t v)
 {
     bprintf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
@@ -185,16 +192,12 @@ static void render(metrics *m, buf *b)
         bprintf(b, "%s_count{qos=\"%d\"} %llu\n", h, q, (unsigned long long)m->lat[q].count);
     }
 
-    counter(b, "lunamq_connects_total", "CONNACKs that accepted the connection.");
-    bprintf(b, "lunamq_connects_total %llu\n", (unsigned long long)m->connects);
-    counter(b, "lunamq_connects_refused_total", "CONNACKs that refused it.");
-    bprintf(b, "lunamq_connects_refused_total %llu\n", (unsigned long long)m->refused);
-    counter(b, "lunamq_disconnects_total", "Connections lost or attempts failed.");
-    bprintf(b, "lunamq_disconnects_total %llu\n", (unsigned long long)m->disconnects);
-    counter(b, "lunamq_reconnects_total", "Reconnect attempts scheduled.");
-    bprintf(b, "lunamq_reconnects_total %llu\n", (unsigned long long)m->reconnects);
-    counter(b, "lunamq_subacks_total", "SUBACKs received.");
-    bprintf(b, "lunamq_subacks_total %llu\n", (unsigned long long)m->subscribed);
+    counter1(b, "lunamq_connects_total", "CONNACKs that accepted the connection.", m->connects);
+    counter1(b, "lunamq_connects_refused_total", "CONNACKs that refused it.", m->refused);
+    counter1(b, "lunamq_disconnects_total", "Connections lost or attempts failed.",
+             m->disconnects);
+    counter1(b, "lunamq_reconnects_total", "Reconnect attempts scheduled.", m->reconnects);
+    counter1(b, "lunamq_subacks_total", "SUBACKs received.", m->subscribed);
     counter(b, "lunamq_plugin_dropped_total", "Messages a plugin of the chain dropped.");
     bprintf(b, "lunamq_plugin_dropped_total{direction=\"in\"} %lld\n",
             (long long)stat_of(m, LMQ_PLUGIN_STAT_DROPPED_IN));
@@ -227,8 +230,7 @@ static void render(metrics *m, buf *b)
     if (m->app_overflow)
         bprintf(b, "lunamq_app_events_total{name=\"other\"} %llu\n",
                 (unsigned long long)m->app_other);
-    counter(b, "lunamq_metrics_scrapes_total", "GET /metrics served.");
-    bprintf(b, "lunamq_metrics_scrapes_total %llu\n", (unsigned long long)m->scrapes);
+    counter1(b, "lunamq_metrics_scrapes_total", "GET /metrics served.", m->scrapes);
     gauge(b, "lunamq_metrics_on_loop",
           "1 when served on the engine's loop, 0 when polled from the tick.", m->on_loop);
 }
@@ -449,20 +451,22 @@ static int qos_of(int32_t q)
     return q >= 0 && q <= 2 ? q : 0;
 }
 
+/* d: 0 in, 1 out */
+static int count_msg(metrics *m, int d, const lmq_plugin_msg *msg)
+{
+    m->msgs[d][qos_of(msg->qos)]++;
+    m->bytes[d][qos_of(msg->qos)] += (uint64_t)msg->payload_len;
+    return LMQ_PLUGIN_CONTINUE;
+}
+
 static int on_in(void *state, lmq_plugin_msg *msg)
 {
-    metrics *m = state;
-    m->msgs[0][qos_of(msg->qos)]++;
-    m->bytes[0][qos_of(msg->qos)] += (uint64_t)msg->payload_len;
-    return LMQ_PLUGIN_CONTINUE;
+    return count_msg(state, 0, msg);
 }
 
 static int on_out(void *state, lmq_plugin_msg *msg)
 {
-    metrics *m = state;
-    m->msgs[1][qos_of(msg->qos)]++;
-    m->bytes[1][qos_of(msg->qos)] += (uint64_t)msg->payload_len;
-    return LMQ_PLUGIN_CONTINUE;
+    return count_msg(state, 1, msg);
 }
 
 static void on_done(void *state, const lmq_plugin_done *d)
