@@ -115,17 +115,27 @@ void cli_buf_free(cli_buf *b);
 
 /* json.c */
 int cli_utf8_valid(const char *s, size_t n);
-/* A JSON string (quotes included). */
+/* A JSON string (quotes included), escaped as mosquitto_sub escapes. */
 int cli_json_str(cli_buf *b, const char *s, size_t n);
 int cli_base64(cli_buf *b, const void *p, size_t n);
-/* One message as a JSON object (no newline): topic, qos, retain, payload
- * (as a string when valid UTF-8, else payload_base64) and its MQTT 5
- * properties.  ts_ns: receive time (wall clock). */
+/* --json: one message as lunamq's JSON object (no newline): topic, qos,
+ * retain, payload (as a string when valid UTF-8, else payload_base64) and
+ * its MQTT 5 properties.  ts_ns: receive time (wall clock). */
 int cli_json_message(cli_buf *b, const lmq_event *ev, int64_t ts_ns);
+/* -F %j / %J: the message as mosquitto_sub prints it; `embed`: the payload
+ * is JSON and goes in as such (%J).  0, 1 the payload is not JSON (nothing
+ * added), -1 out of memory. */
+int cli_json_mosquitto(cli_buf *b, const lmq_event *ev, int64_t ts_ns, int embed, int pretty);
+/* A JSON text printed again as cJSON prints it (compact, or --pretty's
+ * tabs).  0, 1 not JSON (nothing added), -1 out of memory. */
+int cli_json_reprint(cli_buf *out, const char *s, size_t n, int pretty);
 
-/* format.c: one message through a mosquitto_sub -F format (%t topic,
- * %p payload, @H strftime fields, \n escapes...). */
-int cli_format_message(cli_buf *b, const char *fmt, const lmq_event *ev, int64_t ts_ns);
+/* format.c: mosquitto_sub's -F.  cli_format_check: 0, or -1 with the
+ * reason in why.  cli_format_message: 0, 1 when a %J payload was not
+ * JSON (the rest written), -1 out of memory. */
+int cli_format_check(const char *fmt, char *why, size_t n);
+int cli_format_message(cli_buf *b, const char *fmt, const lmq_event *ev, int64_t ts_ns,
+                       int pretty);
 
 /* The subcommands: argv[0] is the subcommand's name. */
 int cli_pub_main(int argc, char **argv);

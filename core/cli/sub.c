@@ -31,7 +31,7 @@ typedef struct sub {
     int64_t count;              /* -C: 0 no limit */
     double timeout_s;           /* -W: 0 none */
     int no_eol, verbose, no_retained, exit_after_sub, retained_only;
-    int remove_retained, json, count_only;
+    int remove_retained, json, count_only, pretty;
     const char *format;
 
     cli_app app;                /* loop, client, signal watchers */
@@ -60,10 +60,15 @@ static const char sub_usage[] =
     "  --remove-retained  clear every retained message received\n\n"
     "Output:\n"
     "  -v                 \"topic payload\";  -N: no newline after each message\n"
-    "  -F FORMAT          %t topic %p payload %q %r %l %x %X %I %U %j, MQTT 5: %A %C\n"
-    "                     %D %E %F %R %S %P; @H...: strftime fields; \\n \\t \\e...\n"
-    "  --json             one JSON object per message, with its properties\n"
-    "                     (payloads that are not UTF-8 as payload_base64)\n"
+    "  -F FORMAT          mosquitto_sub's formats: %t topic %p payload %l %q %r %m\n"
+    "                     %x %X %I %U, %j %J (mosquitto's JSON; %J embeds a JSON\n"
+    "                     payload), MQTT 5: %A %C %D %E %F %P %R %S; %-10t %05l\n"
+    "                     %.5p; @H @N...: strftime fields; \\n \\t \\0 \\e... (-F wins\n"
+    "                     over -v)\n"
+    "  --json             lunamq's JSON object per message: retain as true/false,\n"
+    "                     properties with their ordered user properties, payloads\n"
+    "                     that are not UTF-8 as payload_base64\n"
+    "  --pretty           indent the JSON of %j, %J and --json\n"
     "  --count-only       print no messages: a progress line a second on stderr,\n"
     "                     the totals and rate at the end (as JSON with --json)\n\n";
 
@@ -144,12 +149,30 @@ static void print_message(sub *s, const lmq_event *ev, int64_t now_wall)
     if (s->json)
         rc = cli_json_message(b, ev, now_wall);
     else if (s->format)
-        rc = cli_format_message(b, s->format, ev, now_wall);
+        rc = cli_format_message(b, s->format, ev, now_wall, s->pretty);
+    else if (s->verbose && ev->payload_len == 0)
+        /* mosquitto_sub's words for an empty message (none with -N) */
+        rc = s->no_eol ? 0 : cli_buf_addf(b, "%.*s (null)", (int)ev->topic_len, ev->topic);
     else if (s->verbose)
         rc = cli_buf_add(b, ev->topic, (size_t)ev->topic_len) < 0 || cli_buf_addc(b, ' ') < 0 ||
              cli_buf_add(b, ev->payload, (size_t)ev->payload_len) < 0 ? -1 : 0;
+    else if (ev->payload_len == 0)
+        return;                 /* mosquitto_sub prints nothing, not even a newline */
     else
         rc = cli_buf_add(b, ev->payload, (size_t)ev->payload_len);
+    if (rc > 0) {
+        cli_err(&s->conn, "the payload on topic '%.*s' is not valid JSON (%%J): left out",
+                (int)ev->topic_len, ev->topic);
+        rc = 0;
+    }
+    if (rc == 0 && s->json && s->pretty) {
+        cli_buf p = { NULL, 0, 0 };
+        rc = cli_json_reprint(&p, b->p, b->len, 1) < 0 ? -1 : 0;
+        if (rc == 0) {
+            cli_buf_free(b);
+            *b = p;
+        }
+    }
     if (rc == 0 && !s->no_eol)
         rc = cli_buf_addc(b, '\n');
     if (rc < 0) {
@@ -322,13 +345,12 @@ static int *sub_switch(sub *s, const char *f)
     };
     int *dst[] = {
         &s->no_eol, &s->verbose, &s->no_retained, &s->exit_after_sub, &s->retained_only,
-        &s->remove_retained, &s->json, &s->count_only, &s->verbose, &s->json,
+        &s->remove_retained, &s->json, &s->count_only, &s->verbose, &s->pretty,
     };
-    static int ignored;
 
     for (int k = 0; names[k]; k++)
         if (!strcmp(f, names[k]))
-            return k == 9 ? &ignored : dst[k];
+            return dst[k];
     return NULL;
 }
 
@@ -371,6 +393,11 @@ static int parse(sub *s, int argc, char **argv)
             if (add_topic(s, s->unsub, &s->nunsub, "-U", v) < 0)
                 return -1;
         } else if (!strcmp(f, "-F")) {
+            char why[160];
+            if (cli_format_check(v, why, sizeof why) < 0) {
+                cli_err(&s->conn, "-F: %s", why);
+                return -1;
+            }
             s->format = v;
         } else if (f[1] == 'q' || !strcmp(f, "--qos")) {
             if (cli_parse_int(v, 0, 2, &n) < 0) {
@@ -399,8 +426,9 @@ static int parse(sub *s, int argc, char **argv)
         cli_err(&s->conn, "a topic filter to subscribe to (-t) is needed");
         return -1;
     }
-    if ((s->json && s->format) || (s->verbose && s->format)) {
-        cli_err(&s->conn, "-F, -v and --json choose the output: give one");
+    /* as with mosquitto_sub, -F wins over -v */
+    if (s->json && s->format) {
+        cli_err(&s->conn, "-F and --json both choose the output: give one");
         return -1;
     }
     if (s->retained_only && s->no_retained) {
