@@ -1,17 +1,10 @@
 /*
  * proxies.h - real proxies for the proxy tests, header-only: Debian's
  * danted (dante-server, SOCKS5) and tinyproxy (HTTP CONNECT), each on a
- * free loopback port from a fresh temporary directory, stopped with the
- * test (atexit, and PR_SET_PDEATHSIG if the test is killed).
- *
- * danted checks the SOCKS5 user name and password (RFC 1929) against the
- * system's users (getpwnam / getspnam + crypt).  So as not to touch the
- * machine's users, it runs in its own user and mount namespace
- * (`unshare -rm`, as root or not) where a passwd and shadow file made
- * here are bind-mounted over /etc/passwd and /etc/shadow: the proxy user
- * exists for that danted only.  Its /etc/hosts also gets a name only it
- * resolves (TP_PROXY_SIDE_NAME).  Being "root" in the namespace also lets
- * it run its privileged setup as a normal user would not.
+ * free loopback port from a fresh temporary directory, run by proxy.sh
+ * (next to this file; it says how danted checks passwords without touching
+ * the machine's users), stopped with the test (atexit, and PR_SET_PDEATHSIG
+ * if the test is killed).
  *
  * scripts/bootstrap installs dante-server and tinyproxy (and stops the
  * system services their packages enable).
@@ -23,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,8 +33,8 @@
 
 #define TP_DANTED "/usr/sbin/danted"
 #define TP_TINYPROXY "/usr/bin/tinyproxy"
-/* danted resolves this name to 127.0.0.1 (its own /etc/hosts); nothing
- * else does: a connection to it proves the proxy got the name. */
+/* danted resolves this name to 127.0.0.1 (its own /etc/hosts, proxy.sh);
+ * nothing else does: a connection to it proves the proxy got the name. */
 #define TP_PROXY_SIDE_NAME "broker.proxy-side.test"
 
 typedef struct tp_proxy {
@@ -201,110 +195,72 @@ static inline tp_proxy *tp_new(const char *binary, const char *pkg)
     return p;
 }
 
+/* Run proxy.sh (next to this file) with kind and the rest of argv. */
+static inline tp_proxy *tp_run_script(tp_proxy *p, const char *kind, const char *user,
+                                      const char *password, const char *const *more)
+{
+    char here[512], script[600], port[16];
+    const char *argv[24];
+    int n = 0;
+
+    snprintf(here, sizeof here, "%s", __FILE__);
+    snprintf(script, sizeof script, "%s/proxy.sh", dirname(here));
+    snprintf(port, sizeof port, "%d", p->port);
+    argv[n++] = "/bin/sh";
+    argv[n++] = script;
+    argv[n++] = kind;
+    argv[n++] = p->dir;
+    argv[n++] = port;
+    argv[n++] = user ? user : "-";
+    argv[n++] = password ? password : "-";
+    for (int i = 0; more && more[i] && n < 23; i++)
+        argv[n++] = more[i];
+    argv[n] = NULL;
+    return tp_spawn(p, argv);
+}
+
 /*
- * danted on a free port.  user NULL: no authentication; else only the
- * user name / password method, with that one user.  deny_port > 0: a rule
- * refuses CONNECTs to 127.0.0.1 on that port (SOCKS5 reply 2).
+ * danted on a free port (tests/support/proxy.sh says how).  user NULL: no
+ * authentication; else only the user name / password method, with that
+ * one user.  deny_port > 0: CONNECTs to 127.0.0.1 on that port are refused
+ * by a rule (SOCKS5 reply 2).
  */
 static inline tp_proxy *tp_danted_start(const char *user, const char *password, int deny_port)
 {
     tp_proxy *p = tp_new(TP_DANTED, "dante-server");
-    char path[160], deny[200] = "";
-    FILE *f;
+    char deny[16];
+    const char *more[] = { deny, NULL };
 
     if (!p)
         return NULL;
     snprintf(p->log, sizeof p->log, "%s/danted.log", p->dir);
-    if (deny_port > 0)
-        snprintf(deny, sizeof deny,
-                 "socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = %d\n log: connect\n}\n",
-                 deny_port);
-    snprintf(path, sizeof path, "%s/danted.conf", p->dir);
-    f = fopen(path, "w");
-    if (!f)
-        goto fail;
-    fprintf(f,
-            "logoutput: %s\n"
-            "internal: 127.0.0.1 port = %d\n"
-            "external: 127.0.0.1\n"
-            "clientmethod: none\n"
-            "socksmethod: %s\n"
-            /* "root" inside the namespace: no uid switching there */
-            "user.privileged: root\n"
-            "user.unprivileged: root\n"
-            "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
-            "%s"
-            "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0\n command: connect\n"
-            " log: connect disconnect error\n}\n",
-            p->log, p->port, user ? "username" : "none", deny);
-    fclose(f);
-    /* passwd and shadow for the namespace: the system's users plus ours
-     * (the password hashed by openssl, as crypt() reads it) */
-    snprintf(path, sizeof path, "%s/start.sh", p->dir);
-    f = fopen(path, "w");
-    if (!f)
-        goto fail;
-    fprintf(f, "set -e\ncd '%s'\n", p->dir);
-    /* a name only this proxy can resolve (TP_PROXY_SIDE_NAME) */
-    fprintf(f, "{ cat /etc/hosts; echo '127.0.0.1 %s'; } > hosts\n"
-               "mount --bind hosts /etc/hosts\n", TP_PROXY_SIDE_NAME);
-    if (user) {
-        fprintf(f,
-                "cp /etc/passwd passwd\n"
-                "echo '%s:x:65534:65534::/nonexistent:/usr/sbin/nologin' >> passwd\n"
-                "printf '%%s:%%s:19000:0:99999:7:::\\n' '%s' \"$(openssl passwd -6 '%s')\" > shadow\n"
-                "mount --bind passwd /etc/passwd\n"
-                "mount --bind shadow /etc/shadow\n",
-                user, user, password);
-    }
-    fprintf(f, "exec %s -f '%s/danted.conf'\n", TP_DANTED, p->dir);
-    fclose(f);
-    {
-        const char *argv[] = { "/usr/bin/unshare", "-rm", "/bin/sh", path, NULL };
-        return tp_spawn(p, argv);
-    }
-fail:
-    fprintf(stderr, "proxies: cannot write in %s\n", p->dir);
-    tp_stop(p);
-    return NULL;
+    snprintf(deny, sizeof deny, "%d", deny_port > 0 ? deny_port : 0);
+    return tp_run_script(p, "danted", user, password, more);
 }
 
 /*
  * tinyproxy on a free port.  user NULL: no authentication; else Basic
  * credentials required (tinyproxy's configuration takes letters, digits,
- * '.', '-' and '_' in them).  CONNECT is allowed to the ports listed (ended by
- * 0); an empty list allows none.
+ * '.', '-' and '_' in them).  CONNECT is allowed to the ports listed
+ * (ended by 0) only.
  */
 static inline tp_proxy *tp_tinyproxy_start(const char *user, const char *password,
                                            const int *ports)
 {
     tp_proxy *p = tp_new(TP_TINYPROXY, "tinyproxy");
-    char path[160];
-    FILE *f;
+    char text[8][16];
+    const char *more[9];
+    int n = 0;
 
     if (!p)
         return NULL;
     snprintf(p->log, sizeof p->log, "%s/tinyproxy.log", p->dir);
-    snprintf(path, sizeof path, "%s/tinyproxy.conf", p->dir);
-    f = fopen(path, "w");
-    if (!f) {
-        tp_stop(p);
-        return NULL;
+    for (; ports && ports[n] && n < 8; n++) {
+        snprintf(text[n], sizeof text[n], "%d", ports[n]);
+        more[n] = text[n];
     }
-    fprintf(f, "Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\n"
-               "LogFile \"%s\"\nLogLevel Connect\nAllow 127.0.0.1\n", p->port, p->log);
-    if (user)
-        fprintf(f, "BasicAuth %s %s\n", user, password);
-    /* With no ConnectPort line tinyproxy allows every port: a port no one
-     * uses keeps the list from being empty. */
-    fprintf(f, "ConnectPort 9\n");
-    for (int i = 0; ports && ports[i]; i++)
-        fprintf(f, "ConnectPort %d\n", ports[i]);
-    fclose(f);
-    {
-        const char *argv[] = { TP_TINYPROXY, "-d", "-c", path, NULL };
-        return tp_spawn(p, argv);
-    }
+    more[n] = NULL;
+    return tp_run_script(p, "tinyproxy", user, password, more);
 }
 
 #endif /* LMQ_TEST_PROXIES_H */
