@@ -751,27 +751,65 @@ static void test_subscription_identifiers_reach_the_message_event(void)
 
 /* ------------------------------------------------------- errors, scale */
 
-static void test_ack_for_unknown_id_is_a_protocol_error(void)
+/* An ack for a packet id not in flight (or of the wrong kind for the flow
+ * under that id) is logged, counted and ignored at every level: no
+ * DISCONNECT, the connection and the messages in flight carry on.  A
+ * stray PUBREC is answered with PUBREL (0x92 at v5) so the server's flow
+ * ends [MQTT-4.3.3-11] works the same way for PUBREL. */
+static void stray_acks_are_ignored(int level)
 {
     fx f;
-    fx_init(&f, 5);
+    lmq_session_stats st;
+    fx_init(&f, level);
     fx_connect(&f, 0);
     lmq_packet ack = fx_ack(LMQ_PUBACK, 77, 0);
-    CHECK_INT(fx_feed(&f, &ack), LMQ_EUNKNOWN_ID);
-    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
-    CHECK_INT(f.pkt.u.disconnect.reason, 0x82);
-    fx_free(&f);
-    /* PUBCOMP before PUBREC is just as unknown */
-    fx_init(&f, 5);
-    fx_connect(&f, 0);
-    fx_pub(&f, "t", "x", 2);
-    fx_skip_all(&f);
-    lmq_packet comp = fx_ack(LMQ_PUBCOMP, 1, 0);
-    CHECK_INT(fx_feed(&f, &comp), LMQ_EUNKNOWN_ID);
-    lmq_session_stats st;
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), 0);                      /* nothing answers a PUBACK */
+    lmq_packet comp = fx_ack(LMQ_PUBCOMP, 78, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    CHECK_INT(fx_next(&f), 0);
+    lmq_packet rec = fx_ack(LMQ_PUBREC, 79, 0);
+    CHECK_INT(fx_feed(&f, &rec), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBREL);
+    CHECK_INT(f.pkt.u.ack.packet_id, 79);
+    if (level == 5)
+        CHECK_INT(f.pkt.u.ack.reason, 0x92);       /* Packet Identifier not found */
+    /* PUBCOMP before PUBREC, PUBACK for a QoS 2 message: the wrong flow
+     * for that id, ignored; the message stays in flight. */
+    int id = fx_pub(&f, "t", "x", 2);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    uint16_t pid = f.pkt.u.publish.packet_id;
+    comp = fx_ack(LMQ_PUBCOMP, pid, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    ack = fx_ack(LMQ_PUBACK, pid, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), 0);
     lmq_session_stats_get(f.s, &st);
     CHECK_INT(st.inflight_out, 1);      /* the table is untouched */
+    CHECK_INT((int)st.stray_acks, 5);
+    CHECK_INT(lmq_session_state(f.s), LMQ_SS_CONNECTED);
+    /* and the real flow still completes */
+    rec = fx_ack(LMQ_PUBREC, pid, 0);
+    CHECK_INT(fx_feed(&f, &rec), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBREL);
+    comp = fx_ack(LMQ_PUBCOMP, pid, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    fx_events(&f);
+    const lmq_event *ev = published(&f, id);
+    CHECK(ev && ev->error == 0);
+    const lmq_event *log = fx_find(&f, LMQ_EV_LOG);
+    CHECK(log && strstr(log->text, "not in flight: ignored"));
     fx_free(&f);
+}
+
+static void test_stray_acks_are_logged_counted_and_ignored_v5(void)
+{
+    stray_acks_are_ignored(5);
+}
+
+static void test_stray_acks_are_logged_counted_and_ignored_v311(void)
+{
+    stray_acks_are_ignored(4);
 }
 
 static void test_malformed_input_disconnects_0x81(void)
@@ -1068,7 +1106,8 @@ int main(void)
     RUN(test_our_receive_maximum_is_enforced_in_strict_mode);
     RUN(test_server_overshooting_our_receive_maximum_is_tolerated_by_default);
     RUN(test_subscription_identifiers_reach_the_message_event);
-    RUN(test_ack_for_unknown_id_is_a_protocol_error);
+    RUN(test_stray_acks_are_logged_counted_and_ignored_v5);
+    RUN(test_stray_acks_are_logged_counted_and_ignored_v311);
     RUN(test_malformed_input_disconnects_0x81);
     RUN(test_packet_over_our_maximum_disconnects_0x95);
     RUN(test_input_split_into_single_bytes);

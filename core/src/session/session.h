@@ -172,9 +172,15 @@ int lmq_session_unsubscribe(lmq_session *s, const char *const *filters,
                             int64_t now);
 int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now);
 int lmq_session_auth(lmq_session *s, int reason, const lmq_proplist *props, int64_t now);
-/* Queue DISCONNECT and go CLOSING. */
+/* Queue DISCONNECT and go CLOSING; connected with messages not complete,
+ * first deliver them for up to LMQ_OPT_DRAIN_TIMEOUT_MS (see session.c). */
 int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
                            int64_t now);
+/* Our disconnect is over (or was made offline): report the messages it
+ * leaves undelivered (an LMQ_EV_ERROR LMQ_EUNDELIVERED and errmsg), and
+ * how many that was. */
+void lmq_session_report_undelivered(lmq_session *s);
+uint32_t lmq_session_undelivered(const lmq_session *s);
 
 /* ---------------------------------------------------------------- events */
 
@@ -193,6 +199,11 @@ void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
 /* The last detailed error message ("" if none). */
 const char *lmq_session_errmsg(const lmq_session *s);
 
+/* Where request msg_id (publish, subscribe, unsubscribe) is: 1 not
+ * complete; 0 complete, *error its outcome (among the last 64 to
+ * complete); LMQ_EINVAL unknown. */
+int lmq_session_request(const lmq_session *s, int32_t msg_id, int *error);
+
 /* Counters for tests and benchmarks. */
 typedef struct lmq_session_stats {
     uint32_t inflight_out;     /* QoS 1/2 sent, not yet complete */
@@ -205,6 +216,9 @@ typedef struct lmq_session_stats {
     uint32_t server_max_packet;
     uint8_t server_max_qos;
     uint8_t server_retain;
+    uint32_t unwritten_msgs;   /* accepted, not written whole to the socket yet */
+    uint64_t unwritten_bytes;  /* their bytes, queued and encoded */
+    uint64_t stray_acks;       /* acks for packet ids not in flight, ignored */
 } lmq_session_stats;
 
 void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st);
