@@ -526,25 +526,28 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
 
 /*
  * What the client holds that is not complete, for callers that keep a
- * window (a producer reading input only as fast as the socket takes it).
- * The caller sets `size` to sizeof(lmq_backlog); fields are only ever
- * appended, and a field past the caller's size is not written.
+ * window (a producer that reads its input only as fast as the socket
+ * takes it: lunamq pub -l does).  The struct grows as lmq_event does:
+ * pass sizeof(lmq_backlog) as size; fields are only appended; struct_size
+ * says how much the engine filled.
  */
 typedef struct lmq_backlog {
-    int32_t size;               /* in: sizeof(lmq_backlog) */
+    uint32_t struct_size;       /* bytes of this struct the engine filled */
     int32_t unwritten_msgs;     /* accepted, not yet written whole to the socket
-                                   (queued, offline or behind flow control) */
-    int64_t unwritten_bytes;    /* encoded output not written + queued messages'
-                                   topic and payload bytes */
-    int32_t inflight_msgs;      /* QoS 1/2 written, their PUBACK / PUBCOMP to come */
+                                   (queued: offline, behind flow control or the
+                                   64 KiB of encoded output) */
+    int32_t inflight_msgs;      /* QoS 1/2 written, PUBACK / PUBCOMP to come */
     int32_t incomplete_msgs;    /* unwritten + in flight: no LMQ_EV_PUBLISHED yet */
-    int64_t stray_acks;         /* acks for packet ids not in flight, ignored */
     int32_t undelivered;        /* left by the last disconnect (LMQ_EUNDELIVERED) */
+    int32_t requests;           /* SUBSCRIBE / UNSUBSCRIBE not answered yet */
+    int64_t unwritten_bytes;    /* encoded output not written + the topic and
+                                   payload bytes of queued messages */
+    int64_t stray_acks;         /* acks for packet ids not in flight, ignored */
 } lmq_backlog;
 
-/* Fill *out (out->size set by the caller).  0, or LMQ_EINVAL (NULL, or a
- * size smaller than the first two fields). */
-LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out);
+/* Fill *out, up to size bytes (sizeof(lmq_backlog)).  0, or LMQ_EINVAL
+ * (NULL, or size below 8). */
+LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out, int32_t size);
 
 /* ------------------------------------------------------------------ events */
 

@@ -221,8 +221,8 @@ static void stray_acks(int level)
     REQUIRE(tf_fake_send(f, ack, sizeof ack) == 0);
     tw_event *e = tw_wait_id(t, LMQ_EV_PUBLISHED, id, IT_SHORT_MS);
     CHECK(e && e->ev.error == 0);
-    lmq_backlog b = { .size = sizeof b };
-    CHECK_INT(lmq_client_backlog(t->c, &b), 0);
+    lmq_backlog b;
+    CHECK_INT(lmq_client_backlog(t->c, &b, sizeof b), 0);
     CHECK_INT((int)b.stray_acks, 5);
     CHECK_INT(b.incomplete_msgs, 0);
 done:

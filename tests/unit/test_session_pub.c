@@ -1076,6 +1076,156 @@ static void test_no_alias_when_the_server_allows_none(void)
     fx_free(&f);
 }
 
+/* ------------------------------------------ QoS 0 completion, drain */
+
+/* A QoS 0 message is complete when the socket took its last byte, not when
+ * it was encoded: the backlog counts it until then. */
+static void test_qos0_completes_when_its_bytes_are_written(void)
+{
+    fx f;
+    lmq_session_stats st;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int id = fx_pub(&f, "t", "x", 0);
+    CHECK(id > 0);
+    fx_events(&f);
+    CHECK(published(&f, id) == NULL);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 1);
+    /* the socket takes all but the last byte: still not complete */
+    const uint8_t *p;
+    size_t n = lmq_session_out(f.s, &p);
+    CHECK(n > 1);
+    lmq_session_sent(f.s, n - 1, f.now);
+    fx_events(&f);
+    CHECK(published(&f, id) == NULL);
+    lmq_session_sent(f.s, 1, f.now);
+    fx_events(&f);
+    const lmq_event *ev = published(&f, id);
+    CHECK(ev && ev->error == 0);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 0);
+    CHECK_INT((int)st.unwritten_bytes, 0);
+    fx_free(&f);
+}
+
+/* No more than 64 KiB is encoded ahead of the socket; the rest waits as
+ * messages under the queue's bounds (LMQ_EQUEUE_FULL past them), and goes
+ * as the socket takes bytes. */
+static void test_qos0_backlog_is_bounded_and_drains_as_written(void)
+{
+    fx f;
+    lmq_session_stats st;
+    char payload[1001];
+    memset(payload, 'p', 1000);
+    payload[1000] = 0;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_OFFLINE_MAX_MSGS, 200);
+    fx_connect(&f, 0);
+    int accepted = 0, full = 0;
+    for (int i = 0; i < 400; i++) {
+        int rc = fx_pub(&f, "t", payload, 0);
+        if (rc > 0)
+            accepted++;
+        else if (rc == LMQ_EQUEUE_FULL)
+            full++;
+    }
+    const uint8_t *p;
+    CHECK(lmq_session_out(f.s, &p) < 64u * 1024u + 1100u);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, accepted);
+    CHECK(full > 0);                        /* refused, never silently kept */
+    CHECK_INT(accepted + full, 400);
+    fx_skip_all(&f);                        /* the socket takes everything */
+    fx_events(&f);
+    CHECK_INT(fx_count(&f, LMQ_EV_PUBLISHED), accepted);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 0);
+    fx_free(&f);
+}
+
+/* A QoS 0 message not written whole when the link broke goes again on the
+ * next connection (the server cannot have taken half a packet). */
+static void test_qos0_not_written_whole_goes_again_after_a_reconnect(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int id = fx_pub(&f, "t", "hello", 0);
+    const uint8_t *p;
+    size_t n = lmq_session_out(f.s, &p);
+    lmq_session_sent(f.s, n - 2, f.now);    /* cut mid-packet */
+    fx_reconnect(&f);
+    CHECK(published(&f, id) == NULL);
+    fx_connect(&f, 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK_INT((int)f.pkt.u.publish.payload.n, 5);
+    fx_events(&f);
+    CHECK(published(&f, id) != NULL);
+    fx_free(&f);
+}
+
+/* Our DISCONNECT waits for what was accepted: here a QoS 1 PUBACK and a
+ * queued message behind the server's Receive Maximum; publish is refused
+ * meanwhile.  Then it goes, and nothing is reported undelivered. */
+static void test_disconnect_delivers_the_backlog_first(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.receive_maximum = 1;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_RECEIVE_MAXIMUM);
+    fx_connect_with(&f, &ca);
+    int a = fx_pub(&f, "t", "a", 1), b = fx_pub(&f, "t", "b", 1);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    uint16_t pa = f.pkt.u.publish.packet_id;
+    CHECK_INT(lmq_session_disconnect(f.s, 0, NULL, f.now), 0);
+    CHECK_INT(fx_pub(&f, "t", "late", 1), LMQ_ESTATE);
+    CHECK_INT(fx_next(&f), 0);              /* no DISCONNECT yet */
+    lmq_packet ack = fx_ack(LMQ_PUBACK, pa, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);    /* b goes */
+    uint16_t pb = f.pkt.u.publish.packet_id;
+    CHECK_INT(fx_next(&f), 0);
+    ack = fx_ack(LMQ_PUBACK, pb, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+    CHECK(lmq_session_wants_close(f.s));
+    lmq_session_lost(f.s, f.now, 0);
+    fx_events(&f);
+    CHECK(published(&f, a) && published(&f, b));
+    CHECK(fx_find(&f, LMQ_EV_ERROR) == NULL);
+    CHECK_INT((int)lmq_session_undelivered(f.s), 0);
+    fx_free(&f);
+}
+
+/* The drain has a bound (LMQ_OPT_DRAIN_TIMEOUT_MS): then DISCONNECT goes
+ * and what is left is reported, as an event and in the error message. */
+static void test_disconnect_reports_what_the_drain_could_not_deliver(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_DRAIN_TIMEOUT_MS, 500);
+    fx_connect(&f, 0);
+    fx_pub(&f, "t", "a", 1);
+    fx_pub(&f, "t", "b", 2);
+    fx_skip_all(&f);
+    CHECK_INT(lmq_session_disconnect(f.s, 0, NULL, f.now), 0);
+    CHECK_INT(fx_next(&f), 0);
+    CHECK(lmq_session_deadline(f.s) <= f.now + 500);
+    f.now += 500;
+    CHECK_INT(lmq_session_tick(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+    lmq_session_lost(f.s, f.now, 0);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_ERROR);
+    CHECK(ev && ev->error == LMQ_EUNDELIVERED);
+    CHECK(ev && strstr(ev->text, "2 accepted messages not delivered"));
+    CHECK_INT((int)lmq_session_undelivered(f.s), 2);
+    CHECK(strstr(lmq_session_errmsg(f.s), "not delivered") != NULL);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_qos0_publish_bytes_and_completion);
@@ -1121,5 +1271,10 @@ int main(void)
     RUN(test_a_full_window_delays_only_publish);
     RUN(test_qos2_flow_completes_after_the_message_expired);
     RUN(test_no_alias_when_the_server_allows_none);
+    RUN(test_qos0_completes_when_its_bytes_are_written);
+    RUN(test_qos0_backlog_is_bounded_and_drains_as_written);
+    RUN(test_qos0_not_written_whole_goes_again_after_a_reconnect);
+    RUN(test_disconnect_delivers_the_backlog_first);
+    RUN(test_disconnect_reports_what_the_drain_could_not_deliver);
     return check_done();
 }

@@ -1495,26 +1495,27 @@ int lmq_client_request(lmq_client *c, int32_t msg_id, int *error)
     return rc;
 }
 
-LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out)
+LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out, int32_t size)
 {
     lmq_session_stats st;
     lmq_backlog b;
 
-    if (!c || !out || out->size < (int32_t)(2 * sizeof(int32_t)))
+    if (!c || !out || size < 8)
         return LMQ_EINVAL;
     lmq_client_lock(c);
     lmq_session_stats_get(c->s, &st);
     memset(&b, 0, sizeof b);
-    b.size = out->size;
+    b.struct_size = (uint32_t)size < sizeof b ? (uint32_t)size : (uint32_t)sizeof b;
     b.unwritten_msgs = (int32_t)st.unwritten_msgs;
-    b.unwritten_bytes = (int64_t)st.unwritten_bytes;
     b.inflight_msgs = (int32_t)st.inflight_out;
     b.incomplete_msgs = b.unwritten_msgs + b.inflight_msgs;
-    b.stray_acks = (int64_t)st.stray_acks;
     b.undelivered = (int32_t)lmq_session_undelivered(c->s);
+    b.requests = (int32_t)st.requests;
+    b.unwritten_bytes = (int64_t)st.unwritten_bytes;
+    b.stray_acks = (int64_t)st.stray_acks;
     lmq_client_unlock(c);
     /* A caller built against an older, shorter struct gets its part. */
-    memcpy(out, &b, (size_t)out->size < sizeof b ? (size_t)out->size : sizeof b);
+    memcpy(out, &b, b.struct_size);
     return 0;
 }
 

@@ -851,4 +851,5 @@ void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st)
     st->unwritten_msgs = s->pending.count + s->unwritten.count;
     st->unwritten_bytes = s->pending_bytes + (s->oend - s->ostart);
     st->stray_acks = s->stray_acks;
+    st->requests = s->subq.count + (s->inflight.count - s->inflight_pub);
 }

@@ -225,6 +225,7 @@ typedef struct lmq_session_stats {
     uint32_t unwritten_msgs;   /* accepted, not written whole to the socket yet */
     uint64_t unwritten_bytes;  /* their bytes, queued and encoded */
     uint64_t stray_acks;       /* acks for packet ids not in flight, ignored */
+    uint32_t requests;         /* SUBSCRIBE / UNSUBSCRIBE not answered */
 } lmq_session_stats;
 
 void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st);
