@@ -9,6 +9,8 @@
  * the error in an event; and carry on: the same client then connects to
  * a well-behaved server.  An MQTT 3.1.1 client just closes: a 3.1.1
  * DISCONNECT means "normal close, drop my will", which a failure is not.
+ * An ack for a packet id not in flight is not such a violation here: it
+ * is ignored, logged and counted (the stray_acks tests).
  */
 #include "itest.h"
 

@@ -156,6 +156,20 @@ int lmq_session_wants_close(const lmq_session *s);
  *   keepalive (the server's Server Keep Alive wins); no answer within half
  *   of it (at least min(keepalive, 3 s)) fails with LMQ_EKEEPALIVE.  Only a
  *   complete packet counts as hearing from the server.
+ * - Acks for packet ids with nothing (or another kind of flow) in flight
+ *   under them: logged, counted (stats.stray_acks), otherwise ignored at
+ *   every level; a stray PUBREC gets PUBREL 0x92 (publish.c
+ *   lmq_session_stray_ack).  Still fatal (DISCONNECT 0x82 at v5): a SUBACK
+ *   / UNSUBACK with a reason code count unlike its request's
+ *   [MQTT-3.9.3-1] [MQTT-3.11.3-1], a PUBREL for a message the application
+ *   has not acked yet, problem information we declined [MQTT-3.1.2-29],
+ *   packets before CONNACK [MQTT-3.2.0-1], malformed packets.
+ * - QoS 0 completion: when lmq_session_sent covered its last byte.  At
+ *   most LMQ_OUT_HIGH_WATER bytes are encoded ahead of the socket; a QoS 0
+ *   PUBLISH not written whole when the connection is lost is queued again.
+ * - Disconnect while connected with messages not complete: DISCONNECT
+ *   waits for them up to LMQ_OPT_DRAIN_TIMEOUT_MS; what is left when the
+ *   connection ends is reported (lmq_session_report_undelivered).
  * - After our own DISCONNECT (until lmq_session_lost), publish / subscribe
  *   / unsubscribe return LMQ_ESTATE; once offline they queue again for the
  *   next start.  Disconnect while offline returns LMQ_ENOT_CONNECTED.
