@@ -16,8 +16,7 @@ local timers_mod = require "lunamq.timers"
 local state_mod = require "lunamq.state"
 local dispatch_mod = require "lunamq.dispatch"
 local guard_mod = require "lunamq.guard"
-local cjson = require("cjson").new()
-cjson.encode_sparse_array(true)
+local json = require "lunamq.json"
 
 local M = {}
 local R = {}
@@ -189,7 +188,7 @@ function R:make_env(rec, ver)
   })
   api.SCRIPT = rec.name
   api.state = rec.state
-  api.json = { encode = cjson.encode, decode = cjson.decode, null = cjson.null }
+  api.json = { encode = json.encode, decode = json.decode, null = json.null }
 
   local log = {}
   for _, level in ipairs { "debug", "info", "warn", "error" } do
@@ -240,7 +239,9 @@ function R:make_env(rec, ver)
     o = o or {}
     if type(topic) ~= "string" then error("publish: topic must be a string", 2) end
     if type(payload) == "table" then
-      payload = cjson.encode(payload)
+      local ok, text = pcall(json.encode, payload)
+      if not ok then error(("publish %s: %s"):format(topic, text), 2) end
+      payload = text
     elseif payload == nil then
       payload = ""
     else
@@ -903,7 +904,7 @@ function R:invoke(h, msg)
   local payload = msg.payload
   local arg = payload
   if h.json then
-    local ok, v = pcall(cjson.decode, payload)
+    local ok, v = pcall(json.decode, payload)
     if not ok then
       self.log("warn", h.script, ("%s: payload on %s is not JSON, handler skipped")
                :format(h.where, msg.topic))
@@ -1112,8 +1113,9 @@ function R:next_timer_in() return self.timers:next_in() end
 -- ms) to the state dir.  A script that never loaded has nothing to save.
 function R:save(rec)
   if rec.version == 0 then return end
-  local ok, err = self.store:save(rec.name, rec.state)
+  local ok, err, bad = self.store:save(rec.name, rec.state)
   if not ok then self.log("error", rec.name, err) end
+  self:report_unsaved(rec, ok and err or bad)
   local pending = {}
   for _, t in ipairs(self.timers:owned(rec.name)) do
     if not t.internal then
@@ -1123,6 +1125,21 @@ function R:save(rec)
   end
   ok, err = self.store:save(rec.name, pending, "timers")
   if not ok then self.log("error", rec.name, err) end
+end
+
+-- Values of state that cannot be kept: one error line per value, when it
+-- first appears (not at every flush while it stays).
+function R:report_unsaved(rec, bad)
+  local was = rec.unsaved or {}
+  local now = {}
+  for _, why in ipairs(bad or {}) do
+    now[why] = true
+    if not was[why] then
+      self.log("error", rec.name, why .. " (the rest of the state is saved; "
+               .. "state keeps strings, numbers, booleans and tables of them)")
+    end
+  end
+  rec.unsaved = now
 end
 
 -- Persist every script that ran since the last flush.
