@@ -44,6 +44,8 @@
 --                          besides the safe ones: os, io, package, debug
 --   --plugin PATH          (plugins = { "a.so", { path = "b.so", config = "..." } })
 --                          C plugins for the host's client (repeatable)
+--   --location LAT,LON     (location = { lat =, lon = }) where sun() and
+--                          at("sunset") are computed (degrees, north/east +)
 --
 -- Anything wrong in the flags or the config (an unknown flag or key, a bad
 -- value, a missing directory) is one line on stderr and exit status 2,
@@ -72,13 +74,13 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
        [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
        [--bound-ms N] [--max-errors N] [--watch inotify|poll] [--scan-ms N] [--run-for-ms N]
-       [--no-sub-ids] [--allow os,io,package,debug] [--plugin PATH]...
+       [--no-sub-ids] [--allow os,io,package,debug] [--plugin PATH]... [--location LAT,LON]
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
 --config FILE: a Lua table with the same settings by name (url, host, port, username,
 password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
 insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
 scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, no_sub_ids, allow,
-plugins); flags win over it.
+plugins, location = { lat =, lon = }); flags win over it.
 ]==]
 
 -- Value checkers: value (a flag's text, or a config value) -> value or nil, why.
@@ -159,6 +161,26 @@ local function plugins(v)
   return list
 end
 
+-- location: "LAT,LON" (a flag) or { lat =, lon = } (config), degrees,
+-- north and east positive: where sun() and at "sunset" are computed.
+local function location(v)
+  local lat, lon
+  if type(v) == "string" then
+    local a, b = v:match("^%s*([^,%s]+)%s*,%s*([^,%s]+)%s*$")
+    lat, lon = tonumber(a), tonumber(b)
+  elseif type(v) == "table" then
+    lat, lon = v.lat, v.lon
+    for k in pairs(v) do
+      if k ~= "lat" and k ~= "lon" then return nil, "takes lat and lon only" end
+    end
+  end
+  if type(lat) ~= "number" or type(lon) ~= "number" or lat < -90 or lat > 90 or lon < -180
+     or lon > 180 then
+    return nil, "needs a latitude -90..90 and a longitude -180..180 (LAT,LON or { lat =, lon = })"
+  end
+  return { lat = lat, lon = lon }
+end
+
 -- Every setting: its name (config key), its flags, its checker; a boolean
 -- setting's flags take no value.
 local SETTINGS = {
@@ -201,6 +223,7 @@ local SETTINGS = {
   { "no_sub_ids", { "--no-sub-ids" }, flag },
   { "allow", { "--allow" }, allow },
   { "plugins", { "--plugin" }, plugins },
+  { "location", { "--location" }, location },
 }
 local BY_FLAG, BY_KEY = {}, {}
 for _, s in ipairs(SETTINGS) do
@@ -502,7 +525,7 @@ function M.main(args)
                                         -- MQTT 5: a Subscription Identifier per filter, so
                                         -- overlapping filters do not double-call handlers
                                         sub_ids = o.protocol == 5 and not o.no_sub_ids,
-                                        allow = o.allow })
+                                        allow = o.allow, location = o.location })
   if not made then
     client:close()
     return fail("state directory " .. o.state_dir .. ": " .. tostring(rt))

@@ -16,6 +16,7 @@ local timers_mod = require "lunamq.timers"
 local state_mod = require "lunamq.state"
 local dispatch_mod = require "lunamq.dispatch"
 local guard_mod = require "lunamq.guard"
+local calendar = require "lunamq.calendar"
 local json = require "lunamq.json"
 
 local M = {}
@@ -84,7 +85,9 @@ function M.new(opts)
   end
   self.matches = matches
   self.dispatch = dispatch_mod.new(matches)
-  self.timers = timers_mod.new(self.clock)
+  self.timers = timers_mod.new(self.clock, wall)
+  -- where the sun is computed: { lat =, lon = } (degrees) or nil
+  self.location = opts.location
   self.store = state_mod.new(opts.state_dir)
   local bound = opts.bound_ms
   if bound == nil then bound = M.DEFAULTS.bound_ms end
@@ -274,7 +277,7 @@ function R:make_env(rec, ver)
     if not ver.loading then error("on_timer: only at a script's top level", 2) end
     ver.callbacks[name] = fn
   end
-  local function set_timer(name, secs, fn, periodic, what, next_delay, at)
+  local function set_timer(name, secs, fn, periodic, what, sched)
     if type(name) ~= "string" then error(what .. ": name must be a string", 3) end
     if fn == nil then
       fn = (ver.loading and ver.callbacks or rec.callbacks or {})[name]
@@ -284,26 +287,30 @@ function R:make_env(rec, ver)
       end
     end
     if type(fn) ~= "function" then error(what .. ": callback must be a function", 3) end
-    local d = next_delay and next_delay() or ms(secs, what)
+    local d = sched and 0 or ms(secs, what)
     if periodic and d <= 0 then error(what .. ": interval must be > 0", 3) end
     local interval = periodic and d or nil
     if ver.loading then
       ver.timers[#ver.timers + 1] = { name = name, delay = d, interval = interval, fn = fn,
-                                      next_delay = next_delay, at = at }
+                                      sched = sched }
     else
-      rt.timers:set(rec.name, name, d, interval, fn, false,
-                    { declared = false, next_delay = next_delay or false, at = at or false })
+      rt:arm(rec.name, name, d, interval, fn, false, sched, { declared = false })
     end
   end
   function api.after(name, secs, fn) set_timer(name, secs, fn, false, "after") end
   function api.every(name, secs, fn) set_timer(name, secs, fn, true, "every") end
-  -- at(name, "HH:MM[:SS]", fn): every day at that local time.
-  function api.at(name, clock_time, fn)
-    local next_delay = rt:daily(clock_time)
-    if not next_delay then
-      error(("at: %q is not a time of day HH:MM[:SS]"):format(tostring(clock_time)), 2)
-    end
-    set_timer(name, 0, fn, false, "at", next_delay, tostring(clock_time))
+  -- at(name, spec, fn): "HH:MM[:SS]", "sunset-00:30", "Mon-Fri 07:30"...
+  -- (lunamq.calendar); cron(name, "*/5 * * * *", fn).  Each runs at or
+  -- after its local time, never before.
+  function api.at(name, spec, fn)
+    local sched, why = rt:schedule("at", spec)
+    if not sched then error("at: " .. why, 2) end
+    set_timer(name, 0, fn, false, "at", sched)
+  end
+  function api.cron(name, spec, fn)
+    local sched, why = rt:schedule("cron", spec)
+    if not sched then error("cron: " .. why, 2) end
+    set_timer(name, 0, fn, false, "cron", sched)
   end
   function api.cancel(name)
     if ver.loading then
@@ -375,32 +382,88 @@ function R:make_env(rec, ver)
   function api.props(m)
     return require("lunamq").event_props(m)
   end
-  -- The runtime's clock in seconds (monotonic, or the specs' fake one).
+  -- now(): seconds on the monotonic clock (for intervals: it never jumps,
+  -- and its zero is arbitrary).  time(): the wall clock, seconds since the
+  -- epoch with a fraction.  date(format [, t]): os.date's formats ("*t",
+  -- "!%H:%M" for UTC) for t (seconds, default time()), local time.
   function api.now() return rt.clock() / 1000 end
+  function api.time() return rt.wall() / 1000 end
+  function api.date(f, t)
+    if f ~= nil and type(f) ~= "string" then error("date: format must be a string", 2) end
+    if t ~= nil and type(t) ~= "number" then error("date: t must be seconds since the epoch", 2) end
+    local ok, r = pcall(os.date, f or "%c", math.floor(t or rt.wall() / 1000))
+    if not ok then error("date: " .. tostring(r), 2) end
+    return r
+  end
+  -- sun([day]): the sun at the configured location on a local day (nil:
+  -- today; seconds since the epoch; "YYYY-MM-DD"; { year, month, day }):
+  -- { sunrise, sunset, dawn, dusk, noon } in seconds since the epoch, and
+  -- polar = "day" | "night" when the sun does not rise or set that day.
+  function api.sun(day)
+    if not rt.location then
+      error("sun: no location: set location = { lat = ..., lon = ... } in the config, "
+            .. "or --location LAT,LON", 2)
+    end
+    local y, m, d
+    if day == nil or type(day) == "number" then
+      local t = os.date("*t", math.floor(day or rt.wall() / 1000))
+      y, m, d = t.year, t.month, t.day
+    elseif type(day) == "string" then
+      y, m, d = day:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+      y, m, d = tonumber(y), tonumber(m), tonumber(d)
+    elseif type(day) == "table" then
+      y, m, d = tonumber(day.year), tonumber(day.month), tonumber(day.day)
+    end
+    if not (y and m and d) then
+      error("sun: day must be nil, seconds since the epoch, \"YYYY-MM-DD\" or { year =, month =, day = }", 2)
+    end
+    return calendar.sun(rt.location.lat, rt.location.lon, y, m, d)
+  end
 
   return env
 end
 
--- "HH:MM[:SS]" -> a function giving the ms until its next local time, or
--- nil when the text is not a time of day.
-function R:daily(clock_time)
-  local h, m, sec = tostring(clock_time):match("^(%d%d?):(%d%d):?(%d*)$")
-  h, m, sec = tonumber(h), tonumber(m), tonumber(sec) or 0
-  if not h or h > 23 or m > 59 or sec > 59 then return nil end
-  return function() return self:ms_until_local(h, m, sec) end
+-- A calendar schedule: kind "at" or "cron" and its spec -> { kind =,
+-- spec =, calendar = function(after_ms) -> the next time (wall ms) }, or
+-- nil, why.
+function R:schedule(kind, spec)
+  local next_s, why
+  if kind == "cron" then
+    next_s, why = calendar.cron_schedule(spec)
+  else
+    next_s, why = calendar.at_schedule(spec, self.location)
+  end
+  if not next_s then return nil, why end
+  return { kind = kind, spec = spec, calendar = function(after_ms)
+    local t = next_s(after_ms / 1000)
+    return t and t * 1000
+  end }
 end
 
--- Milliseconds from now (the wall clock) to the next h:m:s local time.
-function R:ms_until_local(h, m, s)
-  local now = self.wall() / 1000
-  local t = os.date("*t", math.floor(now))
-  local target = os.time { year = t.year, month = t.month, day = t.day, hour = h, min = m, sec = s,
-                           isdst = nil }
-  if target <= now then
-    -- tomorrow; os.time normalises day 32 and finds the DST of that day
-    target = os.time { year = t.year, month = t.month, day = t.day + 1, hour = h, min = m, sec = s }
+-- Arm a script's timer; a calendar one (sched) at its next time after now
+-- (or at target, a wall-clock ms, when given: a restored deadline).
+function R:arm(owner, name, delay, interval, fn, keep, sched, extra, target)
+  extra = extra or {}
+  if sched then
+    local live = keep and self.timers:get(owner, name)
+    if live and live.calendar then
+      -- a reload: the live deadline stays unless the schedule changed
+      if live.spec == sched.spec and live.kind == sched.kind then target = live.target end
+      keep = false
+    end
+    local w = self.wall()
+    target = target or sched.calendar(w)
+    if not target then
+      self.log("warn", owner, ("timer %q: %s %q never comes"):format(name, sched.kind, sched.spec))
+      return
+    end
+    delay = math.max(0, math.ceil(target - w))
+    extra.calendar, extra.target, extra.kind, extra.spec = sched.calendar, target, sched.kind,
+                                                           sched.spec
+  else
+    extra.calendar, extra.target, extra.kind, extra.spec = false, false, false, false
   end
-  return (target - now) * 1000
+  return self.timers:set(owner, name, delay, interval, fn, keep, extra)
 end
 
 -- -------------------------------------------------------------- loading
@@ -438,15 +501,16 @@ function R:commit(rec, ver)
   for _, t in ipairs(ver.timers) do
     declared[t.name] = true
     local live = self.timers:get(rec.name, t.name)
-    local delay = t.delay
+    local delay, target = t.delay, nil
     local was = saved[t.name]
     if not live and type(was) == "table" and type(was.due) == "number" then
       -- pending when the host stopped: the deadline it had, or at once
       delay = math.max(0, was.due - self.wall())
+      target = was.due
+      if t.sched and not (was[t.sched.kind] == t.sched.spec) then target = nil end
     end
-    self.timers:set(rec.name, t.name, delay, t.interval, t.fn,
-                    live ~= nil, { declared = true, next_delay = t.next_delay or false,
-                      at = t.at or false })
+    self:arm(rec.name, t.name, delay, t.interval, t.fn, live ~= nil, t.sched, { declared = true },
+             target)
   end
   -- live timers set by handlers: on_timer(name) gives them the new callback
   for _, t in ipairs(self.timers:owned(rec.name)) do
@@ -459,10 +523,10 @@ function R:commit(rec, ver)
       -- restored above
     elseif cb and type(was) == "table" and type(was.due) == "number" then
       -- set by a handler before the stop: its deadline, the on_timer callback
-      local next_delay = was.at and self:daily(was.at)
+      local sched = was.at and self:schedule("at", was.at) or was.cron and self:schedule("cron", was.cron)
       local interval = type(was.interval) == "number" and was.interval > 0 and was.interval or nil
-      self.timers:set(rec.name, name, math.max(0, was.due - self.wall()), interval, cb, false,
-                      { declared = false, next_delay = next_delay or false, at = next_delay and was.at or false })
+      self:arm(rec.name, name, math.max(0, was.due - self.wall()), interval, cb, false, sched or nil,
+               { declared = false }, was.due)
       self.log("info", rec.name, ("timer %q restored (due in %.1f s)")
                :format(name, math.max(0, was.due - self.wall()) / 1000))
     else
@@ -1119,8 +1183,12 @@ function R:save(rec)
   local pending = {}
   for _, t in ipairs(self.timers:owned(rec.name)) do
     if not t.internal then
-      pending[t.name] = { due = math.floor(t.due + self.wall_offset), interval = t.interval,
-                          at = t.at or nil }
+      local p = { due = math.floor(t.due + self.wall_offset), interval = t.interval }
+      if t.calendar then
+        p.due = t.target
+        p[t.kind] = t.spec
+      end
+      pending[t.name] = p
     end
   end
   ok, err = self.store:save(rec.name, pending, "timers")
