@@ -396,6 +396,32 @@ describe("lunamq host against mosquitto #hostint", function()
     assert.are.equal("h0=1 h13=1 list=a,b mixed=2,x cb=nil", p)
   end)
 
+  it("refuses a second host on the same state directory, with a clear error", function()
+    util.write(dir .. "/rules/b.lua", [[
+      on("it/press", function() state.on = not state.on; publish("it/b", tostring(state.on), { qos = 1 }) end,
+         { qos = 1 })
+    ]])
+    start()
+    client("it/b")
+    assert.is_truthy(log_has("%[b%] loaded"))
+    local t0 = clock()
+    local rc = os.execute(("env -u LUNAMQ_LIBRARY -u LUNAMQ_CDEF '%s' host '%s/rules' --port %d --run-for-ms 10000 2>'%s/second.log'")
+                          :format(CLI, dir, b.port, dir))
+    assert.is_true(clock() - t0 < 5000, "the second host stopped at once")
+    assert.are_not.equal(0, rc)
+    assert.matches("the state directory .*/rules/%.state is in use by another lunamq host %(pid " .. pid .. "%)",
+                   util.read(dir .. "/second.log"))
+    -- one press, one toggle
+    assert.are.equal("true", ask("it/press", "", "it/b", function(x) return x == "true" end))
+    pump(300)
+    assert.are.same({ "true" }, got["it/b"])
+    -- the first one gone (even by kill -9), the lock goes with it
+    stop(9)
+    start()
+    assert.is_truthy(log_has("connected"))
+    assert.is_nil(log():find("in use by another"))
+  end)
+
   it("stops a runaway handler, reports it, disables it, and keeps serving", function()
     util.write(dir .. "/rules/spin.lua", [[
       on("it/spin", function() local n = 0 while true do n = n + 1 end end)
