@@ -1293,6 +1293,10 @@ end
 
 function R:task_failed(task, msg, runaway)
   local o = task.owner
+  if o.loop_stopped then
+    o.loop_stopped = nil
+    return
+  end
   o.script = o.script or o.owner
   o.consecutive = o.consecutive or 0
   o.errors = o.errors or 0
@@ -1324,6 +1328,7 @@ function R:loop_check(topic)
       .. "matches, more than %d times in a second: disabled (fix the rule and save it to "
       .. "reload)"):format(h.where, h.filter, topic, self.loop_max))
     self:event("host_handler_loop")
+    h.loop_stopped = true -- (the error below is this report: not logged again)
     self:reconcile()
     error(("loop guard: %s publishes to its own filter (%s)"):format(h.where, topic), 0)
   end
