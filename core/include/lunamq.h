@@ -461,8 +461,20 @@ LMQ_API int lmq_client_set_url(lmq_client *c, const char *url, int32_t len);
  * valid until the next call on the client. */
 LMQ_API const char *lmq_client_errmsg(const lmq_client *c);
 
-/* One SUBSCRIBE entry: the filter and its options (bits 0-1 QoS, 2 no local,
- * 3 retain as published, 4-5 retain handling, as on the wire). */
+/* Subscription options as the SUBSCRIBE carries them (MQTT 5 section
+ * 3.8.3.1; levels 3 and 4 send the QoS bits only): the QoS (0..2) or'd
+ * with the flags and one retain handling value. */
+enum lmq_sub_option {
+    LMQ_SUB_QOS_MASK = 0x03,            /* bits 0-1: the maximum QoS */
+    LMQ_SUB_NO_LOCAL = 0x04,            /* not our own publications (v5) */
+    LMQ_SUB_RETAIN_AS_PUBLISHED = 0x08, /* keep the retain flag as published (v5) */
+    LMQ_SUB_RETAIN_HANDLING_MASK = 0x30,/* bits 4-5, one of: */
+    LMQ_SUB_RETAIN_SEND = 0x00,         /*   retained messages at subscribe (default) */
+    LMQ_SUB_RETAIN_SEND_NEW = 0x10,     /*   only when the subscription is new */
+    LMQ_SUB_RETAIN_NONE = 0x20          /*   none */
+};
+
+/* One SUBSCRIBE entry: the filter and its options (enum lmq_sub_option). */
 typedef struct lmq_subscription {
     const char *filter;
     int32_t filter_len;             /* < 0: NUL-terminated */
@@ -709,9 +721,16 @@ LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop);
 LMQ_API void lmq_loop_free(lmq_loop *loop);
 /* Drive c from this loop (before lmq_client_connect). */
 LMQ_API int lmq_client_attach(lmq_client *c, lmq_loop *loop);
-/* Run: flags 0 until lmq_loop_stop or nothing is left, 1 one iteration
- * (blocking), 2 one iteration without blocking. */
-LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags);
+/* How long lmq_loop_run runs. */
+enum lmq_run_mode {
+    LMQ_RUN_DEFAULT = 0,            /* until lmq_loop_stop or nothing is left */
+    LMQ_RUN_ONCE = 1,               /* one iteration, waiting for something */
+    LMQ_RUN_NOWAIT = 2              /* one iteration without waiting */
+};
+/* Run the loop (mode: enum lmq_run_mode).  0, or LMQ_EINVAL for a NULL
+ * loop or an unknown mode. */
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t mode);
+/* Make lmq_loop_run return after the current iteration.  NULL is a no-op. */
 LMQ_API void lmq_loop_stop(lmq_loop *loop);
 
 /*

@@ -92,13 +92,15 @@ LMQ_API void lmq_loop_free(lmq_loop *loop)
     free(loop);
 }
 
-LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags)
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t mode)
 {
-    static const int how[3] = { 0, EVRUN_ONCE, EVRUN_NOWAIT };
+    static const int how[] = {
+        [LMQ_RUN_DEFAULT] = 0, [LMQ_RUN_ONCE] = EVRUN_ONCE, [LMQ_RUN_NOWAIT] = EVRUN_NOWAIT
+    };
 
-    if (!loop || flags < 0 || flags > 2)
+    if (!loop || mode < 0 || mode > LMQ_RUN_NOWAIT)
         return LMQ_EINVAL;
-    ev_run(loop->ev, how[flags]);
+    ev_run(loop->ev, how[mode]);
     return 0;
 }
 

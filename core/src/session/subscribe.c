@@ -276,7 +276,7 @@ static int check_options(const lmq_session *s, lmq_slice f, uint8_t o)
     if ((o & 3u) == 3 || (o & 0xC0u) || ((o >> 4) & 3u) == 3)
         return LMQ_EINVAL;      /* QoS 3, reserved bits [MQTT-3.8.3-5], RH 3 */
     /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. */
-    if (lmq_session_api_level(s) == 5 && (o & 0x04u) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
+    if (lmq_session_api_level(s) == 5 && (o & LMQ_SUB_NO_LOCAL) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
         return LMQ_EINVAL;
     return 0;
 }
