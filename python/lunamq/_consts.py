@@ -67,6 +67,7 @@ class Error(enum.IntEnum):
     EDISCONNECTED = -118
     EREJECTED = -119
     ESUB_ID_NOT_SUPPORTED = -120
+    EUNDELIVERED = -125
     ETLS = -130
     ETLS_UNKNOWN_CA = -131
     ETLS_HOSTNAME = -132
@@ -148,6 +149,7 @@ LMQ_ESESSION_LOST = Error.ESESSION_LOST
 LMQ_EDISCONNECTED = Error.EDISCONNECTED
 LMQ_EREJECTED = Error.EREJECTED
 LMQ_ESUB_ID_NOT_SUPPORTED = Error.ESUB_ID_NOT_SUPPORTED
+LMQ_EUNDELIVERED = Error.EUNDELIVERED
 LMQ_ETLS = Error.ETLS
 LMQ_ETLS_UNKNOWN_CA = Error.ETLS_UNKNOWN_CA
 LMQ_ETLS_HOSTNAME = Error.ETLS_HOSTNAME
@@ -279,6 +281,7 @@ class Option(enum.IntEnum):
     FOLLOW_REDIRECT = 70
     LOG_LEVEL = 71
     STRICT_RECEIVE_MAX = 72
+    DRAIN_TIMEOUT_MS = 73
     URL = 80
     TLS = 81
     TLS_CA_FILE = 82
@@ -337,6 +340,7 @@ LMQ_OPT_TOPIC_ALIAS_OUT = Option.TOPIC_ALIAS_OUT
 LMQ_OPT_FOLLOW_REDIRECT = Option.FOLLOW_REDIRECT
 LMQ_OPT_LOG_LEVEL = Option.LOG_LEVEL
 LMQ_OPT_STRICT_RECEIVE_MAX = Option.STRICT_RECEIVE_MAX
+LMQ_OPT_DRAIN_TIMEOUT_MS = Option.DRAIN_TIMEOUT_MS
 LMQ_OPT_URL = Option.URL
 LMQ_OPT_TLS = Option.TLS
 LMQ_OPT_TLS_CA_FILE = Option.TLS_CA_FILE
@@ -527,6 +531,7 @@ ERROR_GROUP: Dict[int, str] = {
     -118: "the client: connections and the server's behaviour",  # LMQ_EDISCONNECTED
     -119: "the client: connections and the server's behaviour",  # LMQ_EREJECTED
     -120: "the client: connections and the server's behaviour",  # LMQ_ESUB_ID_NOT_SUPPORTED
+    -125: "the client: connections and the server's behaviour",  # LMQ_EUNDELIVERED
     -130: 'secure and web transports, connection URLs',  # LMQ_ETLS
     -131: 'secure and web transports, connection URLs',  # LMQ_ETLS_UNKNOWN_CA
     -132: 'secure and web transports, connection URLs',  # LMQ_ETLS_HOSTNAME
