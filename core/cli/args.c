@@ -4,6 +4,7 @@
  * helpers: numbers, clocks, a growable buffer, error lines.
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ const char cli_conn_usage[] =
     "                     the proxy), http://[user:pass@]host[:8080] (HTTP CONNECT)\n"
     "  -i ID              client id;  -I PREFIX: PREFIX followed by the process id\n"
     "  -u USER, -P PASS   username and password\n"
-    "  -k SECONDS         keepalive (default 60, 0 disables)\n"
+    "  -k SECONDS         keepalive, 5-65535 (default 60)\n"
     "  -c                 persistent session (clean start off; needs -i)\n"
     "  --state-dir DIR    durable session: QoS 1/2 state kept in DIR, survives a\n"
     "                     restart or kill -9 (needs -c and -i)\n"
@@ -38,6 +39,9 @@ const char cli_conn_usage[] =
     "  --will-topic T --will-payload P --will-qos Q --will-retain\n"
     "  --nodelay          (the default: TCP_NODELAY is always on)\n"
     "  -d                 debug output on stderr;  --quiet: no error messages\n"
+    "  --plugin PATH[:CONFIG]  load a C plugin into the client (repeatable); a\n"
+    "                     name (metrics, guard, jsonlog) finds the shipped one,\n"
+    "                     e.g. --plugin guard:deny=private/#\n"
     "TLS (any of these turns it on; port 8883 unless -p or -L says):\n"
     "  --cafile FILE, --capath DIR   trusted CAs (default: the system's)\n"
     "  --cert FILE --key FILE [--keypass P]   client certificate\n"
@@ -172,6 +176,23 @@ const char *cli_connack_text(int protocol, int reason)
         return reason >= 0 && reason < 6 ? v3[reason] : "Connection Refused: unknown reason";
     name = lmq_reason_name(2, reason);
     return name ? name : "unknown reason";
+}
+
+int cli_connect_failed(const cli_conn *o, const lmq_event *ev)
+{
+    int e = ev->error;
+
+    if (ev->reason) {
+        cli_err(o, "connection refused: %s", cli_connack_text(o->protocol, ev->reason));
+        /* the CONNACK's code, as mosquitto exits: 1-5 (3.1.1) or 0x80-0xFF (5) */
+        return ev->reason & 0xFF;
+    }
+    cli_err(o, "connection failed: %s", ev->text && *ev->text ? ev->text : lmq_strerror(e));
+    if ((e <= LMQ_ETLS && e >= LMQ_ETLS_CONFIG) || (e == LMQ_EHANDSHAKE_TIMEOUT && o->tls))
+        return CLI_EXIT_TLS;
+    if (e == LMQ_ECLOSED || e == LMQ_EIO || e == LMQ_EPROTOCOL)
+        return CLI_EXIT_CONN_LOST;
+    return CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------- properties */
@@ -432,7 +453,8 @@ static int int_flag(cli_conn *o, const char *f, const char *v)
             goto bad;
         o->port = (int)n;
     } else if (!strcmp(f, "-k")) {
-        if (cli_parse_int(v, 0, 65535, &n) < 0)
+        /* mosquitto's range: 5-65535 */
+        if (cli_parse_int(v, 5, 65535, &n) < 0)
             goto bad;
         o->keepalive = (int)n;
     } else if (!strcmp(f, "-x")) {
@@ -493,6 +515,16 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
     else if (!strcmp(f, "-P") || !strcmp(f, "--pw")) dst = &o->password;
     else if (!strcmp(f, "--will-topic")) dst = &o->will_topic;
     else if (!strcmp(f, "--will-payload")) dst = &o->will_payload;
+    else if (!strcmp(f, "--plugin")) {
+        if (!(v = cli_value(o->prog, argc, argv, i)))
+            return -1;
+        if (o->nplugins == CLI_MAX_PLUGINS || !*v) {
+            cli_err(o, "--plugin: %s", *v ? "at most 16" : "needs a path or a name");
+            return -1;
+        }
+        o->plugins[o->nplugins++] = v;
+        return 1;
+    }
     else if (!strcmp(f, "-L") || !strcmp(f, "--url") || !strcmp(f, "-V") ||
              !strcmp(f, "--protocol-version")) {
         if (!(v = cli_value(o->prog, argc, argv, i)))
@@ -611,6 +643,35 @@ static int apply_tls(const cli_conn *o, lmq_client *c)
     return 0;
 }
 
+/* --plugin PATH[:CONFIG]: loaded in the order given, after the other
+ * options (a plugin's init sees the client configured). */
+static int load_plugins(const cli_conn *o, lmq_client *c)
+{
+    char name[PATH_MAX], path[PATH_MAX];
+
+    for (int i = 0; i < o->nplugins; i++) {
+        const char *arg = o->plugins[i], *colon = strchr(arg, ':');
+        size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+
+        if (n == 0 || n >= sizeof name) {
+            cli_err(o, "--plugin '%s': needs a path or a name before the ':'", arg);
+            return -1;
+        }
+        memcpy(name, arg, n);
+        name[n] = '\0';
+        if (cli_plugin_path(name, path, sizeof path) < 0) {
+            cli_err(o, "--plugin: no plugin '%s' (lunamq_%s.so) looked for in: %s", name, name,
+                    cli_plugin_dirs());
+            return -1;
+        }
+        if (lmq_client_load_plugin(c, path, colon ? colon + 1 : "") < 0) {
+            cli_err(o, "--plugin: %s", lmq_client_errmsg(c));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
 {
     char id[128];
@@ -668,6 +729,8 @@ int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
         }
     }
     if (o->tls && apply_tls(o, c) < 0)
+        return -1;
+    if (load_plugins(o, c) < 0)
         return -1;
     if (o->debug)
         return set_int(o, c, LMQ_OPT_LOG_LEVEL, LMQ_LOG_DEBUG, "-d");

@@ -16,12 +16,22 @@
 
 #include "lunamq.h"
 
-/* Exit codes.  27 is what mosquitto_sub returns when -W runs out. */
+/* Exit codes: the README's table.  Where mosquitto_pub / mosquitto_sub
+ * give a code for the same cause, it is theirs. */
 enum {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_FAIL = 1,          /* connection or protocol failure */
-    CLI_EXIT_USAGE = 2,         /* bad arguments */
-    CLI_EXIT_TIMEOUT = 27
+    CLI_EXIT_FAIL = 1,          /* no connection (refused, DNS, unreachable),
+                                   or a failure after connecting */
+    CLI_EXIT_USAGE = 2,         /* bad arguments (mosquitto: 1) */
+    /* 1-5: an MQTT 3.1.1 / 3.1 CONNACK refusal, its return code;
+     * 128-255: an MQTT 5 CONNACK refusal, its reason code (as mosquitto) */
+    CLI_EXIT_CONN_LOST = 7,     /* closed before the CONNACK (mosquitto's
+                                   MOSQ_ERR_CONN_LOST): plain MQTT to a TLS port */
+    CLI_EXIT_TLS = 8,           /* TLS failed (MOSQ_ERR_TLS): TLS to a plain
+                                   port, an untrusted or wrong certificate */
+    CLI_EXIT_TIMEOUT = 27,      /* -W ran out (MOSQ_ERR_TIMEOUT) */
+    CLI_EXIT_UNDELIVERED = 32   /* messages accepted but not delivered when
+                                   the client ended (past mosquitto's 0-31) */
 };
 
 /* The MQTT 5 packets a -D property may go to. */
@@ -34,6 +44,8 @@ enum {
     CLI_PK_WILL,
     CLI_PK_COUNT
 };
+
+#define CLI_MAX_PLUGINS 16
 
 /* The connection flags shared by pub, sub and bench. */
 typedef struct cli_conn {
@@ -75,6 +87,8 @@ typedef struct cli_conn {
     const char *auth_method;
     const char *auth_data;
     char *url_copy;             /* -L, cut into host, user, topic... */
+    const char *plugins[CLI_MAX_PLUGINS];   /* --plugin PATH[:CONFIG] */
+    int nplugins;
 } cli_conn;
 
 void cli_conn_init(cli_conn *o, const char *prog);
@@ -98,6 +112,23 @@ int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 const char *cli_value(const char *prog, int argc, char **argv, int *i);
 /* The text of a CONNACK refusal (v3 return code or v5 reason). */
 const char *cli_connack_text(int protocol, int reason);
+/* A first connection failed (LMQ_EV_CONNECT_FAILED): say why on stderr and
+ * return the exit code for it (see the enum above). */
+int cli_connect_failed(const cli_conn *o, const lmq_event *ev);
+
+/* paths.c: the first directory where ok(dir, ud) says yes, looked for in
+ * $env_var (colon-separated; when set, only there), rel_to_exe from the
+ * program's directory, build_dir, install_dir (NULL: skipped).  0 (the
+ * directory in buf) or -1. */
+typedef int cli_dir_ok(const char *dir, void *ud);
+int cli_find_dir(char *buf, size_t size, const char *env_var, const char *rel_to_exe,
+                 const char *build_dir, const char *install_dir, cli_dir_ok *ok, void *ud);
+/* --plugin NAME: a path as it is, a short name (metrics, guard, jsonlog)
+ * as lunamq_NAME.so where the project's plugins are (cli_find_dir's order,
+ * $LUNAMQ_PLUGIN_PATH).  0 or -1 (not found); cli_plugin_dirs says where
+ * it looked. */
+int cli_plugin_path(const char *name, char *out, size_t size);
+const char *cli_plugin_dirs(void);
 
 /* Monotonic and wall clocks. */
 int64_t cli_now_ns(void);

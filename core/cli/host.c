@@ -11,7 +11,7 @@
  * process's symbols rather than a liblunamq.so found elsewhere.
  *
  * Where lua/ is looked for, first match wins (a directory that holds
- * lunamq/host.lua):
+ * lunamq/host.lua; paths.c does the looking, as for the plugins):
  *   1. $LUNAMQ_LUA_PATH
  *   2. LMQ_LUA_REL relative to the executable (../share/lunamq/lua once
  *      installed), so an installed tree can be moved as a whole
@@ -38,11 +38,12 @@
 extern const char lmq_host_cdef[];
 
 /* dir holds lunamq/host.lua. */
-static int lua_dir_ok(const char *dir)
+static int lua_dir_ok(const char *dir, void *ud)
 {
     char path[PATH_MAX];
     struct stat st;
 
+    (void)ud;
     if (!dir || !*dir)
         return 0;
     if ((size_t)snprintf(path, sizeof path, "%s/lunamq/host.lua", dir) >= sizeof path)
@@ -50,42 +51,11 @@ static int lua_dir_ok(const char *dir)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The lua/ directory into buf (see the search order above); 0 or -1. */
+/* The lua/ directory into buf (the search order above: paths.c's). */
 static int find_lua_dir(char *buf, size_t size)
 {
-    const char *env = getenv("LUNAMQ_LUA_PATH");
-    char exe[PATH_MAX];
-    ssize_t n;
-
-    if (env && *env) {
-        /* named explicitly: a wrong value is an error, not a fallback */
-        if (!lua_dir_ok(env))
-            return -1;
-        snprintf(buf, size, "%s", env);
-        return 0;
-    }
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        char *slash;
-
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            if ((size_t)snprintf(buf, size, "%s/%s", exe, LMQ_LUA_REL) < size &&
-                lua_dir_ok(buf))
-                return 0;
-        }
-    }
-    if (lua_dir_ok(LMQ_LUA_SOURCE_DIR)) {
-        snprintf(buf, size, "%s", LMQ_LUA_SOURCE_DIR);
-        return 0;
-    }
-    if (lua_dir_ok(LMQ_LUA_INSTALL_DIR)) {
-        snprintf(buf, size, "%s", LMQ_LUA_INSTALL_DIR);
-        return 0;
-    }
-    return -1;
+    return cli_find_dir(buf, size, "LUNAMQ_LUA_PATH", LMQ_LUA_REL, LMQ_LUA_SOURCE_DIR,
+                        LMQ_LUA_INSTALL_DIR, lua_dir_ok, NULL);
 }
 
 /* package.path = dir/?.lua;dir/?/init.lua;<the default>, and the cdef. */

@@ -239,13 +239,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             ev_break(p->app.ev, EVBREAK_ALL);
             break;
         }
-        if (ev->reason)
-            cli_err(&p->conn, "connection refused: %s",
-                    cli_connack_text(p->conn.protocol, ev->reason));
-        else
-            cli_err(&p->conn, "connection failed: %s",
-                    ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
-        p->exit_code = CLI_EXIT_FAIL;
+        p->exit_code = cli_connect_failed(&p->conn, ev);
         ev_break(p->app.ev, EVBREAK_ALL);
         break;
     case LMQ_EV_DISCONNECTED:

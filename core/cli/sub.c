@@ -214,6 +214,7 @@ static void on_message(sub *s, const lmq_event *ev)
 static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
 {
     sub *s = ud;
+    int code;
 
     (void)c;
     switch (ev->type) {
@@ -229,15 +230,10 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             ev_break(s->app.ev, EVBREAK_ALL);
             break;
         }
-        if (ev->reason)
-            cli_err(&s->conn, "connection refused: %s",
-                    cli_connack_text(s->conn.protocol, ev->reason));
-        else
-            cli_err(&s->conn, "connection failed: %s",
-                    ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
         /* a later attempt (after a loss) goes on; the first one ends it */
+        code = cli_connect_failed(&s->conn, ev);
         if (!s->subscribed_once) {
-            s->exit_code = CLI_EXIT_FAIL;
+            s->exit_code = code;
             ev_break(s->app.ev, EVBREAK_ALL);
         }
         break;
