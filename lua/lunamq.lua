@@ -142,9 +142,9 @@ M._uses = {
 }
 -- The lmq_event fields read when copying an event.
 M._event_fields = {
-  "type", "error", "reason", "msg_id", "qos", "retain", "dup", "session_present",
-  "ack_id", "topic_len", "topic", "payload_len", "payload", "n_reasons",
-  "reasons", "props_len", "props", "text",
+  "type", "error", "reason", "msg_id", "packet_id", "qos", "retain", "dup",
+  "session_present", "ack_id", "log_level", "topic_len", "topic", "payload_len",
+  "payload", "n_reasons", "reasons", "props_len", "props", "text",
 }
 
 -- ------------------------------------------------------------------ errors
@@ -302,6 +302,8 @@ local EVENT_NAMES = {
 M.event_names = EVENT_NAMES
 
 local BATCH = 64
+-- lmq_client_events writes no more than this per event (the cdef's size).
+local EVENT_SIZE = ffi.sizeof("lmq_event")
 
 local function copy_event(ev)
   local t = {
@@ -312,6 +314,9 @@ local function copy_event(ev)
     t.topic = ffi.string(ev.topic, ev.topic_len)
     t.payload = ev.payload ~= nil and ffi.string(ev.payload, ev.payload_len) or ""
     t.qos, t.retain, t.dup, t.ack_id = ev.qos, ev.retain ~= 0, ev.dup ~= 0, ev.ack_id
+    t.packet_id = ev.packet_id
+  elseif ev.type == 9 then
+    t.level = ev.log_level
   elseif ev.type == 1 then
     t.session_present = ev.session_present ~= 0
   end
@@ -666,7 +671,7 @@ function Client:next_event()
   local i = self.pending_i
   if p[i] == nil then
     if self.h == nil then return nil end
-    local n = C.lmq_client_events(self.h, self.evs, BATCH)
+    local n = C.lmq_client_events(self.h, self.evs, BATCH, EVENT_SIZE)
     if n <= 0 then return nil end
     p = {}
     for k = 0, n - 1 do p[k + 1] = copy_event(self.evs[k]) end

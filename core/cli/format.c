@@ -91,7 +91,7 @@ static int add_field(cli_buf *b, char f, const lmq_event *ev, int64_t ts_ns)
     case 'l': return cli_buf_addf(b, "%d", (int)ev->payload_len);
     case 'q': return cli_buf_addf(b, "%d", (int)ev->qos);
     case 'r': return cli_buf_addf(b, "%d", ev->retain ? 1 : 0);
-    case 'm': return cli_buf_addf(b, "%d", (int)ev->msg_id);
+    case 'm': return cli_buf_addf(b, "%d", (int)ev->packet_id);
     case 'x': return add_hex(b, ev->payload, ev->payload_len, 0);
     case 'X': return add_hex(b, ev->payload, ev->payload_len, 1);
     case 'I': return add_time(b, "%Y-%m-%dT%H:%M:%S%z", ts_ns);

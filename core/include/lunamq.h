@@ -540,12 +540,12 @@ enum lmq_event_type {
     LMQ_EV_CONNECTED = 1,       /* CONNACK success: session_present, props */
     LMQ_EV_CONNECT_FAILED = 2,  /* error (+ reason when the server refused) */
     LMQ_EV_DISCONNECTED = 3,    /* error, reason (server DISCONNECT), props */
-    LMQ_EV_MESSAGE = 4,         /* topic, payload, qos, retain, dup, props, ack_id */
+    LMQ_EV_MESSAGE = 4,         /* topic, payload, qos, retain, dup, packet_id, props, ack_id */
     LMQ_EV_PUBLISHED = 5,       /* msg_id, error (0 ok), reason, props */
     LMQ_EV_SUBSCRIBED = 6,      /* msg_id, reasons[n_reasons], props */
     LMQ_EV_UNSUBSCRIBED = 7,    /* msg_id, reasons[n_reasons] (v5), props */
     LMQ_EV_AUTH = 8,            /* reason, props (auth method / data) */
-    LMQ_EV_LOG = 9,             /* level in `reason`, text */
+    LMQ_EV_LOG = 9,             /* log_level, text */
     LMQ_EV_FD_CHANGED = 10,     /* the socket changed (external driver) */
     LMQ_EV_ERROR = 11           /* error + text: something went wrong, the client carries on */
 };
@@ -554,32 +554,56 @@ enum lmq_event_type {
  * One event.  Every pointer is borrowed from the client and stays valid
  * until the next lmq_client_events() call on it (or lmq_client_free).
  * Fields that do not apply to a type are 0 / NULL.
+ *
+ * The struct grows: fields are only ever appended, never moved, resized
+ * or removed.  lmq_client_events() is told the size of the caller's
+ * lmq_event and never writes past it; struct_size says how many bytes of
+ * it the engine filled (the smaller of the caller's and the engine's
+ * sizeof(lmq_event)), so code built against a newer header than the
+ * library it runs on reads a field only when
+ * struct_size >= offsetof(field) + sizeof(field); fields past it are 0.
+ * Events given to a callback (lmq_event_fn, lmq_message_fn) are the
+ * engine's own, with struct_size its sizeof(lmq_event).
+ * Layout: the 32-bit fields first, then the pointers, so there are no
+ * padding holes on 32- or 64-bit targets.
  */
 typedef struct lmq_event {
+    uint32_t struct_size;       /* bytes of this event the engine filled */
     int32_t type;               /* enum lmq_event_type */
     int32_t error;              /* 0 or an LMQ_E* code */
-    int32_t reason;             /* MQTT reason / return code; log level for LMQ_EV_LOG */
-    int32_t msg_id;             /* publish / subscribe / unsubscribe id */
+    int32_t reason;             /* MQTT reason / return code */
+    int32_t msg_id;             /* our publish / subscribe / unsubscribe id */
+    int32_t packet_id;          /* LMQ_EV_MESSAGE: the incoming PUBLISH's MQTT
+                                   packet identifier, 0 for QoS 0 */
     int32_t qos;
     int32_t retain;
     int32_t dup;
     int32_t session_present;
     int32_t ack_id;             /* manual ack handle for LMQ_EV_MESSAGE, else 0 */
+    int32_t log_level;          /* LMQ_EV_LOG: enum lmq_log_level */
     int32_t topic_len;
-    const char *topic;
     int32_t payload_len;
-    const void *payload;
     int32_t n_reasons;
-    const uint8_t *reasons;     /* SUBACK / UNSUBACK reason codes */
     int32_t props_len;
+    const char *topic;
+    const void *payload;
+    const uint8_t *reasons;     /* SUBACK / UNSUBACK reason codes */
     const uint8_t *props;       /* the raw MQTT 5 property block: read it with
                                    lmq_event_prop_int / _str / _user */
     const char *text;           /* detail for errors and logs, NUL-terminated */
 } lmq_event;
 
-/* Pull up to max events into out[]; returns how many (0: none pending).
- * Pointers in earlier events become invalid. */
-LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max);
+/*
+ * Pull up to max events into out[], an array of lmq_event whose element
+ * size is event_size: pass sizeof(lmq_event) (ffi.sizeof("lmq_event"),
+ * ctypes.sizeof(Event)).  Returns how many (0: none pending), or
+ * LMQ_EINVAL when event_size is smaller than the first growable layout
+ * (the one above, through `text`).  Each event is written up to
+ * event_size bytes and no further; struct_size tells how much of it the
+ * engine filled.  Pointers in earlier events become invalid.
+ */
+LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max,
+                              int32_t event_size);
 
 /* An integer property of an event (first occurrence, or the index-th for the
  * repeatable Subscription Identifier): 1 found, 0 absent. */

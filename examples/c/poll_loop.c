@@ -58,7 +58,7 @@ int main(int argc, char **argv)
         /* Events first: an API call (here: disconnect) may have produced
          * some, and step() could block on a client with nothing to wait
          * for. */
-        int n = lmq_client_events(c, evs, 16);
+        int n = lmq_client_events(c, evs, 16, sizeof(lmq_event));
         if (n == 0) {
             step(c);
             continue;

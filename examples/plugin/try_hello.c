@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     int denied = lmq_client_publish(c, "secret/plans", -1, "no", -1, 0, 0, NULL);
     printf("home/hello -> %d, secret/plans -> %s\n", id, lmq_errname(denied));
     ok = id > 0 && denied == LMQ_EPLUGIN_DROP;
-    int n = lmq_client_events(c, ev, 16);
+    int n = lmq_client_events(c, ev, 16, sizeof(lmq_event));
     for (int i = 0; i < n; i++) {
         if (ev[i].type != LMQ_EV_LOG)
             continue;

@@ -205,37 +205,53 @@ class Subscription(ctypes.Structure):
 
 
 class Event(ctypes.Structure):
-    """struct lmq_event: every pointer is borrowed until the next pull."""
+    """struct lmq_event: every pointer is borrowed until the next pull.
+
+    The fields are the header's, in its order (test_ffi.py compares them
+    with the generated cdef and the C compiler's offsets).  The struct
+    only grows at the end: lmq_client_events is told ctypes.sizeof(Event)
+    and never writes past it."""
     _fields_ = [
+        ("struct_size", ctypes.c_uint32),
         ("type", c_int32),
         ("error", c_int32),
         ("reason", c_int32),
         ("msg_id", c_int32),
+        ("packet_id", c_int32),
         ("qos", c_int32),
         ("retain", c_int32),
         ("dup", c_int32),
         ("session_present", c_int32),
         ("ack_id", c_int32),
+        ("log_level", c_int32),
         ("topic_len", c_int32),
-        ("topic", c_void_p),
         ("payload_len", c_int32),
-        ("payload", c_void_p),
         ("n_reasons", c_int32),
-        ("reasons", c_void_p),
         ("props_len", c_int32),
+        ("topic", c_void_p),
+        ("payload", c_void_p),
+        ("reasons", c_void_p),
         ("props", c_void_p),
         ("text", c_void_p),
     ]
 
 
-# The same layout as a struct format, to unpack a whole batch of events
-# in one call rather than field by field ('@': native sizes and alignment,
-# which is what the C compiler uses).  The fields, in order:
+EVENT_SIZE = ctypes.sizeof(Event)
+
+# The same layout as a struct format, derived from the fields above, to
+# unpack a whole batch of events in one call rather than field by field
+# ('@': native sizes and alignment, which is what the C compiler uses).
 EVENT_FIELDS = tuple(name for name, _ in Event._fields_)
-EVENT_FORMAT = "@10iPiPiPiPP"
+_FORMAT_CHAR = {ctypes.c_uint32: "I", c_int32: "i", c_void_p: "P"}
+EVENT_FORMAT = "@" + "".join(_FORMAT_CHAR[t] for _, t in Event._fields_)
 EVENT_STRUCT = struct.Struct(EVENT_FORMAT)
 # Unpacking in bulk needs the format to cover the whole stride.
-EVENT_BULK_OK = EVENT_STRUCT.size == ctypes.sizeof(Event)
+EVENT_BULK_OK = EVENT_STRUCT.size == EVENT_SIZE
+# Where each field is in an unpacked row: EV["topic"] and the E_* names.
+EV = {name: i for i, name in enumerate(EVENT_FIELDS)}
+(E_STRUCT_SIZE, E_TYPE, E_ERROR, E_REASON, E_MSG_ID, E_PACKET_ID, E_QOS, E_RETAIN, E_DUP,
+ E_SESSION_PRESENT, E_ACK_ID, E_LOG_LEVEL, E_TOPIC_LEN, E_PAYLOAD_LEN, E_N_REASONS,
+ E_PROPS_LEN, E_TOPIC, E_PAYLOAD, E_REASONS, E_PROPS, E_TEXT) = range(len(EVENT_FIELDS))
 
 # ------------------------------------------------------------- functions
 
@@ -272,7 +288,7 @@ FUNCTIONS = {
     "lmq_client_auth": (c_int, [c_void_p, c_int32, c_void_p]),
     "lmq_client_load_plugin": (c_int, [c_void_p, c_char_p, c_char_p]),
     "lmq_client_disconnect": (c_int, [c_void_p, c_int32, c_void_p]),
-    "lmq_client_events": (c_int, [c_void_p, POINTER(Event), c_int32]),
+    "lmq_client_events": (c_int, [c_void_p, POINTER(Event), c_int32, c_int32]),
     "lmq_event_prop_int": (c_int, [POINTER(Event), c_int, c_int32, POINTER(c_int64)]),
     "lmq_event_prop_str": (c_int, [POINTER(Event), c_int, POINTER(c_void_p),
                                    POINTER(c_int32)]),

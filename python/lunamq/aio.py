@@ -26,6 +26,9 @@ import ssl
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
+from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS, E_PACKET_ID,
+                   E_PAYLOAD, E_PAYLOAD_LEN, E_PROPS, E_PROPS_LEN, E_QOS, E_REASON, E_REASONS,
+                   E_RETAIN, E_SESSION_PRESENT, E_TEXT, E_TOPIC, E_TOPIC_LEN, E_TYPE)
 from ._common import (Message, MqttCodeError, MqttConnectError, MqttError,
                       MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
                       SubscribeOptions, TLSParameters, Topic, Will, Wildcard, check,
@@ -615,9 +618,9 @@ class Client:
             return
         L, evs = self._L, self._evs
         fd_changed = False
-        size = _ffi.EVENT_STRUCT.size
+        size = _ffi.EVENT_SIZE
         while True:
-            n = L.lmq_client_events(h, evs, _BATCH)
+            n = L.lmq_client_events(h, evs, _BATCH, size)
             if n <= 0:
                 break
             if _ffi.EVENT_BULK_OK:
@@ -633,27 +636,26 @@ class Client:
         if self._h is not None:
             self._rearm(fd_changed)
 
-    # ev: (type, error, reason, msg_id, qos, retain, dup, session_present,
-    #      ack_id, topic_len, topic, payload_len, payload, n_reasons,
-    #      reasons, props_len, props, text)
+    # ev: a row of struct lmq_event as _ffi.EVENT_STRUCT unpacks it, read
+    #     by field name (the E_* indices follow _ffi.Event's fields)
     def _on_event(self, ev) -> bool:
-        t = ev[0]
+        t = ev[E_TYPE]
         if t == _ffi.LMQ_EV_MESSAGE:
             self._on_message(ev)
         elif t == _ffi.LMQ_EV_PUBLISHED:
-            fut = self._pending.pop(ev[3], None)
+            fut = self._pending.pop(ev[E_MSG_ID], None)
             if fut is not None and not fut.done():
-                if ev[1]:
+                if ev[E_ERROR]:
                     fut.set_exception(self._code_error(ev))
                 else:
                     fut.set_result(None)
         elif t in (_ffi.LMQ_EV_SUBSCRIBED, _ffi.LMQ_EV_UNSUBSCRIBED):
-            fut = self._pending.pop(ev[3], None)
+            fut = self._pending.pop(ev[E_MSG_ID], None)
             if fut is not None and not fut.done():
-                if ev[1]:
+                if ev[E_ERROR]:
                     fut.set_exception(self._code_error(ev))
                 else:
-                    fut.set_result(tuple(_string_at(ev[14], ev[13])) if ev[13] else ())
+                    fut.set_result(tuple(_string_at(ev[E_REASONS], ev[E_N_REASONS])) if ev[E_N_REASONS] else ())
         elif t == _ffi.LMQ_EV_FD_CHANGED:
             return True
         elif t == _ffi.LMQ_EV_CONNECTED:
@@ -663,19 +665,19 @@ class Client:
         elif t == _ffi.LMQ_EV_DISCONNECTED:
             self._on_disconnected(ev)
         elif t == _ffi.LMQ_EV_LOG:
-            lvl = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}.get(ev[2],
+            lvl = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}.get(ev[E_LOG_LEVEL],
                                                                                logging.DEBUG)
             self._logger.log(lvl, "%s", self._text(ev))
         elif t == _ffi.LMQ_EV_ERROR:
-            self._logger.warning("%s: %s", error_text(ev[1]), self._text(ev))
+            self._logger.warning("%s: %s", error_text(ev[E_ERROR]), self._text(ev))
         return False
 
     @staticmethod
     def _text(ev) -> str:
-        return _string_at(ev[17]).decode("utf-8", "replace") if ev[17] else ""
+        return _string_at(ev[E_TEXT]).decode("utf-8", "replace") if ev[E_TEXT] else ""
 
     def _code_error(self, ev, cls=MqttCodeError) -> MqttCodeError:
-        rc, reason, text = ev[1], ev[2], self._text(ev)
+        rc, reason, text = ev[E_ERROR], ev[E_REASON], self._text(ev)
         msg = error_text(rc) if rc else "refused"
         if reason:
             msg += " (reason %#04x)" % reason
@@ -684,7 +686,7 @@ class Client:
         return cls(rc, msg, reason or None)
 
     def _on_message(self, ev) -> None:
-        tb = _string_at(ev[10], ev[9])
+        tb = _string_at(ev[E_TOPIC], ev[E_TOPIC_LEN])
         topic = self._topics.get(tb)
         if topic is None:
             topic = Topic._trusted(tb.decode("utf-8", "surrogateescape"), tb)
@@ -693,13 +695,13 @@ class Client:
             self._topics[tb] = topic
         m = Message.__new__(Message)
         m.topic = topic
-        m.payload = _string_at(ev[12], ev[11]) if ev[11] else b""
-        m.qos = ev[4]
-        m.retain = bool(ev[5])
-        m.dup = bool(ev[6])
-        m.mid = ev[3]
-        m.ack_id = ev[8]
-        m._raw_props = _string_at(ev[16], ev[15]) if ev[15] else b""
+        m.payload = _string_at(ev[E_PAYLOAD], ev[E_PAYLOAD_LEN]) if ev[E_PAYLOAD_LEN] else b""
+        m.qos = ev[E_QOS]
+        m.retain = bool(ev[E_RETAIN])
+        m.dup = bool(ev[E_DUP])
+        m.mid = ev[E_PACKET_ID]
+        m.ack_id = ev[E_ACK_ID]
+        m._raw_props = _string_at(ev[E_PROPS], ev[E_PROPS_LEN]) if ev[E_PROPS_LEN] else b""
         m._props = None
         delivered = 0
         for r in self._routes:
@@ -727,8 +729,8 @@ class Client:
 
     def _on_connected(self, ev) -> None:
         self.connected = True
-        self.session_present = bool(ev[7])
-        raw = _string_at(ev[16], ev[15]) if ev[15] else b""
+        self.session_present = bool(ev[E_SESSION_PRESENT])
+        raw = _string_at(ev[E_PROPS], ev[E_PROPS_LEN]) if ev[E_PROPS_LEN] else b""
         self.connack_properties = parse_props(raw) if raw else {}
         cid = self.connack_properties.get("assigned_client_identifier")
         if cid:
@@ -754,8 +756,8 @@ class Client:
             if cf is not None and not cf.done():
                 cf.set_result(None)
             return
-        err = self._code_error(ev) if ev[1] else MqttCodeError(
-            _ffi.LMQ_EDISCONNECTED, "disconnected by the server", ev[2] or None)
+        err = self._code_error(ev) if ev[E_ERROR] else MqttCodeError(
+            _ffi.LMQ_EDISCONNECTED, "disconnected by the server", ev[E_REASON] or None)
         if self._reconnect:
             self._logger.warning("connection lost, reconnecting: %s", err)
             return

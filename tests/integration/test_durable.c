@@ -63,7 +63,7 @@ static int completions(lmq_client *c, int32_t from, int *failed, int *all)
 {
     lmq_event ev[256];
     int n, done = 0;
-    while ((n = lmq_client_events(c, ev, 256)) > 0) {
+    while ((n = lmq_client_events(c, ev, 256, sizeof(lmq_event))) > 0) {
         for (int i = 0; i < n; i++) {
             if (ev[i].type != LMQ_EV_PUBLISHED)
                 continue;

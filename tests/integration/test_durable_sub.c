@@ -122,7 +122,7 @@ static int pull_and_write_down(lmq_client *c)
 {
     lmq_event ev[64];
     int n, count = 0;
-    while ((n = lmq_client_events(c, ev, 64)) > 0)
+    while ((n = lmq_client_events(c, ev, 64, sizeof(lmq_event))) > 0)
         for (int i = 0; i < n; i++)
             count += write_down(&ev[i]);
     return count;

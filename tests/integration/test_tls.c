@@ -55,7 +55,7 @@ static int logged_warning(tw_client *t, const char *needle)
 {
     tw_collect_events(t);
     for (int i = 0; i < t->n; i++)
-        if (t->ev[i].ev.type == LMQ_EV_LOG && t->ev[i].ev.reason == LMQ_LOG_WARNING &&
+        if (t->ev[i].ev.type == LMQ_EV_LOG && t->ev[i].ev.log_level == LMQ_LOG_WARNING &&
             t->ev[i].text && strstr(t->ev[i].text, needle))
             return 1;
     return 0;

@@ -111,7 +111,7 @@ static void poll_once(struct poll_run *r, int max_ms)
         lmq_client_on_readable(r->c);
     if (lmq_client_timeout_ms(r->c) == 0)
         lmq_client_on_timeout(r->c);
-    while ((n = lmq_client_events(r->c, ev, 16)) > 0)
+    while ((n = lmq_client_events(r->c, ev, 16, sizeof(lmq_event))) > 0)
         for (int i = 0; i < n; i++) {
             switch (ev[i].type) {
             case LMQ_EV_CONNECTED: r->connected++; break;
@@ -294,7 +294,7 @@ done:
         CHECK_INT(lmq_client_thread_stop(c), 0);
     if (c) {
         lmq_event ev[4];
-        CHECK_INT(lmq_client_events(c, ev, 4), 0);
+        CHECK_INT(lmq_client_events(c, ev, 4, sizeof(lmq_event)), 0);
     }
     lmq_client_free(c);
     it_broker_stop(b);

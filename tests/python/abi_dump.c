@@ -14,22 +14,25 @@
 int main(void)
 {
     SIZE(lmq_event);
+    OFF(lmq_event, struct_size);
     OFF(lmq_event, type);
     OFF(lmq_event, error);
     OFF(lmq_event, reason);
     OFF(lmq_event, msg_id);
+    OFF(lmq_event, packet_id);
     OFF(lmq_event, qos);
     OFF(lmq_event, retain);
     OFF(lmq_event, dup);
     OFF(lmq_event, session_present);
     OFF(lmq_event, ack_id);
+    OFF(lmq_event, log_level);
     OFF(lmq_event, topic_len);
-    OFF(lmq_event, topic);
     OFF(lmq_event, payload_len);
-    OFF(lmq_event, payload);
     OFF(lmq_event, n_reasons);
-    OFF(lmq_event, reasons);
     OFF(lmq_event, props_len);
+    OFF(lmq_event, topic);
+    OFF(lmq_event, payload);
+    OFF(lmq_event, reasons);
     OFF(lmq_event, props);
     OFF(lmq_event, text);
     SIZE(lmq_subscription);

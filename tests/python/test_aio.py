@@ -32,6 +32,9 @@ class TestPubSub(BrokerTestCase):
         for m in got:
             self.assertIsInstance(m.topic, Topic)
             self.assertFalse(m.retain)
+            # mid: the PUBLISH's packet identifier, 0 for QoS 0 (aiomqtt's)
+            self.assertEqual(m.mid == 0, m.qos == 0, (m.qos, m.mid))
+            self.assertTrue(0 <= m.mid <= 65535)
 
     async def test_qos_0_1_2_round_trip_on_3_1_1(self):
         await self.round_trip(ProtocolVersion.V311)

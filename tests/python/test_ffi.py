@@ -40,15 +40,69 @@ class TestLayout(unittest.TestCase):
         c_fields = [k.split(".", 1)[1] for k in d if k.startswith("offsetof lmq_event.")]
         self.assertEqual(sorted(c_fields), sorted(_ffi.EVENT_FIELDS))
 
+    def test_event_fields_are_the_cdef_struct_in_order(self):
+        # The ctypes fields are the header's, name for name and in order,
+        # with the width of each C type: nothing hand-copied drifts.
+        with open(os.environ["LMQ_CDEF"]) as f:
+            cdef = re.sub(r"\s+", " ", f.read())
+        body = re.search(r"typedef struct lmq_event \{(.*?)\} lmq_event;", cdef).group(1)
+        c_fields = [re.search(r"(\w+)$", decl.strip()).group(1)
+                    for decl in body.split(";") if decl.strip()]
+        self.assertEqual(c_fields, list(_ffi.EVENT_FIELDS))
+        for decl in body.split(";"):
+            decl = decl.strip()
+            if not decl:
+                continue
+            name = re.search(r"(\w+)$", decl).group(1)
+            ctype = dict(_ffi.Event._fields_)[name]
+            want = ctypes.c_void_p if "*" in decl else {
+                "uint32_t": ctypes.c_uint32, "int32_t": ctypes.c_int32}[decl.split()[0]]
+            self.assertIs(ctype, want, name)
+        # the E_* row indices follow the fields
+        for i, name in enumerate(_ffi.EVENT_FIELDS):
+            self.assertEqual(getattr(_ffi, "E_" + name.upper()), i, name)
+            self.assertEqual(_ffi.EV[name], i)
+
     def test_bulk_unpack_format_covers_the_event_stride(self):
         self.assertTrue(_ffi.EVENT_BULK_OK)
         ev = _ffi.Event(type=4, error=-5, topic_len=3, topic=0x1234, payload_len=7,
-                        n_reasons=2, props_len=9, text=0x99)
+                        n_reasons=2, props_len=9, text=0x99, packet_id=77, log_level=3)
         row = _ffi.EVENT_STRUCT.unpack(bytes(ev))
         got = dict(zip(_ffi.EVENT_FIELDS, row))
         self.assertEqual((got["type"], got["error"], got["topic_len"], got["topic"],
                           got["payload_len"], got["n_reasons"], got["props_len"],
-                          got["text"]), (4, -5, 3, 0x1234, 7, 2, 9, 0x99))
+                          got["text"], got["packet_id"], got["log_level"]),
+                         (4, -5, 3, 0x1234, 7, 2, 9, 0x99, 77, 3))
+
+    def test_the_engine_never_writes_past_the_callers_event(self):
+        # A caller built against a newer header (a bigger lmq_event): the
+        # engine strides by its size, fills its own fields (struct_size
+        # says how much) and zeroes the rest; smaller than the first
+        # growable layout is refused.
+        L = _ffi.lib()
+        c = L.lmq_client_new()
+        try:
+            L.lmq_client_set_int(c, _ffi.LMQ_OPT_LOG_LEVEL, _ffi.LMQ_LOG_DEBUG)
+            L.lmq_client_set_str(c, _ffi.LMQ_OPT_HOST, b"127.0.0.1", -1)
+            L.lmq_client_set_int(c, _ffi.LMQ_OPT_PORT, 1)     # refused at once
+            L.lmq_client_set_int(c, _ffi.LMQ_OPT_RECONNECT, 0)
+            L.lmq_client_connect(c)
+            size = _ffi.EVENT_SIZE
+            big = size + 16
+            buf = (ctypes.c_ubyte * (big * 4))(*([0xAB] * (big * 4)))
+            ptr = ctypes.cast(buf, ctypes.POINTER(_ffi.Event))
+            self.assertEqual(L.lmq_client_events(c, ptr, 4, _ffi.Event.text.offset), _ffi.LMQ_EINVAL)
+            n = L.lmq_client_events(c, ptr, 4, big)
+            self.assertGreaterEqual(n, 1)
+            for i in range(n):
+                ev = _ffi.Event.from_buffer(buf, i * big)
+                self.assertEqual(ev.struct_size, size)
+                self.assertIn(ev.type, _ffi.EVENT_TYPES.values())
+                self.assertEqual(bytes(buf[i * big + size:(i + 1) * big]), bytes(16))
+            # past the n events: untouched
+            self.assertEqual(bytes(buf[n * big:n * big + 8]), b"\xab" * 8)
+        finally:
+            L.lmq_client_free(c)
 
     def test_subscription_struct_matches_the_c_layout(self):
         d = self.dump()

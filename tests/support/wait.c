@@ -93,7 +93,7 @@ static void tw_collect(tw_client *t)
     int n;
 
     do {
-        n = lmq_client_events(t->c, evs, 32);
+        n = lmq_client_events(t->c, evs, 32, sizeof(lmq_event));
         for (int i = 0; i < n; i++)
             tw_keep(t, &evs[i]);
     } while (n == 32);

@@ -241,7 +241,7 @@ static void test_going_back_to_pulling_in_a_callback_keeps_the_rest_queued(void)
     CHECK_INT(lmq_client_set_callback(c, cb, &r, NULL), 0);
     CHECK(publish_one(c) > 0);  /* queues a log line and PUBLISHED(EDROPPED) */
     CHECK_INT(atomic_load(&r.calls), 1);
-    n = lmq_client_events(c, ev, 8);
+    n = lmq_client_events(c, ev, 8, sizeof(lmq_event));
     CHECK(n >= 1);
     for (i = 0; i < n; i++)
         published += ev[i].type == LMQ_EV_PUBLISHED && ev[i].error == LMQ_EDROPPED;
@@ -282,7 +282,7 @@ static void test_replacing_the_callback_inside_it_finalizes_after_it_returns(voi
     CHECK_INT(atomic_load(&r.calls), 1);
     CHECK_INT(atomic_load(&r.fin_calls), 1);
     CHECK_INT(atomic_load(&r.fin_during_cb), 0);
-    CHECK(lmq_client_events(c, ev, 8) >= 1);    /* back to pulling */
+    CHECK(lmq_client_events(c, ev, 8, sizeof(lmq_event)) >= 1);    /* back to pulling */
     lmq_client_free(c);
     CHECK_INT(atomic_load(&r.fin_calls), 1);    /* not again at free */
     rec_destroy(&r);

@@ -109,7 +109,7 @@ static void test_connect_wait_returns_0_once_the_connack_arrives(void)
     CHECK_INT(server_start(&s, 1), 0);
     c = client_for(s.port);
     CHECK_INT(lmq_client_connect_wait(c, 5000), 0);
-    n = lmq_client_events(c, ev, 8);
+    n = lmq_client_events(c, ev, 8, sizeof(lmq_event));
     for (i = 0; i < n; i++)
         connected += ev[i].type == LMQ_EV_CONNECTED;
     CHECK_INT(connected, 1);

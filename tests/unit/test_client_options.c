@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -70,7 +72,7 @@ static int drive_until_event(lmq_client *c, int type, int timeout_ms, int *error
     int i, n;
 
     while (now_ms() < end) {
-        n = lmq_client_events(c, evs, 16);
+        n = lmq_client_events(c, evs, 16, sizeof(lmq_event));
         for (i = 0; i < n; i++) {
             if (evs[i].type == type) {
                 if (error)
@@ -219,13 +221,55 @@ static void test_idle_client_has_no_fd_no_want_no_deadline(void)
     CHECK_INT(lmq_client_fd(c), -1);
     CHECK_INT(lmq_client_want(c), 0);
     CHECK_INT(lmq_client_timeout_ms(c), -1);
-    CHECK_INT(lmq_client_events(c, &ev, 1), 0);
+    CHECK_INT(lmq_client_events(c, &ev, 1, sizeof(lmq_event)), 0);
     CHECK_INT(lmq_client_on_readable(c), 0);
     CHECK_INT(lmq_client_on_writable(c), 0);
     CHECK_INT(lmq_client_on_timeout(c), 0);
     CHECK_INT(lmq_client_disconnect(c, 0, NULL), LMQ_ENOT_CONNECTED);
     lmq_client_free(c);
     lmq_client_free(NULL);
+}
+
+/* ---------------------------------------------------- the event's size */
+
+/* lmq_event grows at the end: the caller says how big its lmq_event is,
+ * the engine strides by that, fills no more than it (struct_size says how
+ * much it filled), zeroes what it has no field for, and refuses a size
+ * below the first growable layout. */
+static void test_events_are_written_to_the_callers_size_and_no_further(void)
+{
+    struct newer {
+        lmq_event ev;
+        uint8_t later[24];      /* fields a newer header would have */
+    } out[9];
+    lmq_client *c = lmq_client_new();
+    int n, logs = 0, failed = 0;
+
+    CHECK_INT(lmq_client_set_int(c, LMQ_OPT_LOG_LEVEL, LMQ_LOG_DEBUG), 0);
+    CHECK_INT(lmq_client_set_str(c, LMQ_OPT_UNIX_PATH, "/nonexistent/lmq.sock", -1), 0);
+    CHECK_INT(lmq_client_connect(c), 0);
+    memset(out, 0xAB, sizeof out);
+    CHECK_INT(lmq_client_events(c, &out[0].ev, 8, (int32_t)offsetof(lmq_event, text)),
+              LMQ_EINVAL);
+    CHECK_INT(lmq_client_events(c, &out[0].ev, 8, -1), LMQ_EINVAL);
+    n = lmq_client_events(c, &out[0].ev, 8, (int32_t)sizeof out[0]);
+    CHECK(n >= 2 && n <= 8);
+    for (int i = 0; i < n; i++) {
+        static const uint8_t zero[24];
+        CHECK_INT(out[i].ev.struct_size, (int)sizeof(lmq_event));
+        CHECK_MEM(out[i].later, zero, sizeof zero);
+        if (out[i].ev.type == LMQ_EV_LOG) {
+            logs++;
+            CHECK(out[i].ev.log_level >= LMQ_LOG_ERROR && out[i].ev.log_level <= LMQ_LOG_DEBUG);
+            CHECK_INT(out[i].ev.reason, 0);
+            CHECK(out[i].ev.text != NULL);
+        }
+        failed += out[i].ev.type == LMQ_EV_CONNECT_FAILED;
+    }
+    CHECK(logs >= 1);
+    CHECK_INT(failed, 1);
+    CHECK_INT(((const uint8_t *)&out[n])[0], 0xAB);     /* the rest untouched */
+    lmq_client_free(c);
 }
 
 /* ------------------------------------------------------ connect failures */
@@ -269,7 +313,7 @@ static void test_failed_first_connect_is_retried_within_backoff_bounds(void)
     CHECK_INT(lmq_client_timeout_ms(c), -1);
     {
         lmq_event ev[8];
-        int n = lmq_client_events(c, ev, 8), closing = 0;
+        int n = lmq_client_events(c, ev, 8, sizeof(lmq_event)), closing = 0;
         for (int i = 0; i < n; i++)
             closing += ev[i].type == LMQ_EV_DISCONNECTED && ev[i].error == 0;
         CHECK_INT(closing, 1);
@@ -459,7 +503,7 @@ static void test_callback_takes_events_and_finalizer_runs_on_replace_and_free(vo
     CHECK_INT(lmq_client_set_callback(c, count_cb, &mine, count_fin), 0);
     CHECK_INT(lmq_client_connect(c), 0);
     CHECK(mine >= 1);           /* CONNECT_FAILED went to the callback */
-    CHECK_INT(lmq_client_events(c, &ev, 1), 0);
+    CHECK_INT(lmq_client_events(c, &ev, 1, sizeof(lmq_event)), 0);
     CHECK_INT(lmq_client_set_callback(c, count_cb, &mine, count_fin), 0);
     CHECK_INT(fin_count, 1);    /* replaced */
     lmq_client_free(c);
@@ -515,6 +559,7 @@ int main(void)
     RUN(test_bad_strings_are_refused_with_a_message);
     RUN(test_reconnect_min_above_max_is_refused_at_connect);
     RUN(test_idle_client_has_no_fd_no_want_no_deadline);
+    RUN(test_events_are_written_to_the_callers_size_and_no_further);
     RUN(test_missing_unix_socket_fails_the_connect_without_retry);
     RUN(test_failed_first_connect_is_retried_within_backoff_bounds);
     RUN(test_unresolvable_host_fails_with_eresolve);

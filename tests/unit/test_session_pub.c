@@ -513,6 +513,8 @@ static void test_incoming_qos0_and_qos1_are_delivered_and_acked(void)
     CHECK_INT(ev->qos, 1);
     CHECK_INT(ev->retain, 1);
     CHECK_INT(ev->ack_id, 0);
+    CHECK_INT(ev->packet_id, 5);                /* the PUBLISH's packet identifier */
+    CHECK_INT(f.ev[0].packet_id, 0);            /* QoS 0 has none */
     CHECK_INT(ev->topic_len, 3);
     CHECK_MEM(ev->topic, "s/1", 3);
     CHECK_INT(ev->payload_len, 3);
@@ -698,7 +700,7 @@ static void test_server_overshooting_our_receive_maximum_is_tolerated_by_default
     CHECK_INT(fx_count(&f, LMQ_EV_MESSAGE), 4);
     int warnings = 0;
     for (int i = 0; i < f.nev; i++)
-        warnings += f.ev[i].type == LMQ_EV_LOG && f.ev[i].reason == LMQ_LOG_WARNING &&
+        warnings += f.ev[i].type == LMQ_EV_LOG && f.ev[i].log_level == LMQ_LOG_WARNING &&
                     strstr(f.ev[i].text, "Receive Maximum") != NULL;
     CHECK_INT(warnings, 1);
     CHECK_INT(lmq_session_state(f.s), LMQ_SS_CONNECTED);

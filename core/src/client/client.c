@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -177,7 +178,7 @@ static void log_ev(lmq_client *c, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    lmq_session_push_event(c->s, LMQ_EV_LOG, 0, level, text);
+    lmq_session_push_log(c->s, level, text);
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -573,11 +574,16 @@ static void step_end(lmq_client *c)
         c->drv->changed(c->drv_ctx);
 }
 
-LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max)
+/* The first growable layout of lmq_event ends with `text`: nothing
+ * smaller was ever a valid lmq_event. */
+#define EVENT_SIZE_MIN (offsetof(lmq_event, text) + sizeof(const char *))
+
+LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max, int32_t event_size)
 {
     int n;
 
-    if (!c || (!out && max > 0) || max < 0)
+    if (!c || (!out && max > 0) || max < 0 || event_size < 0 ||
+        (size_t)event_size < EVENT_SIZE_MIN)
         return LMQ_EINVAL;
     lmq_client_lock(c);
     /* Not while another thread's callback still reads the event it got
@@ -586,7 +592,7 @@ LMQ_API int lmq_client_events(lmq_client *c, lmq_event *out, int32_t max)
     if (c->cb || (c->dispatching && !pthread_equal(c->dispatcher, pthread_self())))
         n = 0;
     else
-        n = lmq_session_events(c->s, out, max);
+        n = lmq_session_events_sized(c->s, out, max, (size_t)event_size);
     /* A durable session acknowledges messages as they are pulled: the
      * PUBACK / PUBREC now waiting to be written needs the driver, and so
      * does one held for the fsync (the deadline is a millisecond away). */

@@ -8,6 +8,7 @@
  * frees the chunks only they used: data is appended in push order, so the
  * chunks before the first remaining event's chunk are done with.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,7 +144,25 @@ static void arena_trim(lmq_evq *q, lmq_arena_chunk *keep)
     }
 }
 
-int lmq_evq_pull(lmq_evq *q, lmq_event *out, int max)
+/* Copy one event into the caller's lmq_event of `size` bytes: never past
+ * it, the bytes the engine has no field for zeroed, struct_size telling
+ * how much is filled. */
+static void event_out(uint8_t *dst, const lmq_event *ev, size_t size)
+{
+    if (size == sizeof *ev) {
+        memcpy(dst, ev, sizeof *ev);
+        ((lmq_event *)(void *)dst)->struct_size = (uint32_t)sizeof *ev;
+        return;
+    }
+    size_t n = size < sizeof *ev ? size : sizeof *ev;
+    uint32_t filled = (uint32_t)n;
+    memcpy(dst, ev, n);
+    memcpy(dst + offsetof(lmq_event, struct_size), &filled, sizeof filled);
+    if (size > n)
+        memset(dst + n, 0, size - n);
+}
+
+int lmq_evq_pull(lmq_evq *q, void *out, int max, size_t size)
 {
     q->head = q->cap ? (q->head + q->delivered) % q->cap : 0;
     q->count -= q->delivered;
@@ -156,7 +175,8 @@ int lmq_evq_pull(lmq_evq *q, lmq_event *out, int max)
      * every chunk is still needed. */
     int n = 0;
     while (n < max && (uint32_t)n < q->count) {
-        out[n] = q->ev[(q->head + (uint32_t)n) % q->cap];
+        event_out((uint8_t *)out + (size_t)n * size,
+                  &q->ev[(q->head + (uint32_t)n) % q->cap], size);
         n++;
     }
     q->delivered = (uint32_t)n;

@@ -87,7 +87,7 @@ static void release(lmq_session *s)
     uint32_t i = 0;
     int n;
 
-    while ((n = lmq_evq_pull(&s->held, batch, 32)) > 0) {
+    while ((n = lmq_evq_pull(&s->held, batch, 32, sizeof batch[0])) > 0) {
         for (int k = 0; k < n; k++, i++) {
             const lmq_event *h = &batch[k];
             struct lmq_held a = s->held_ack[i];

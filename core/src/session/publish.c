@@ -337,6 +337,7 @@ static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id, int ho
     ev->retain = p->retain;
     ev->dup = p->dup;
     ev->ack_id = ack_id;
+    ev->packet_id = p->packet_id;
     ev->topic = lmq_evq_copy(q, p->topic.p, p->topic.n);
     ev->topic_len = ev->topic ? (int32_t)p->topic.n : 0;
     ev->payload = lmq_evq_copy(q, p->payload.p, p->payload.n);

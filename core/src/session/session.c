@@ -138,7 +138,7 @@ void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    event_text(s, lmq_session_event(s, LMQ_EV_LOG, 0, level, NULL), buf);
+    lmq_session_push_log(s, level, buf);
     if (s->plugins)
         lmq_plugin_run_log(s->plugins, level, buf);
 }
@@ -163,11 +163,24 @@ void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
         event_text(s, lmq_session_event(s, type, error, reason, NULL), text);
 }
 
+void lmq_session_push_log(lmq_session *s, int level, const char *text)
+{
+    lmq_event *ev = s ? lmq_session_event(s, LMQ_EV_LOG, 0, 0, NULL) : NULL;
+    if (ev)
+        ev->log_level = level;
+    event_text(s, ev, text);
+}
+
 int lmq_session_events(lmq_session *s, lmq_event *out, int max)
+{
+    return lmq_session_events_sized(s, out, max, sizeof *out);
+}
+
+int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size)
 {
     if (!s || !out || max <= 0)
         return 0;
-    int n = lmq_evq_pull(&s->evq, out, max);
+    int n = lmq_evq_pull(&s->evq, out, max, size);
     /* With a store, a QoS 2 message handed out now is acknowledged now:
      * its id recorded and written before this returns (durable.c).  Also
      * once the store is given up: the acks it deferred are still owed. */

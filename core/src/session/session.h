@@ -184,6 +184,9 @@ int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props
  * reuses).  Returns the count.
  */
 int lmq_session_events(lmq_session *s, lmq_event *out, int max);
+/* The same into the caller's array of lmq_event of `size` bytes each
+ * (lmq_client_events: never written past, see lmq_event). */
+int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size);
 
 /*
  * Pause (on = 1) or resume (0) the delivery of LMQ_EV_MESSAGE events
@@ -199,6 +202,9 @@ int lmq_session_hold_full(const lmq_session *s);
  * all events come out of one queue in order.  text is copied. */
 void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
                             const char *text);
+
+/* Queue an LMQ_EV_LOG event of that level (no level filter: the caller's). */
+void lmq_session_push_log(lmq_session *s, int level, const char *text);
 
 /* The last detailed error message ("" if none). */
 const char *lmq_session_errmsg(const lmq_session *s);

@@ -57,7 +57,9 @@ lmq_event *lmq_evq_push(lmq_evq *q, int type);
 /* Copy n bytes into the arena for the event just pushed; NULL on ENOMEM
  * (n == 0 gives a valid empty pointer). */
 void *lmq_evq_copy(lmq_evq *q, const void *p, size_t n);
-int lmq_evq_pull(lmq_evq *q, lmq_event *out, int max);
+/* Hand out up to max events into out[], elements of `size` bytes (see
+ * lmq_event: never written past). */
+int lmq_evq_pull(lmq_evq *q, void *out, int max, size_t size);
 
 /* -------------------------------------------------- outgoing requests */
 
