@@ -1258,6 +1258,21 @@ LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *p
     return rc;
 }
 
+LMQ_API int lmq_client_pause_delivery(lmq_client *c, int32_t paused)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    rc = lmq_session_hold(c->s, paused != 0);
+    /* Resumed: the released events go to the callback, and the driver
+     * re-arms for the released acks and a socket left unread (hold full). */
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
 /* ------------------------------------------------------ external driver */
 
 LMQ_API int lmq_client_want(const lmq_client *c)
@@ -1279,6 +1294,9 @@ LMQ_API int lmq_client_want(const lmq_client *c)
         /* WRITE only while there is something to write: a writable socket
          * is nearly always writable, asking for it otherwise would spin. */
         want = c->t.ops->want(&c->t);
+        /* Delivery paused with too much held: TCP holds the server back. */
+        if (lmq_session_hold_full(c->s))
+            want &= ~LMQ_WANT_READ;
         if (lmq_session_out(((lmq_client *)c)->s, &p) > 0)
             want |= LMQ_WANT_WRITE;
         break;
@@ -1330,6 +1348,8 @@ static void read_open(lmq_client *c, int64_t now)
     /* Past the limit too while the transport holds decrypted or
      * unframed bytes: poll() would not report those. */
     for (i = 0; i < READS_PER_STEP || c->t.pending_in; i++) {
+        if (lmq_session_hold_full(c->s))
+            break;              /* delivery paused, too much held */
         r = c->t.ops->read(&c->t, c->rbuf, READ_CHUNK);
         if (r == 0)
             break;

@@ -52,6 +52,7 @@ lmq_session *lmq_session_new(void)
     s->offline_max_msgs = 10000;
     s->offline_max_bytes = 16u << 20;
     s->offline_policy = LMQ_QUEUE_REFUSE;
+    s->hold_max_bytes = 16u << 20;
     s->auto_resub = 1;
     s->log_level = LMQ_LOG_WARNING;
     take_cfg(s);
@@ -78,6 +79,7 @@ void lmq_session_free(lmq_session *s)
     free(s->state_dir);
     lmq_out_free_all(s);
     lmq_evq_free(&s->evq);
+    lmq_hold_free(s);
     lmq_alias_out_free(&s->aout);
     lmq_in_alias_free(s);
     lmq_decoder_free(&s->dec);
