@@ -187,8 +187,8 @@ int cli_json_message(cli_buf *b, const lmq_event *ev, int64_t ts_ns)
  * which is what mosquitto_sub shows for -F %J (the payload embedded) and
  * --pretty: compact, or one member a line indented with tabs, "key":<tab>
  * value, array items after ", "; strings with their escapes decoded and
- * printed as cli_json_str does; numbers as cJSON prints a double (an int
- * as %d, else %1.15g, else %1.17g when 15 digits do not give it back).
+ * printed as cli_json_str does; numbers as cJSON prints a double (%1.15g,
+ * or %1.17g when 15 digits do not give it back).
  */
 
 #define JSON_MAX_DEPTH 1000     /* cJSON's nesting limit */
@@ -334,13 +334,11 @@ static int jr_number(jr *r)
     memcpy(text, s, (size_t)(r->p - s));
     text[r->p - s] = '\0';
     d = strtod(text, NULL);
-    /* cJSON keeps the value as a double and an int clamped to int's range */
-    int vi = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
-    if (isnan(d) || isinf(d))
+    /* as cJSON prints a double: 15 significant digits, 17 when 15 do not
+     * read back as the same number (so -0 stays "-0", 1e300 "1e+300") */
+    if (isnan(d) || isinf(d)) {
         n = snprintf(num, sizeof num, "null");
-    else if (d == (double)vi)
-        n = snprintf(num, sizeof num, "%d", vi);
-    else {
+    } else {
         n = snprintf(num, sizeof num, "%1.15g", d);
         back = strtod(num, NULL);
         double mx = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
@@ -587,7 +585,9 @@ int cli_json_mosquitto(cli_buf *b, const lmq_event *ev, int64_t ts_ns, int embed
     if (rc == 0 && ev->props_len > 0)
         rc = mosq_props(o, ev);
     rc = rc ? rc : cli_buf_add(o, ",\"payload\":", 11);
-    if (rc == 0)
+    if (rc == 0 && ev->payload_len == 0)
+        rc = cli_buf_add(o, "null", 4);    /* mosquitto_sub's word for no payload */
+    else if (rc == 0)
         rc = embed ? cli_json_reprint(o, ev->payload ? ev->payload : "", (size_t)ev->payload_len, 0)
                    : mosq_payload_text(o, ev);
     rc = rc ? rc : cli_buf_addc(o, '}');
