@@ -14,7 +14,7 @@ from ._ffi import LibraryNotFound
 from .aio import Client, MqttTimeoutError
 from .sync import publish_multiple, publish_single, subscribe_simple
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Client", "Message", "MqttCodeError", "MqttConnectError", "MqttError",
