@@ -33,163 +33,11 @@ ABI_MAJOR = 0
 
 # ------------------------------------------------------------------ enums
 
-# enum lmq_protocol
-LMQ_MQTT_31 = 3
-LMQ_MQTT_311 = 4
-LMQ_MQTT_5 = 5
-
-# enum lmq_option
-OPTIONS = {
-    "LMQ_OPT_HOST": 1,
-    "LMQ_OPT_PORT": 2,
-    "LMQ_OPT_UNIX_PATH": 3,
-    "LMQ_OPT_BIND_ADDRESS": 4,
-    "LMQ_OPT_TCP_NODELAY": 5,
-    "LMQ_OPT_CONNECT_TIMEOUT_MS": 6,
-    "LMQ_OPT_PROTOCOL": 20,
-    "LMQ_OPT_CLIENT_ID": 21,
-    "LMQ_OPT_USERNAME": 22,
-    "LMQ_OPT_PASSWORD": 23,
-    "LMQ_OPT_KEEPALIVE": 24,
-    "LMQ_OPT_CLEAN_START": 25,
-    "LMQ_OPT_SESSION_EXPIRY": 26,
-    "LMQ_OPT_RECEIVE_MAXIMUM": 27,
-    "LMQ_OPT_MAXIMUM_PACKET_SIZE": 28,
-    "LMQ_OPT_TOPIC_ALIAS_MAXIMUM": 29,
-    "LMQ_OPT_REQUEST_RESPONSE_INFO": 30,
-    "LMQ_OPT_REQUEST_PROBLEM_INFO": 31,
-    "LMQ_OPT_AUTH_METHOD": 32,
-    "LMQ_OPT_AUTH_DATA": 33,
-    "LMQ_OPT_WILL_TOPIC": 40,
-    "LMQ_OPT_WILL_PAYLOAD": 41,
-    "LMQ_OPT_WILL_QOS": 42,
-    "LMQ_OPT_WILL_RETAIN": 43,
-    "LMQ_OPT_RECONNECT": 60,
-    "LMQ_OPT_RECONNECT_MIN_MS": 61,
-    "LMQ_OPT_RECONNECT_MAX_MS": 62,
-    "LMQ_OPT_RECONNECT_FIRST": 63,
-    "LMQ_OPT_OFFLINE_MAX_MSGS": 64,
-    "LMQ_OPT_OFFLINE_MAX_BYTES": 65,
-    "LMQ_OPT_OFFLINE_POLICY": 66,
-    "LMQ_OPT_MANUAL_ACK": 67,
-    "LMQ_OPT_AUTO_RESUBSCRIBE": 68,
-    "LMQ_OPT_TOPIC_ALIAS_OUT": 69,
-    "LMQ_OPT_FOLLOW_REDIRECT": 70,
-    "LMQ_OPT_LOG_LEVEL": 71,
-    "LMQ_OPT_STRICT_RECEIVE_MAX": 72,
-    "LMQ_OPT_URL": 80,
-    "LMQ_OPT_TLS": 81,
-    "LMQ_OPT_TLS_CA_FILE": 82,
-    "LMQ_OPT_TLS_CA_PATH": 83,
-    "LMQ_OPT_TLS_CERT_FILE": 84,
-    "LMQ_OPT_TLS_KEY_FILE": 85,
-    "LMQ_OPT_TLS_KEY_PASSWORD": 86,
-    "LMQ_OPT_TLS_ALPN": 87,
-    "LMQ_OPT_TLS_CIPHERS": 88,
-    "LMQ_OPT_TLS_PSK_IDENTITY": 89,
-    "LMQ_OPT_TLS_PSK": 90,
-    "LMQ_OPT_TLS_INSECURE": 91,
-    "LMQ_OPT_TLS_NO_VERIFY": 92,
-    "LMQ_OPT_TLS_SERVER_NAME": 93,
-    "LMQ_OPT_TLS_MIN_VERSION": 94,
-    "LMQ_OPT_WEBSOCKET": 100,
-    "LMQ_OPT_WS_PATH": 101,
-    "LMQ_OPT_WS_HEADERS": 102,
-    "LMQ_OPT_STATE_DIR": 110,
-    "LMQ_OPT_DURABILITY": 111,
-}
-globals().update(OPTIONS)
-
-# enum lmq_queue_policy, lmq_log_level, lmq_props_target, lmq_want
-OTHER_ENUMS = {
-    "LMQ_QUEUE_REFUSE": 0,
-    "LMQ_QUEUE_DROP_OLDEST": 1,
-    "LMQ_LOG_ERROR": 1,
-    "LMQ_LOG_WARNING": 2,
-    "LMQ_LOG_INFO": 3,
-    "LMQ_LOG_DEBUG": 4,
-    "LMQ_PROPS_CONNECT": 1,
-    "LMQ_PROPS_WILL": 2,
-    "LMQ_WANT_READ": 1,
-    "LMQ_WANT_WRITE": 2,
-    "LMQ_MQTT_31": 3,
-    "LMQ_MQTT_311": 4,
-    "LMQ_MQTT_5": 5,
-}
-globals().update(OTHER_ENUMS)
-
-# enum lmq_event_type
-EVENT_TYPES = {
-    "LMQ_EV_CONNECTED": 1,
-    "LMQ_EV_CONNECT_FAILED": 2,
-    "LMQ_EV_DISCONNECTED": 3,
-    "LMQ_EV_MESSAGE": 4,
-    "LMQ_EV_PUBLISHED": 5,
-    "LMQ_EV_SUBSCRIBED": 6,
-    "LMQ_EV_UNSUBSCRIBED": 7,
-    "LMQ_EV_AUTH": 8,
-    "LMQ_EV_LOG": 9,
-    "LMQ_EV_FD_CHANGED": 10,
-    "LMQ_EV_ERROR": 11,
-}
-globals().update(EVENT_TYPES)
-
-# enum lmq_error: the codes the package branches on (the rest are named at
-# run time by lmq_errname / lmq_strerror).
-ERRORS = {
-    "LMQ_OK": 0,
-    "LMQ_EINVAL": -1,
-    "LMQ_ENOMEM": -2,
-    "LMQ_ESTATE": -4,
-    "LMQ_EVERSION": -5,
-    "LMQ_ETOOBIG": -6,
-    "LMQ_EUTF8": -10,
-    "LMQ_EUTF8_NUL": -11,
-    "LMQ_ETOPIC_EMPTY": -12,
-    "LMQ_ETOPIC_WILDCARD": -13,
-    "LMQ_EFILTER_HASH": -14,
-    "LMQ_EFILTER_PLUS": -15,
-    "LMQ_ESHARE": -16,
-    "LMQ_ETOPIC_LONG": -17,
-    "LMQ_ECLOSED": -100,
-    "LMQ_ETIMEOUT": -101,
-    "LMQ_EKEEPALIVE": -102,
-    "LMQ_ERESOLVE": -103,
-    "LMQ_ECONNECT": -104,
-    "LMQ_EIO": -105,
-    "LMQ_EREFUSED": -106,
-    "LMQ_EPROTOCOL": -107,
-    "LMQ_EQUEUE_FULL": -110,
-    "LMQ_EDROPPED": -111,
-    "LMQ_EQOS_NOT_SUPPORTED": -112,
-    "LMQ_ERETAIN_NOT_SUPPORTED": -113,
-    "LMQ_ESERVER_MAX_SIZE": -114,
-    "LMQ_ENOT_CONNECTED": -116,
-    "LMQ_ESESSION_LOST": -117,
-    "LMQ_EDISCONNECTED": -118,
-    "LMQ_EREJECTED": -119,
-    "LMQ_ETLS": -130,
-    "LMQ_ETLS_UNKNOWN_CA": -131,
-    "LMQ_ETLS_HOSTNAME": -132,
-    "LMQ_ETLS_EXPIRED": -133,
-    "LMQ_ETLS_CONFIG": -134,
-    "LMQ_EHANDSHAKE_TIMEOUT": -135,
-    "LMQ_EWS_UPGRADE": -136,
-    "LMQ_EWS": -137,
-    "LMQ_EURL": -138,
-    "LMQ_ESTORE_IO": -150,
-    "LMQ_ESTORE_CORRUPT": -151,
-    "LMQ_ESTORE_CLIENT_ID": -152,
-    "LMQ_ESTORE_VERSION": -153,
-    "LMQ_EPLUGIN_LOAD": -170,
-    "LMQ_EPLUGIN_ABI": -171,
-    "LMQ_EPLUGIN_SYMBOL": -172,
-    "LMQ_EPLUGIN_INIT": -173,
-    "LMQ_EPLUGIN_DROP": -174,
-    "LMQ_EPLUGIN_NOLOOP": -175,
-    "LMQ_EPLUGIN_REFUSED": -176,
-}
-globals().update(ERRORS)
+# Every enum of lunamq.h, generated from it (scripts/gen_py_consts): the
+# IntEnums (Option, EventType, Error, ...) and the header's names
+# (LMQ_OPT_HOST, ...).
+from ._consts import *  # noqa: E402,F401,F403
+from ._consts import Error, EventType  # noqa: E402
 
 # ---------------------------------------------------------------- structs
 
@@ -283,6 +131,7 @@ FUNCTIONS = {
     "lmq_client_unsubscribe": (c_int, [c_void_p, POINTER(c_char_p), POINTER(c_int32),
                                        c_int32, c_void_p]),
     "lmq_client_ack": (c_int, [c_void_p, c_int32, c_int32]),
+    "lmq_client_pause_delivery": (c_int, [c_void_p, c_int32]),
     "lmq_client_auth": (c_int, [c_void_p, c_int32, c_void_p]),
     "lmq_client_load_plugin": (c_int, [c_void_p, c_char_p, c_char_p]),
     "lmq_client_disconnect": (c_int, [c_void_p, c_int32, c_void_p]),

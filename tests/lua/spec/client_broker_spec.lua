@@ -99,6 +99,42 @@ describe("a client against mosquitto #broker", function()
     assert.are.equal("lua/spec/nolocal/b", ev.topic)
   end)
 
+  it("retains with retain = 1 or true, not with retain = 0 or false", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    local base = "lua/spec/retain0/" .. tostring(lunamq.monotonic_ms()):gsub("%.", "_")
+    for i, r in ipairs { 0, false, 1, true } do
+      local id = assert(c:publish(base .. "/" .. i, "r" .. tostring(r), { qos = 1, retain = r }))
+      assert(c:wait(function(e) return e.type == "published" and e.msg_id == id end, 3000))
+    end
+    -- a new subscription gets the retained ones only (MQTT 5.0 section 3.3.1.3)
+    local s = connected { protocol = 5 }
+    finally(function() s:close() end)
+    assert(s:subscribe(base .. "/#", 1))
+    local got = {}
+    for _ = 1, 2 do
+      local ev = assert(s:wait(is("message"), 3000))
+      assert.is_true(ev.retain)
+      assert.is_true(ev.packet_id > 0)     -- QoS 1: the PUBLISH's packet id
+      got[#got + 1] = ev.topic
+    end
+    table.sort(got)
+    assert.are.same({ base .. "/3", base .. "/4" }, got)
+    assert.is_nil(s:wait(is("message"), 200))
+    for i = 3, 4 do assert(c:publish(base .. "/" .. i, "", { qos = 1, retain = true })) end
+  end)
+
+  it("gets its own messages back with no_local = 0", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    assert(c:subscribe { { filter = "lua/spec/nolocal0", qos = 0, no_local = 0 } })
+    assert(c:wait(is("subscribed"), 3000))
+    assert(c:publish("lua/spec/nolocal0", "mine", 0))
+    local ev = assert(c:wait(is("message"), 3000))
+    assert.are.equal("lua/spec/nolocal0", ev.topic)
+    assert.are.equal(0, ev.packet_id)     -- QoS 0 has none
+  end)
+
   it("stops receiving after it unsubscribes", function()
     local c = connected { protocol = 4 }
     finally(function() c:close() end)
@@ -127,6 +163,39 @@ describe("a client against mosquitto #broker", function()
       local ev = c:wait(is("message"), 1000)
       if ev then got[#got + 1] = tonumber(ev.payload) end
     end
+    assert.are.equal(n, #got)
+    for i = 1, n do assert.are.equal(i, got[i]) end
+  end)
+
+  it("keeps completing its QoS 1 publishes while message delivery is paused", function()
+    local c = connected { protocol = 5, receive_maximum = 10 }
+    finally(function() c:close() end)
+    assert(c:subscribe("lua/spec/paused", 1))
+    assert(c:wait(is("subscribed"), 3000))
+    assert.are.equal(0, c:pause_delivery(true))
+    -- more than the Receive Maximum of our own messages come back while
+    -- paused: the PUBACKs of our publishes are still read [MQTT-3.3.4-9]
+    local n, done = 30, 0
+    for i = 1, n do assert(c:publish("lua/spec/paused", tostring(i), 1)) end
+    local deadline = lunamq.monotonic_ms() + 5000
+    while done < n and lunamq.monotonic_ms() < deadline do
+      local ev = c:wait(function(e) return e.type == "published" or e.type == "message" end, 1000)
+      assert.is_false(ev ~= nil and ev.type == "message", "no message while paused")
+      if ev and ev.type == "published" then
+        assert.are.equal(0, ev.error)
+        done = done + 1
+      end
+    end
+    assert.are.equal(n, done)
+    local held = assert(c:pause_delivery(false))
+    assert.is_true(held > 0 and held <= 10)
+    local got = {}
+    deadline = lunamq.monotonic_ms() + 5000
+    while #got < n and lunamq.monotonic_ms() < deadline do
+      local ev = c:wait(is("message"), 1000)
+      if ev then got[#got + 1] = tonumber(ev.payload) end
+    end
+    -- every message once, in order, once delivery resumed
     assert.are.equal(n, #got)
     for i = 1, n do assert.are.equal(i, got[i]) end
   end)
