@@ -27,7 +27,7 @@ from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, 
 
 from . import _ffi
 from ._proxy import ProxySettings, proxy_url
-from ._version import __version__ as _pkg_version
+from . import __version__ as _pkg_version
 from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS, E_PACKET_ID,
                    E_PAYLOAD, E_PAYLOAD_LEN, E_PROPS, E_PROPS_LEN, E_QOS, E_REASON, E_REASONS,
                    E_RETAIN, E_SESSION_PRESENT, E_TEXT, E_TOPIC, E_TOPIC_LEN, E_TYPE)
