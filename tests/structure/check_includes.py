@@ -34,19 +34,15 @@ THIRD_PARTY = {"ev.h": "driver/ev.c", "wolfssl/": "transport/tls.c",
                "wslay/": "transport/ws.c"}
 
 # Arrows that break the rules today and are known: the session still calls
-# the plugin hooks and the store directly, and the plugin layer still reads
-# the session's internals (issue 13 item 1, the session's hook and store
-# ports, is not done).  Listed so that no new arrow gets in; one that goes
+# the store directly (no store port yet), and the plugin layer's side of the
+# hook port still reads the session's internals (issue 13 item 1 is only
+# partly done).  Listed so that no new arrow gets in; one that goes
 # away must be taken off this list (the check fails until it is), so the
 # list never says more than is true.
 KNOWN = {
     ("plugin/hooks.h", "session/session_int.h"),
     ("plugin/plugin.c", "session/session_int.h"),
-    ("session/connect.c", "plugin/hooks.h"),
     ("session/durable.c", "store/store.h"),
-    ("session/publish.c", "plugin/hooks.h"),
-    ("session/session.c", "plugin/hooks.h"),
-    ("session/subscribe.c", "plugin/hooks.h"),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
