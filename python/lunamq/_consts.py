@@ -67,6 +67,7 @@ class Error(enum.IntEnum):
     EDISCONNECTED = -118
     EREJECTED = -119
     ESUB_ID_NOT_SUPPORTED = -120
+    EUNDELIVERED = -125
     ETLS = -130
     ETLS_UNKNOWN_CA = -131
     ETLS_HOSTNAME = -132
@@ -87,6 +88,12 @@ class Error(enum.IntEnum):
     EPLUGIN_DROP = -174
     EPLUGIN_NOLOOP = -175
     EPLUGIN_REFUSED = -176
+    EPROXY_UNREACHABLE = -180
+    EPROXY_AUTH = -181
+    EPROXY_DENIED = -182
+    EPROXY_TARGET = -183
+    EPROXY_REFUSED = -184
+    EPROXY_PROTOCOL = -185
 
 LMQ_OK = Error.OK
 LMQ_EINVAL = Error.EINVAL
@@ -148,6 +155,7 @@ LMQ_ESESSION_LOST = Error.ESESSION_LOST
 LMQ_EDISCONNECTED = Error.EDISCONNECTED
 LMQ_EREJECTED = Error.EREJECTED
 LMQ_ESUB_ID_NOT_SUPPORTED = Error.ESUB_ID_NOT_SUPPORTED
+LMQ_EUNDELIVERED = Error.EUNDELIVERED
 LMQ_ETLS = Error.ETLS
 LMQ_ETLS_UNKNOWN_CA = Error.ETLS_UNKNOWN_CA
 LMQ_ETLS_HOSTNAME = Error.ETLS_HOSTNAME
@@ -168,6 +176,12 @@ LMQ_EPLUGIN_INIT = Error.EPLUGIN_INIT
 LMQ_EPLUGIN_DROP = Error.EPLUGIN_DROP
 LMQ_EPLUGIN_NOLOOP = Error.EPLUGIN_NOLOOP
 LMQ_EPLUGIN_REFUSED = Error.EPLUGIN_REFUSED
+LMQ_EPROXY_UNREACHABLE = Error.EPROXY_UNREACHABLE
+LMQ_EPROXY_AUTH = Error.EPROXY_AUTH
+LMQ_EPROXY_DENIED = Error.EPROXY_DENIED
+LMQ_EPROXY_TARGET = Error.EPROXY_TARGET
+LMQ_EPROXY_REFUSED = Error.EPROXY_REFUSED
+LMQ_EPROXY_PROTOCOL = Error.EPROXY_PROTOCOL
 
 
 class Protocol(enum.IntEnum):
@@ -278,6 +292,8 @@ class Option(enum.IntEnum):
     TOPIC_ALIAS_OUT = 69
     LOG_LEVEL = 71
     STRICT_RECEIVE_MAX = 72
+    DRAIN_TIMEOUT_MS = 73
+    HOLD_MAX_BYTES = 74
     URL = 80
     TLS = 81
     TLS_CA_FILE = 82
@@ -296,6 +312,7 @@ class Option(enum.IntEnum):
     WEBSOCKET = 100
     WS_PATH = 101
     WS_HEADERS = 102
+    PROXY = 105
     STATE_DIR = 110
     DURABILITY = 111
 
@@ -335,6 +352,8 @@ LMQ_OPT_AUTO_RESUBSCRIBE = Option.AUTO_RESUBSCRIBE
 LMQ_OPT_TOPIC_ALIAS_OUT = Option.TOPIC_ALIAS_OUT
 LMQ_OPT_LOG_LEVEL = Option.LOG_LEVEL
 LMQ_OPT_STRICT_RECEIVE_MAX = Option.STRICT_RECEIVE_MAX
+LMQ_OPT_DRAIN_TIMEOUT_MS = Option.DRAIN_TIMEOUT_MS
+LMQ_OPT_HOLD_MAX_BYTES = Option.HOLD_MAX_BYTES
 LMQ_OPT_URL = Option.URL
 LMQ_OPT_TLS = Option.TLS
 LMQ_OPT_TLS_CA_FILE = Option.TLS_CA_FILE
@@ -353,6 +372,7 @@ LMQ_OPT_TLS_MIN_VERSION = Option.TLS_MIN_VERSION
 LMQ_OPT_WEBSOCKET = Option.WEBSOCKET
 LMQ_OPT_WS_PATH = Option.WS_PATH
 LMQ_OPT_WS_HEADERS = Option.WS_HEADERS
+LMQ_OPT_PROXY = Option.PROXY
 LMQ_OPT_STATE_DIR = Option.STATE_DIR
 LMQ_OPT_DURABILITY = Option.DURABILITY
 
@@ -525,6 +545,7 @@ ERROR_GROUP: Dict[int, str] = {
     -118: "the client: connections and the server's behaviour",  # LMQ_EDISCONNECTED
     -119: "the client: connections and the server's behaviour",  # LMQ_EREJECTED
     -120: "the client: connections and the server's behaviour",  # LMQ_ESUB_ID_NOT_SUPPORTED
+    -125: "the client: connections and the server's behaviour",  # LMQ_EUNDELIVERED
     -130: 'secure and web transports, connection URLs',  # LMQ_ETLS
     -131: 'secure and web transports, connection URLs',  # LMQ_ETLS_UNKNOWN_CA
     -132: 'secure and web transports, connection URLs',  # LMQ_ETLS_HOSTNAME
@@ -545,4 +566,10 @@ ERROR_GROUP: Dict[int, str] = {
     -174: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_DROP
     -175: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_NOLOOP
     -176: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_REFUSED
+    -180: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_UNREACHABLE
+    -181: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_AUTH
+    -182: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_DENIED
+    -183: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_TARGET
+    -184: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_REFUSED
+    -185: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_PROTOCOL
 }

@@ -18,6 +18,7 @@ void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
                       const lmq_props *props)
 {
     lmq_durable_done(s, r);
+    lmq_session_done(s, r->msg_id, error);
     lmq_out_release_id(s, r);
     if (s->plugins)
         s->hooks->done(s, r, error, reason, props);
@@ -174,6 +175,10 @@ int lmq_pub_pump(lmq_session *s)
             break;
         if (r->qos > 0 && s->ids_used >= 65535u)
             break;
+        /* Encode no further ahead of the socket than this: the rest waits
+         * as messages, where the queue's bounds apply. */
+        if (s->oend - s->ostart >= LMQ_OUT_HIGH_WATER)
+            break;
         lmq_out_dequeue(s);
         uint64_t mark = lmq_durable_out_mark(s);
         int rc = server_allows(s, r);
@@ -186,7 +191,10 @@ int lmq_pub_pump(lmq_session *s)
             continue;
         }
         if (r->qos == 0) {
-            lmq_pub_complete(s, r, 0, 0, NULL);  /* written: done */
+            /* Complete when the socket (or the transport's buffer below
+             * TLS / WebSocket) has taken its last byte: lmq_pub_written. */
+            r->out_end = s->out_abs + (s->oend - s->ostart);
+            lmq_reqlist_append(&s->unwritten, r);
             continue;
         }
         /* unacknowledged until PUBACK [MQTT-4.3.2-3] / PUBREC [MQTT-4.3.3-3] */
@@ -199,7 +207,35 @@ int lmq_pub_pump(lmq_session *s)
         lmq_reqlist_append(&s->inflight, r);
         s->inflight_pub++;
     }
+    lmq_session_drain_check(s, 0);
     return 0;
+}
+
+void lmq_pub_written(lmq_session *s, uint64_t pos)
+{
+    lmq_req *r;
+    while ((r = s->unwritten.head) && r->out_end <= pos) {
+        lmq_reqlist_remove(&s->unwritten, r);
+        lmq_pub_complete(s, r, 0, 0, NULL);
+    }
+}
+
+/* The connection went with part of a QoS 0 PUBLISH (or all of it) unwritten:
+ * the server cannot have taken a packet it did not get whole, so the message
+ * goes again on the next connection, ahead of what was queued after it
+ * (at most once still holds; nothing accepted is dropped unreported). */
+void lmq_pub_unwritten_requeue(lmq_session *s)
+{
+    lmq_req *r;
+    while ((r = s->unwritten.tail)) {
+        lmq_reqlist_remove(&s->unwritten, r);
+        lmq_out_requeue_front(s, r);
+    }
+}
+
+uint32_t lmq_pub_backlog(const lmq_session *s)
+{
+    return s->pending.count + s->unwritten.count + s->inflight_pub + s->resendq.count;
 }
 
 /*
@@ -253,11 +289,34 @@ int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason)
     return lmq_session_emit(s, &pkt);
 }
 
-static int unknown_ack(lmq_session *s, const char *what, uint16_t pid)
+/*
+ * An acknowledgement naming a packet id we have nothing in flight under (or
+ * the wrong kind of flow under it): logged, counted, and otherwise ignored
+ * at every protocol level.  The spec asks a receiver to answer a PUBREL it
+ * cannot place [MQTT-4.3.3-11] rather than drop the link (PUBCOMP 0x92), and
+ * section 4.13 leaves the handling of other Protocol Errors to the
+ * receiver; a stray PUBACK or PUBCOMP (a broker resending after a session
+ * was taken over, a buggy or slow server) costs nothing to ignore, while a
+ * disconnect would cost a reconnect each time and, with a server that keeps
+ * sending it, a reconnect loop (libmosquitto and Paho ignore them too).
+ * A PUBREC is answered with PUBREL (0x92 Packet Identifier not found at
+ * v5), so the server's QoS 2 flow ends instead of waiting forever.
+ */
+void lmq_session_stray_ack(lmq_session *s, const char *what, uint16_t pid)
 {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s for packet id %u, not in flight", what, pid);
-    return lmq_session_fail(s, LMQ_EUNKNOWN_ID, msg);
+    s->stray_acks++;
+    lmq_session_log(s, LMQ_LOG_WARNING,
+                    "%s for packet id %u, not in flight: ignored (%llu so far)", what,
+                    pid, (unsigned long long)s->stray_acks);
+}
+
+static int unknown_ack(lmq_session *s, uint8_t type, const char *what, uint16_t pid)
+{
+    lmq_session_stray_ack(s, what, pid);
+    if (type == LMQ_PUBREC && !lmq_out_find(s, pid) &&
+        lmq_pub_send_ack(s, LMQ_PUBREL, pid, 0x92))
+        return lmq_session_fail(s, LMQ_ENOMEM, "cannot queue PUBREL");
+    return 0;
 }
 
 static void finish(lmq_session *s, lmq_req *r, int error, const lmq_ack *a)
@@ -275,8 +334,14 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
     lmq_req *r = lmq_out_find(s, a->packet_id);
     int rc;
 
-    if (!r || r->kind != LMQ_PUBLISH)
-        return unknown_ack(s, names[pkt->type], a->packet_id);
+    /* The ack must fit the flow under that id: PUBACK a QoS 1 PUBLISH,
+     * PUBREC a QoS 2 one, PUBCOMP a PUBREL we sent.  Anything else leaves
+     * the message as it was (unknown_ack). */
+    if (!r || r->kind != LMQ_PUBLISH || r->state == LMQ_RQ_QUEUED ||
+        (pkt->type == LMQ_PUBACK && r->qos != 1) ||
+        (pkt->type == LMQ_PUBREC && r->qos != 2) ||
+        (pkt->type == LMQ_PUBCOMP && (r->qos != 2 || r->state != LMQ_RQ_RELEASED)))
+        return unknown_ack(s, pkt->type, names[pkt->type], a->packet_id);
     if (r->resend)
         unpark(s, r);
     /* A reason >= 0x80 in PUBACK or PUBREC ends the flow: the message
@@ -284,13 +349,9 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
     int error = a->reason >= 0x80 ? LMQ_EREJECTED : 0;
     switch (pkt->type) {
     case LMQ_PUBACK:
-        if (r->qos != 1)
-            return unknown_ack(s, "PUBACK", a->packet_id);
         finish(s, r, error, a);
         break;
     case LMQ_PUBREC:
-        if (r->qos != 2)
-            return unknown_ack(s, "PUBREC", a->packet_id);
         if (error) {
             finish(s, r, error, a);         /* no PUBREL follows [MQTT-4.3.3-4] [MQTT-4.4.0-2] */
             break;
@@ -307,8 +368,6 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
         lmq_durable_hold_out(s, mark);
         return 0;                           /* the window is still used */
     case LMQ_PUBCOMP:
-        if (r->qos != 2 || r->state != LMQ_RQ_RELEASED)
-            return unknown_ack(s, "PUBCOMP", a->packet_id);
         finish(s, r, error, a);
         break;
     default:
@@ -321,10 +380,15 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
 
 /* The topic is as the server sent it: a name matching one of our filters
  * is the server's promise [MQTT-3.3.2-3]; the bindings route it to their
- * handlers with lmq_topic_matches (the same rules, section 4.7). */
-static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
+ * handlers with lmq_topic_matches (the same rules, section 4.7).  While
+ * the application has paused delivery the event is held (hold.c), and
+ * `how` says what its release does about the ack of packet pid. */
+static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id, int how,
+                    uint16_t pid, uint16_t gen)
 {
-    lmq_event *ev = lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);
+    lmq_evq *q = s->hold ? &s->held : &s->evq;
+    lmq_event *ev = s->hold ? lmq_hold_push(s, how, pid, gen, &p->props)
+                            : lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);
     if (!ev)
         return;
     ev->qos = p->qos;
@@ -332,10 +396,12 @@ static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
     ev->dup = p->dup;
     ev->ack_id = ack_id;
     ev->packet_id = p->packet_id;
-    ev->topic = lmq_evq_copy(&s->evq, p->topic.p, p->topic.n);
+    ev->topic = lmq_evq_copy(q, p->topic.p, p->topic.n);
     ev->topic_len = ev->topic ? (int32_t)p->topic.n : 0;
-    ev->payload = lmq_evq_copy(&s->evq, p->payload.p, p->payload.n);
+    ev->payload = lmq_evq_copy(q, p->payload.p, p->payload.n);
     ev->payload_len = ev->payload ? (int32_t)p->payload.n : 0;
+    if (s->hold)
+        lmq_hold_count_bytes(s, p->topic.n + p->payload.n);
 }
 
 /* A manual-ack handle: the connection it came on and the packet id, so an
@@ -380,7 +446,7 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
      * [MQTT-4.3.2-5]. */
     if (p->qos == 0) {
         if (!s->plugins || !s->hooks->in(s, p, &(uint8_t){ 0 }))
-            deliver(s, p, 0);
+            deliver(s, p, 0, LMQ_HOLD_ACK_NONE, 0, 0);
         return 0;
     }
     if ((rc = lmq_in_init(s)))
@@ -424,23 +490,25 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         int32_t ack_id = make_ack_id(s, pid);
         if ((rc = lmq_in_set_gen(s, pid, (uint16_t)(ack_id >> 16))))
             return lmq_session_fail(s, rc, "out of memory");
-        deliver(s, p, ack_id);
+        deliver(s, p, ack_id, LMQ_HOLD_ACK_NONE, 0, 0);
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
         return 0;
     }
-    if (s->store) {
+    if (s->store || s->hold) {
         /* Durable: acknowledged when the application pulls it (QoS 2: the
          * id reaches the state file together with the delivery; QoS 1: a
          * process killed before the pull gets it again), durable.c.  A
          * QoS 2 resend meanwhile is not delivered again [MQTT-4.3.3-10]. */
+        /* Held (delivery paused): unacked the same way until its release
+         * (hold.c), which acks it or, with a store, defers that to the pull. */
         uint16_t gen = (uint16_t)(s->conn_gen & 0x7FFFu);
-        if (lmq_in_set_gen(s, pid, gen) || lmq_durable_defer_ack(s, pid, gen))
+        if (lmq_in_set_gen(s, pid, gen) || (!s->hold && lmq_durable_defer_ack(s, pid, gen)))
             return lmq_session_fail(s, LMQ_ENOMEM, "out of memory");
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
-        deliver(s, p, 0);
+        deliver(s, p, 0, s->store ? LMQ_HOLD_ACK_PULL : LMQ_HOLD_ACK_NOW, pid, gen);
         return 0;
     }
-    deliver(s, p, 0);
+    deliver(s, p, 0, LMQ_HOLD_ACK_NONE, 0, 0);
     if (p->qos == 1) {
         rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
     } else {
