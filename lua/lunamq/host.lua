@@ -451,6 +451,8 @@ end
 -- 20 x scan_ms, as a safety net; it is the only watch with --watch poll or
 -- when inotify cannot be had (then every scan_ms).
 M.DEBOUNCE_MS = 5
+-- state and pending timers are saved at most this often while scripts run
+M.FLUSH_MS = 50
 M.MAX_DELAY_MS = 200
 function M.watcher(o, sys, log)
   local w = { interval = o.scan_ms }
@@ -655,6 +657,7 @@ function M.main(args)
   local next_scan = clock() + watch.interval
 
   local shown_mode
+  local next_flush = 0
   local function loop()
     while true do
       for ev in client:events() do
@@ -681,8 +684,14 @@ function M.main(args)
         end
       end
       rt:run_timers()
-      rt:flush()
       local now = clock()
+      -- state and timers to disk: at the end of a batch, but while
+      -- messages stream in at most every FLUSH_MS (encoding the state of
+      -- every script that ran, per batch, cost more than the messages)
+      if next(rt.touched) and now >= next_flush then
+        rt:flush()
+        next_flush = now + M.FLUSH_MS
+      end
       -- (between two batches: every message before is handled by the old
       -- version, every message after by the new one)
       if now >= next_scan or (watch.due and now >= watch.due) then
@@ -693,6 +702,7 @@ function M.main(args)
       end
       if stop_at and now >= stop_at then return end
       local wait = next_scan - now
+      if next(rt.touched) and next_flush - now < wait then wait = next_flush - now end
       if watch.due and watch.due - now < wait then wait = watch.due - now end
       local t = rt:next_timer_in()
       if t and t < wait then wait = t end
