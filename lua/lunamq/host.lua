@@ -248,20 +248,28 @@ end
 
 -- The settings a --config file makes: a chunk in an empty environment that
 -- returns a table or assigns globals.  nil, message on any problem.
-function M.read_config(path)
+-- A Lua file that returns a table or sets globals (the config, the
+-- secrets), run in an empty environment: the table, or nil, message
+-- ("what path: ...").
+local function table_file(what, path)
   local f = io.open(path, "rb")
-  if not f then return nil, ("config %s: cannot be read"):format(path) end
+  if not f then return nil, ("%s %s: cannot be read"):format(what, path) end
   local src = f:read("*a")
   f:close()
   local env = {}
   local chunk, err = load(src, "@" .. path, "t", env)
-  if not chunk then return nil, "config " .. err end
+  if not chunk then return nil, what .. " " .. err end
   local ok, ret = pcall(chunk)
-  if not ok then return nil, "config " .. tostring(ret) end
+  if not ok then return nil, what .. " " .. tostring(ret) end
   if ret ~= nil and type(ret) ~= "table" then
-    return nil, ("config %s: returns a %s, not a table"):format(path, type(ret))
+    return nil, ("%s %s: returns a %s, not a table"):format(what, path, type(ret))
   end
-  local t = ret or env
+  return ret or env
+end
+
+function M.read_config(path)
+  local t, err = table_file("config", path)
+  if not t then return nil, err end
   local out = {}
   for k, v in pairs(t) do
     local s = BY_KEY[k]
@@ -362,17 +370,7 @@ function M.read_secrets(path)
   if bit.band(st.mode, 63) ~= 0 then -- 0077
     return nil, ("secrets %s: mode %04o lets others read it; chmod 600 %s"):format(path, st.mode, path)
   end
-  local src = sys.read_file(path)
-  if not src then return nil, ("secrets %s: cannot be read"):format(path) end
-  local env = {}
-  local chunk, err = load(src, "@" .. path, "t", env)
-  if not chunk then return nil, "secrets " .. err end
-  local ok, ret = pcall(chunk)
-  if not ok then return nil, "secrets " .. tostring(ret) end
-  if ret ~= nil and type(ret) ~= "table" then
-    return nil, ("secrets %s: returns a %s, not a table"):format(path, type(ret))
-  end
-  return ret or env
+  return table_file("secrets", path)
 end
 
 -- Where the script API reference is: docs/host-api.md beside the lua/

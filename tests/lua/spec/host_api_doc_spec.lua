@@ -104,16 +104,7 @@ describe("docs/host-api.md #unit", function()
           local m = { topic = topic, payload = payload, qos = 0, retain = o and o.retain or false }
           rt:deliver(m); rt:run_timers(); rt:flush()
         end
-        local function run_to(until_ms)
-          while true do
-            local d = rt:next_timer_in()
-            if not d or clock.now() + d > until_ms then break end
-            clock.advance(d)
-            rt:run_timers()
-          end
-          clock.advance(until_ms - clock.now())
-          rt:run_timers(); rt:flush()
-        end
+        local function run_to(until_ms) util.run_timers_to(rt, clock, until_ms) end
         function env.advance(s) run_to(clock.now() + s * 1000) end
         function env.advance_to(text)
           local y, mo, d, h, mi, sec = text:match("^(%d+)-(%d+)-(%d+) (%d+):(%d+):?(%d*)$")
