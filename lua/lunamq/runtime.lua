@@ -309,8 +309,8 @@ function R:make_env(rec, ver)
       payload = tostring(payload)
     end
     rt:loop_check(topic)
-    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, o.retain and true or false,
-                                         o.props)
+    local retain = o.retain ~= nil and o.retain ~= false and o.retain ~= 0   -- 0 is off
+    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, retain, o.props)
     if not id then error(("publish %s: %s"):format(tostring(topic), tostring(msg)), 2) end
     return id
   end

@@ -66,11 +66,17 @@ struct lmq_client {
     int64_t reconnect_min;
     int64_t reconnect_max;
     int reconnect_first;
+    int64_t drain_timeout;      /* LMQ_OPT_DRAIN_TIMEOUT_MS (the session's copy rules) */
     int follow_redirect;        /* stored; redirects are not followed yet */
     int log_level;
 
     /* the current connection attempt */
     lmq_resolver *resolver;
+    int resolving_target;       /* socks5://: the server's name first, then the proxy's */
+    struct addrinfo *targets;   /* socks5://: the server's addresses, */
+    struct addrinfo *target_next;   /* the one after the one being asked for */
+    struct sockaddr_storage proxy_target;   /* the server's address for socks5:// */
+    socklen_t proxy_target_len;
     struct addrinfo *addrs;
     struct addrinfo *addr_next;
     char last_connect_err[160];
@@ -217,6 +223,7 @@ LMQ_API lmq_client *lmq_client_new(void)
     c->port = 0;                /* the transport's default: see client_port() */
     c->tcp_nodelay = 1;
     c->connect_timeout = 10000;
+    c->drain_timeout = 10000;
     c->reconnect = 1;
     c->reconnect_min = 500;
     c->reconnect_max = 30000;
@@ -242,6 +249,9 @@ static void attempt_cleanup(lmq_client *c)
     if (c->addrs)
         freeaddrinfo(c->addrs);
     c->addrs = c->addr_next = NULL;
+    if (c->targets)
+        freeaddrinfo(c->targets);
+    c->targets = c->target_next = NULL;
     c->t.ops->close(&c->t);
 }
 
@@ -337,6 +347,11 @@ static int set_int_locked(lmq_client *c, int option, int64_t v)
         if (rc == 0 && (rc = lmq_session_set_int(c->s, option, v)) < 0)
             return session_err(c, rc);
         return rc;
+    case LMQ_OPT_DRAIN_TIMEOUT_MS:
+        rc = ms_opt(c, &c->drain_timeout, v, 0);
+        if (rc == 0 && (rc = lmq_session_set_int(c->s, option, v)) < 0)
+            return session_err(c, rc);
+        return rc;
     case LMQ_OPT_RECONNECT:
         return bool_opt(c, &c->reconnect, v);
     case LMQ_OPT_RECONNECT_MIN_MS:
@@ -422,6 +437,7 @@ static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
     case LMQ_OPT_PORT:
     case LMQ_OPT_TCP_NODELAY:
     case LMQ_OPT_CONNECT_TIMEOUT_MS:
+    case LMQ_OPT_DRAIN_TIMEOUT_MS:
     case LMQ_OPT_RECONNECT:
     case LMQ_OPT_RECONNECT_MIN_MS:
     case LMQ_OPT_RECONNECT_MAX_MS:
@@ -764,6 +780,10 @@ static void conn_lost(lmq_client *c, int err, int64_t now)
         set_err(c, "%s", c->t.err);
     attempt_cleanup(c);
     lmq_session_lost(c->s, now, err);
+    /* Our disconnect left messages undelivered: the session said so in an
+     * event; the client's message says it too. */
+    if (c->user_stop && lmq_session_undelivered(c->s))
+        set_err(c, "%s", lmq_session_errmsg(c->s));
     after_lost(c, err, now);
 }
 
@@ -855,11 +875,15 @@ static void transport_up(lmq_client *c, int64_t now)
 /* Connect to the next resolved address; on failure the one after. */
 static void try_addresses(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay };
+    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay, NULL, 0 };
     struct addrinfo *a;
     char msg[256];
     int rc;
 
+    if (c->proxy_target_len) {
+        o.proxy_target = (const struct sockaddr *)&c->proxy_target;
+        o.proxy_target_len = c->proxy_target_len;
+    }
     while ((a = c->addr_next) != NULL) {
         c->addr_next = a->ai_next;
         c->fd_gen++;
@@ -881,9 +905,30 @@ static void try_addresses(lmq_client *c, int64_t now)
             return;
         }
     }
+    if (c->net.proxy.kind) {
+        snprintf(msg, sizeof msg, "cannot connect to the %s proxy %s:%d: %s",
+                 lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                 c->net.proxy.port, c->last_connect_err);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, msg, now);
+        return;
+    }
     snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, client_port(c),
              c->last_connect_err);
     attempt_failed(c, LMQ_ECONNECT, msg, now);
+}
+
+/* socks5://: the next of the server's addresses to ask the proxy for;
+ * 0 when none is left. */
+static int next_proxy_target(lmq_client *c)
+{
+    struct addrinfo *a = c->target_next;
+
+    if (!a)
+        return 0;
+    memcpy(&c->proxy_target, a->ai_addr, a->ai_addrlen);
+    c->proxy_target_len = a->ai_addrlen;
+    c->target_next = a->ai_next;
+    return 1;
 }
 
 static void resolve_check(lmq_client *c, int64_t now)
@@ -897,8 +942,30 @@ static void resolve_check(lmq_client *c, int64_t now)
         return;
     lmq_resolver_free(c->resolver);
     c->resolver = NULL;
+    if (rc < 0 && c->net.proxy.kind && !c->resolving_target) {
+        char pmsg[300];
+        snprintf(pmsg, sizeof pmsg, "%s proxy: %s", lmq_proxy_kind_name(c->net.proxy.kind), msg);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, pmsg, now);
+        return;
+    }
     if (rc < 0) {
         attempt_failed(c, rc, msg, now);
+        return;
+    }
+    if (c->resolving_target) {
+        /* socks5://: the server's address is sent to the proxy; now find
+         * the proxy itself. */
+        c->targets = res;
+        c->target_next = res;
+        next_proxy_target(c);
+        c->resolving_target = 0;
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+        if (rc < 0) {
+            attempt_failed(c, rc, "out of memory starting name resolution", now);
+            return;
+        }
+        c->fd_gen++;
+        resolve_check(c, now);
         return;
     }
     c->addrs = c->addr_next = res;
@@ -908,7 +975,7 @@ static void resolve_check(lmq_client *c, int64_t now)
 
 static void connect_unix(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { NULL, 0 };
+    lmq_transport_opts o = { NULL, 0, NULL, 0 };
     struct sockaddr_un sun;
     char msg[256];
     int rc;
@@ -954,7 +1021,18 @@ static void begin_attempt(lmq_client *c, int64_t now)
     else if (c->net.tls && c->net.insecure)
         log_ev(c, LMQ_LOG_WARNING, "TLS host name check is off (LMQ_OPT_TLS_INSECURE): "
                "any certificate from a trusted CA passes for %s", c->host);
-    rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
+    c->proxy_target_len = 0;
+    c->resolving_target = c->net.proxy.kind &&
+                          lmq_proxy_resolves_locally(&c->net.proxy, c->host);
+    if (c->net.proxy.kind)
+        log_ev(c, LMQ_LOG_INFO, "through the %s proxy %s:%d (%s resolves %s)",
+               lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host, c->net.proxy.port,
+               c->resolving_target ? "this host" : "the proxy", c->host);
+    /* With a proxy, the addresses tried are the proxy's. */
+    if (c->net.proxy.kind && !c->resolving_target)
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+    else
+        rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
     if (rc < 0) {
         attempt_failed(c, rc, "out of memory starting name resolution", now);
         return;
@@ -1010,8 +1088,17 @@ static void defer_close(lmq_client *c)
     c->deadline = 0;
 }
 
+/* Disconnected while no connection could deliver the backlog. */
+static void report_undelivered(lmq_client *c)
+{
+    lmq_session_report_undelivered(c->s);
+    if (lmq_session_undelivered(c->s))
+        set_err(c, "%s", lmq_session_errmsg(c->s));
+}
+
 static void cancel_connect(lmq_client *c)
 {
+    report_undelivered(c);
     attempt_cleanup(c);
     lmq_session_push_event(c->s, LMQ_EV_CONNECT_FAILED, LMQ_ECLOSED, 0,
                            "connect cancelled by lmq_client_disconnect");
@@ -1043,8 +1130,9 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
             break;
         }
         /* Bound the goodbye: a peer that stops reading must not keep the
-         * connection open forever. */
-        c->deadline = now + c->connect_timeout;
+         * connection open forever.  The session drains the backlog first
+         * for up to its drain timeout, then sends DISCONNECT. */
+        c->deadline = now + c->drain_timeout + c->connect_timeout;
         if (foreign_thread(c))
             break;              /* the loop thread writes DISCONNECT and closes */
         rc = flush(c, now);
@@ -1065,6 +1153,7 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
         break;
     default: /* CS_WAITING: the loss was reported already */
         c->user_stop = 1;
+        report_undelivered(c);
         /* Still one closing event, so a caller that waits for the end of
          * the client after lmq_client_disconnect always gets it. */
         lmq_session_push_event(c->s, LMQ_EV_DISCONNECTED, 0, 0,
@@ -1304,6 +1393,13 @@ static void connect_progress(lmq_client *c, int64_t now)
     snprintf(c->last_connect_err, sizeof c->last_connect_err, "%s", c->t.err);
     log_ev(c, LMQ_LOG_DEBUG, "%s", c->t.err);
     c->t.ops->close(&c->t);
+    if (rc == LMQ_EPROXY_TARGET && next_proxy_target(c)) {
+        /* socks5://: the proxy could not reach that address of the
+         * server; ask it for the next one (as a direct connect would). */
+        c->addr_next = c->addrs;
+        try_addresses(c, now);
+        return;
+    }
     if (!c->unix_path && rc != LMQ_ECONNECT) {
         /* A handshake failed (TLS, WebSocket): the server answered, so no
          * other address is tried, and the specific code is kept. */
@@ -1364,15 +1460,22 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c)
             attempt_failed(c, LMQ_ETIMEOUT, "timed out resolving the host name", now);
             break;
         case CS_CONNECTING:
+        {
+            char via[160] = "", msg[400];
+            if (c->net.proxy.kind)
+                snprintf(via, sizeof via, " (through the %s proxy %s:%d)",
+                         lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                         c->net.proxy.port);
             if (c->t.handshaking) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out", c->host,
-                         client_port(c), c->t.ops->name);
+                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out%s", c->host,
+                         client_port(c), c->t.ops->name, via);
                 attempt_failed(c, LMQ_EHANDSHAKE_TIMEOUT, msg, now);
                 break;
             }
-            attempt_failed(c, LMQ_ETIMEOUT, "timed out connecting", now);
+            snprintf(msg, sizeof msg, "timed out connecting%s", via);
+            attempt_failed(c, LMQ_ETIMEOUT, msg, now);
             break;
+        }
         case CS_WAITING:
             begin_attempt(c, now);
             break;
@@ -1458,6 +1561,42 @@ unsigned lmq_client_fd_gen(const lmq_client *c)
     g = c->fd_gen;
     lmq_client_unlock(c);
     return g;
+}
+
+int lmq_client_request(lmq_client *c, int32_t msg_id, int *error)
+{
+    int rc, e = 0;
+
+    lmq_client_lock(c);
+    rc = lmq_session_request(c->s, msg_id, &e);
+    lmq_client_unlock(c);
+    if (error)
+        *error = e;
+    return rc;
+}
+
+LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out, int32_t size)
+{
+    lmq_session_stats st;
+    lmq_backlog b;
+
+    if (!c || !out || size < 8)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    lmq_session_stats_get(c->s, &st);
+    memset(&b, 0, sizeof b);
+    b.struct_size = (uint32_t)size < sizeof b ? (uint32_t)size : (uint32_t)sizeof b;
+    b.unwritten_msgs = (int32_t)st.unwritten_msgs;
+    b.inflight_msgs = (int32_t)st.inflight_out;
+    b.incomplete_msgs = b.unwritten_msgs + b.inflight_msgs;
+    b.undelivered = (int32_t)lmq_session_undelivered(c->s);
+    b.requests = (int32_t)st.requests;
+    b.unwritten_bytes = (int64_t)st.unwritten_bytes;
+    b.stray_acks = (int64_t)st.stray_acks;
+    lmq_client_unlock(c);
+    /* A caller built against an older, shorter struct gets its part. */
+    memcpy(out, &b, b.struct_size);
+    return 0;
 }
 
 int lmq_client_stop_error(const lmq_client *c)
