@@ -70,7 +70,6 @@ struct lmq_client {
     int64_t reconnect_max;
     int reconnect_first;
     int64_t drain_timeout;      /* LMQ_OPT_DRAIN_TIMEOUT_MS (the session's copy rules) */
-    int follow_redirect;        /* stored; redirects are not followed yet */
     int log_level;
 
     /* the current connection attempt */
@@ -361,8 +360,6 @@ static int set_int_locked(lmq_client *c, int option, int64_t v)
         return ms_opt(c, &c->reconnect_max, v, 0);
     case LMQ_OPT_RECONNECT_FIRST:
         return bool_opt(c, &c->reconnect_first, v);
-    case LMQ_OPT_FOLLOW_REDIRECT:
-        return bool_opt(c, &c->follow_redirect, v);
     case LMQ_OPT_LOG_LEVEL:
         if (v < LMQ_LOG_ERROR || v > LMQ_LOG_DEBUG) {
             set_err(c, "log level out of range 1..4: %lld", (long long)v);
@@ -443,7 +440,6 @@ static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
     case LMQ_OPT_RECONNECT_MIN_MS:
     case LMQ_OPT_RECONNECT_MAX_MS:
     case LMQ_OPT_RECONNECT_FIRST:
-    case LMQ_OPT_FOLLOW_REDIRECT:
     case LMQ_OPT_LOG_LEVEL:
         set_err(c, "option %d takes an integer", option);
         return LMQ_EINVAL;
