@@ -37,6 +37,7 @@ ABI_MAJOR = 0
 LMQ_MQTT_31 = 3
 LMQ_MQTT_311 = 4
 LMQ_MQTT_5 = 5
+LMQ_MQTT_AUTO = 0
 
 # enum lmq_option
 OPTIONS = {
@@ -77,6 +78,7 @@ OPTIONS = {
     "LMQ_OPT_FOLLOW_REDIRECT": 70,
     "LMQ_OPT_LOG_LEVEL": 71,
     "LMQ_OPT_STRICT_RECEIVE_MAX": 72,
+    "LMQ_OPT_RECONNECT_TAKEN_OVER": 76,
     "LMQ_OPT_URL": 80,
     "LMQ_OPT_TLS": 81,
     "LMQ_OPT_TLS_CA_FILE": 82,
@@ -115,6 +117,7 @@ OTHER_ENUMS = {
     "LMQ_MQTT_31": 3,
     "LMQ_MQTT_311": 4,
     "LMQ_MQTT_5": 5,
+    "LMQ_MQTT_AUTO": 0,
 }
 globals().update(OTHER_ENUMS)
 
