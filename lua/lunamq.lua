@@ -294,12 +294,19 @@ end
 
 -- ------------------------------------------------------------------ events
 
-local EVENT_NAMES = {
-  [1] = "connected", [2] = "connect_failed", [3] = "disconnected",
-  [4] = "message", [5] = "published", [6] = "subscribed", [7] = "unsubscribed",
-  [8] = "auth", [9] = "log", [10] = "fd_changed", [11] = "error",
-}
+-- The header's numbers, as the cdef declares them: enum constants are read
+-- from C (lunamq.const("LMQ_EV_MESSAGE") == 4), never written here.
+local function const(name) return tonumber(C[name]) end
+M.const = const
+
+-- Event type codes to names ("message"), every LMQ_EV_* of the cdef.
+local EVENT_NAMES = {}
+for name in cdef_text:gmatch("LMQ_EV_([%w_]+)%s*=") do
+  EVENT_NAMES[const("LMQ_EV_" .. name)] = name:lower()
+end
 M.event_names = EVENT_NAMES
+local EV_MESSAGE, EV_LOG, EV_CONNECTED =
+  const("LMQ_EV_MESSAGE"), const("LMQ_EV_LOG"), const("LMQ_EV_CONNECTED")
 
 local BATCH = 64
 -- lmq_client_events writes no more than this per event (the cdef's size).
@@ -310,14 +317,14 @@ local function copy_event(ev)
     type = EVENT_NAMES[ev.type] or tostring(ev.type), code = ev.type,
     error = ev.error, reason = ev.reason, msg_id = ev.msg_id,
   }
-  if ev.type == 4 then
+  if ev.type == EV_MESSAGE then
     t.topic = ffi.string(ev.topic, ev.topic_len)
     t.payload = ev.payload ~= nil and ffi.string(ev.payload, ev.payload_len) or ""
     t.qos, t.retain, t.dup, t.ack_id = ev.qos, ev.retain ~= 0, ev.dup ~= 0, ev.ack_id
     t.packet_id = ev.packet_id
-  elseif ev.type == 9 then
+  elseif ev.type == EV_LOG then
     t.level = ev.log_level
-  elseif ev.type == 1 then
+  elseif ev.type == EV_CONNECTED then
     t.session_present = ev.session_present ~= 0
   end
   if ev.n_reasons > 0 and ev.reasons ~= nil then
@@ -335,27 +342,33 @@ end
 
 -- -------------------------------------------------------- MQTT 5 properties
 
--- Property names (MQTT 5.0 section 2.2.2.2) to identifiers, and which ones
--- are strings or binary data (the rest are integers).  User properties
--- (0x26) go separately as `user`.
-local PROP = {
-  payload_format_indicator = 0x01, message_expiry_interval = 0x02,
-  content_type = 0x03, response_topic = 0x08, correlation_data = 0x09,
-  subscription_identifier = 0x0B, session_expiry_interval = 0x11,
-  assigned_client_identifier = 0x12, server_keep_alive = 0x13,
-  authentication_method = 0x15, authentication_data = 0x16,
-  request_problem_information = 0x17, will_delay_interval = 0x18,
-  request_response_information = 0x19, response_information = 0x1A,
-  server_reference = 0x1C, reason_string = 0x1F, receive_maximum = 0x21,
-  topic_alias_maximum = 0x22, topic_alias = 0x23, maximum_qos = 0x24,
-  retain_available = 0x25, maximum_packet_size = 0x27,
-  wildcard_subscription_available = 0x28,
-  subscription_identifier_available = 0x29,
-  shared_subscription_available = 0x2A,
-}
-local PROP_STR = { [0x03] = true, [0x08] = true, [0x09] = true, [0x12] = true,
-                   [0x15] = true, [0x16] = true, [0x1A] = true, [0x1C] = true,
-                   [0x1F] = true }
+-- Property names (MQTT 5.0 section 2.2.2.2) to identifiers (the header's
+-- LMQ_PROP_* values), and which ones are strings or binary data (the rest
+-- are integers).  User properties go separately as `user`.
+local PROP, PROP_STR = {}, {}
+for name, enum, is_str in ([[
+  payload_format_indicator PAYLOAD_FORMAT - message_expiry_interval MESSAGE_EXPIRY -
+  content_type CONTENT_TYPE s response_topic RESPONSE_TOPIC s
+  correlation_data CORRELATION_DATA s subscription_identifier SUBSCRIPTION_ID -
+  session_expiry_interval SESSION_EXPIRY -
+  assigned_client_identifier ASSIGNED_CLIENT_ID s server_keep_alive SERVER_KEEP_ALIVE -
+  authentication_method AUTH_METHOD s authentication_data AUTH_DATA s
+  request_problem_information REQUEST_PROBLEM_INFO - will_delay_interval WILL_DELAY -
+  request_response_information REQUEST_RESPONSE_INFO -
+  response_information RESPONSE_INFO s server_reference SERVER_REFERENCE s
+  reason_string REASON_STRING s receive_maximum RECEIVE_MAXIMUM -
+  topic_alias_maximum TOPIC_ALIAS_MAXIMUM - topic_alias TOPIC_ALIAS -
+  maximum_qos MAXIMUM_QOS - retain_available RETAIN_AVAILABLE -
+  maximum_packet_size MAXIMUM_PACKET_SIZE -
+  wildcard_subscription_available WILDCARD_SUB_AVAILABLE -
+  subscription_identifier_available SUB_ID_AVAILABLE -
+  shared_subscription_available SHARED_SUB_AVAILABLE -
+]]):gmatch("(%S+)%s+(%S+)%s+(%S)") do
+  local id = const("LMQ_PROP_" .. enum)
+  PROP[name] = id
+  if is_str == "s" then PROP_STR[id] = true end
+end
+local PROP_SUB_ID, PROP_USER = PROP.subscription_identifier, const("LMQ_PROP_USER")
 M.PROP = PROP
 
 -- A property list from { content_type = "application/json", user =
@@ -418,7 +431,7 @@ end
 -- The Subscription Identifiers of the block in prop_ev: a list, or nil.
 local function read_sub_ids()
   local ids, i = nil, 0
-  while C.lmq_event_prop_int(prop_ev, 0x0B, i, prop_i64) == 1 do
+  while C.lmq_event_prop_int(prop_ev, PROP_SUB_ID, i, prop_i64) == 1 do
     i = i + 1
     ids = ids or {}
     ids[i] = tonumber(prop_i64[0])
@@ -438,7 +451,7 @@ function M.event_props(ev)
       if C.lmq_event_prop_str(prop_ev, id, prop_s, prop_len) == 1 then
         r[name] = ffi.string(prop_s[0], prop_len[0])
       end
-    elseif id == 0x0B then
+    elseif id == PROP_SUB_ID then
       r[name] = read_sub_ids()
     elseif C.lmq_event_prop_int(prop_ev, id, 0, prop_i64) == 1 then
       r[name] = tonumber(prop_i64[0])
@@ -564,6 +577,12 @@ function Client:connect()
   return ret_true(C.lmq_client_connect(self.h), self.h)
 end
 
+-- A flag given as a boolean or a number: 0, false and nil are off.  (Lua's
+-- `v and 1 or 0` is 1 for 0.)
+local function flag(v)
+  return v ~= nil and v ~= false and v ~= 0
+end
+
 -- publish(topic, payload [, qos [, retain]]) or publish(topic, payload,
 -- { qos =, retain =, props = { ... } (see lunamq.proplist) }) -> message id
 function Client:publish(topic, payload, qos, retain)
@@ -580,18 +599,20 @@ function Client:publish(topic, payload, qos, retain)
   end
   payload = payload or ""
   return ret(C.lmq_client_publish(self.h, topic, #topic, payload, #payload,
-                                  qos or 0, retain and 1 or 0, pl), self.h)
+                                  qos or 0, flag(retain) and 1 or 0, pl), self.h)
 end
 
 -- Subscription options as on the wire: bits 0-1 QoS, 2 no local,
 -- 3 retain as published, 4-5 retain handling.
+local SUB_NO_LOCAL, SUB_RAP = const("LMQ_SUB_NO_LOCAL"), const("LMQ_SUB_RETAIN_AS_PUBLISHED")
+local SUB_RH_SHIFT = 4   -- LMQ_SUB_RETAIN_HANDLING_MASK is bits 4-5
 local function sub_options(o)
   if type(o) == "number" then return o end
   o = o or {}
   local v = o.qos or 0
-  if o.no_local then v = bit.bor(v, 4) end
-  if o.retain_as_published then v = bit.bor(v, 8) end
-  if o.retain_handling then v = bit.bor(v, bit.lshift(o.retain_handling, 4)) end
+  if flag(o.no_local) then v = bit.bor(v, SUB_NO_LOCAL) end
+  if flag(o.retain_as_published) then v = bit.bor(v, SUB_RAP) end
+  if o.retain_handling then v = bit.bor(v, bit.lshift(o.retain_handling, SUB_RH_SHIFT)) end
   return v
 end
 
@@ -754,15 +775,8 @@ function Client:wait(pred, timeout_ms, seen)
   end
 end
 
-pcall(ffi.cdef, [[
-struct lmq_lua_timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, void *ts);
-]])
-local ts = ffi.new("struct lmq_lua_timespec")
--- CLOCK_MONOTONIC in milliseconds (a float with sub-millisecond part).
-function M.monotonic_ms()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
-end
+-- CLOCK_MONOTONIC in milliseconds (a float with sub-millisecond part): the
+-- host's clock (lunamq.sys), one for the binding and the host.
+M.monotonic_ms = require("lunamq.sys").monotonic_ms
 
 return M

@@ -132,6 +132,7 @@ enum lmq_error {
                                  over; no reconnect unless LMQ_OPT_RECONNECT_TAKEN_OVER */
     LMQ_ECLIENT_ID = -123,    /* the client id breaks the protocol level's rule
                                  (3.1: 1 to 23 characters), refused before connecting */
+    LMQ_EUNDELIVERED = -125,  /* our disconnect left accepted messages undelivered */
 
     /* secure and web transports, connection URLs */
     LMQ_ETLS = -130,          /* TLS failed (the text carries wolfSSL's reason) */
@@ -372,6 +373,10 @@ enum lmq_option {
      * an id do not throw each other out for ever; 1 reconnects as after
      * any other loss. */
     LMQ_OPT_RECONNECT_TAKEN_OVER = 76,
+    /* int ms, default 10000, 0: none.  How long lmq_client_disconnect
+     * goes on delivering what was accepted (queued, unwritten, awaiting
+     * acks) before its DISCONNECT goes; what is left is reported. */
+    LMQ_OPT_DRAIN_TIMEOUT_MS = 73,
 
     /* connection URL: mqtt:// mqtts:// ws:// wss:// unix:///path, with
      * user:password@, host, :port and /path (see lmq_client_set_url) */
@@ -473,8 +478,20 @@ LMQ_API int lmq_client_set_url(lmq_client *c, const char *url, int32_t len);
  * valid until the next call on the client. */
 LMQ_API const char *lmq_client_errmsg(const lmq_client *c);
 
-/* One SUBSCRIBE entry: the filter and its options (bits 0-1 QoS, 2 no local,
- * 3 retain as published, 4-5 retain handling, as on the wire). */
+/* Subscription options as the SUBSCRIBE carries them (MQTT 5 section
+ * 3.8.3.1; levels 3 and 4 send the QoS bits only): the QoS (0..2) or'd
+ * with the flags and one retain handling value. */
+enum lmq_sub_option {
+    LMQ_SUB_QOS_MASK = 0x03,            /* bits 0-1: the maximum QoS */
+    LMQ_SUB_NO_LOCAL = 0x04,            /* not our own publications (v5) */
+    LMQ_SUB_RETAIN_AS_PUBLISHED = 0x08, /* keep the retain flag as published (v5) */
+    LMQ_SUB_RETAIN_HANDLING_MASK = 0x30,/* bits 4-5, one of: */
+    LMQ_SUB_RETAIN_SEND = 0x00,         /*   retained messages at subscribe (default) */
+    LMQ_SUB_RETAIN_SEND_NEW = 0x10,     /*   only when the subscription is new */
+    LMQ_SUB_RETAIN_NONE = 0x20          /*   none */
+};
+
+/* One SUBSCRIBE entry: the filter and its options (enum lmq_sub_option). */
 typedef struct lmq_subscription {
     const char *filter;
     int32_t filter_len;             /* < 0: NUL-terminated */
@@ -483,10 +500,17 @@ typedef struct lmq_subscription {
 
 /*
  * Publish.  Returns a message id (> 0) that the LMQ_EV_PUBLISHED event
- * carries when the message is complete (QoS 0: written to the socket; QoS 1:
- * PUBACK; QoS 2: PUBCOMP) or failed; or a negative LMQ_E* code when the
- * arguments are refused (nothing is sent then).  topic and payload are
- * copied.  While offline the message waits in the bounded offline queue.
+ * carries when the message is complete or failed; or a negative LMQ_E*
+ * code when the arguments are refused (nothing is sent then).  Complete
+ * means: QoS 0, the last byte of its PUBLISH went to the socket (or to the
+ * transport's own buffer below TLS / WebSocket); QoS 1, PUBACK; QoS 2,
+ * PUBCOMP.  topic and payload are copied.  A message waits in one bounded
+ * queue (LMQ_OPT_OFFLINE_MAX_MSGS / _BYTES) while offline, while the
+ * server's Receive Maximum holds it back, and while more than 64 KiB of
+ * encoded output is still unwritten: a producer faster than the socket
+ * meets LMQ_EQUEUE_FULL (or, better, keeps a window with
+ * lmq_client_backlog).  A QoS 0 message not written whole when the
+ * connection drops goes again on the next one.
  */
 LMQ_API int lmq_client_publish(lmq_client *c, const char *topic, int32_t topic_len,
                                const void *payload, int32_t payload_len,
@@ -515,11 +539,44 @@ LMQ_API int lmq_client_unsubscribe(lmq_client *c, const char *const *filters,
 LMQ_API int lmq_client_ack(lmq_client *c, int32_t ack_id, int32_t reason);
 /* Send AUTH (v5 enhanced authentication, or re-authentication). */
 LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *props);
-/* Send DISCONNECT with a reason code and close; no reconnect follows.  One
- * closing event always follows a 0 return: LMQ_EV_DISCONNECTED (error 0
- * for our own disconnect, also while waiting to reconnect) or
- * LMQ_EV_CONNECT_FAILED when a connect attempt was cut short. */
+/* Send DISCONNECT with a reason code and close; no reconnect follows.
+ * Connected, it first delivers what was accepted (queued, unwritten, and
+ * QoS 1/2 acks still to come) for up to LMQ_OPT_DRAIN_TIMEOUT_MS, refusing
+ * new publishes (LMQ_ESTATE) meanwhile; then DISCONNECT goes.  If
+ * messages are left undelivered (drain timed out, the link broke, or the
+ * client was offline), an LMQ_EV_ERROR with LMQ_EUNDELIVERED comes before
+ * the closing event, lmq_client_errmsg says how many, and
+ * lmq_client_backlog still counts them (with a state directory they stay
+ * in the file for the next run).  One closing event always follows a 0
+ * return: LMQ_EV_DISCONNECTED (error 0 for our own disconnect, also
+ * while waiting to reconnect) or LMQ_EV_CONNECT_FAILED when a connect
+ * attempt was cut short. */
 LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_proplist *props);
+
+/*
+ * What the client holds that is not complete, for callers that keep a
+ * window (a producer that reads its input only as fast as the socket
+ * takes it: lunamq pub -l does).  The struct grows as lmq_event does:
+ * pass sizeof(lmq_backlog) as size; fields are only appended; struct_size
+ * says how much the engine filled.
+ */
+typedef struct lmq_backlog {
+    uint32_t struct_size;       /* bytes of this struct the engine filled */
+    int32_t unwritten_msgs;     /* accepted, not yet written whole to the socket
+                                   (queued: offline, behind flow control or the
+                                   64 KiB of encoded output) */
+    int32_t inflight_msgs;      /* QoS 1/2 written, PUBACK / PUBCOMP to come */
+    int32_t incomplete_msgs;    /* unwritten + in flight: no LMQ_EV_PUBLISHED yet */
+    int32_t undelivered;        /* left by the last disconnect (LMQ_EUNDELIVERED) */
+    int32_t requests;           /* SUBSCRIBE / UNSUBSCRIBE not answered yet */
+    int64_t unwritten_bytes;    /* encoded output not written + the topic and
+                                   payload bytes of queued messages */
+    int64_t stray_acks;         /* acks for packet ids not in flight, ignored */
+} lmq_backlog;
+
+/* Fill *out, up to size bytes (sizeof(lmq_backlog)).  0, or LMQ_EINVAL
+ * (NULL, or size below 8). */
+LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out, int32_t size);
 
 /* ------------------------------------------------------------------ events */
 
@@ -681,9 +738,16 @@ LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop);
 LMQ_API void lmq_loop_free(lmq_loop *loop);
 /* Drive c from this loop (before lmq_client_connect). */
 LMQ_API int lmq_client_attach(lmq_client *c, lmq_loop *loop);
-/* Run: flags 0 until lmq_loop_stop or nothing is left, 1 one iteration
- * (blocking), 2 one iteration without blocking. */
-LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags);
+/* How long lmq_loop_run runs. */
+enum lmq_run_mode {
+    LMQ_RUN_DEFAULT = 0,            /* until lmq_loop_stop or nothing is left */
+    LMQ_RUN_ONCE = 1,               /* one iteration, waiting for something */
+    LMQ_RUN_NOWAIT = 2              /* one iteration without waiting */
+};
+/* Run the loop (mode: enum lmq_run_mode).  0, or LMQ_EINVAL for a NULL
+ * loop or an unknown mode. */
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t mode);
+/* Make lmq_loop_run return after the current iteration.  NULL is a no-op. */
 LMQ_API void lmq_loop_stop(lmq_loop *loop);
 
 /*
@@ -692,8 +756,27 @@ LMQ_API void lmq_loop_stop(lmq_loop *loop);
  */
 /* Connect and wait for the outcome: 0 connected, or an LMQ_E* code. */
 LMQ_API int lmq_client_connect_wait(lmq_client *c, int32_t timeout_ms);
-/* Run the client's loop for up to timeout_ms (-1: until disconnected). */
+/* Run the client's loop until the client stops (disconnected and no
+ * reconnect pending: returns its error, 0 for a clean disconnect), a stop
+ * is requested (lmq_client_run_stop, or lmq_loop_stop on the client's
+ * loop, from the event callback or another thread: returns 0), or
+ * timeout_ms passed (-1: no limit; returns 0). */
 LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms);
+/* Make the lmq_client_run / lmq_client_wait under way return now (from
+ * the event callback, or from another thread).  0 or LMQ_EINVAL. */
+LMQ_API int lmq_client_run_stop(lmq_client *c);
+/*
+ * Run the client's loop until the request msg_id (a publish, subscribe or
+ * unsubscribe id) completes, then return at once (paho's
+ * wait_for_publish): 0 when it succeeded, the error its event carries
+ * (LMQ_EREJECTED, LMQ_EDROPPED...) when it failed, LMQ_ETIMEOUT when
+ * timeout_ms passed first (-1: no limit; the request goes on), LMQ_ESTATE
+ * when the client stopped first, LMQ_EINVAL for an id that is neither
+ * pending nor among the last 64 completions.  The completion event is
+ * still delivered (callback) or queued for lmq_client_events as usual.
+ * Blocking convenience like lmq_client_run (not in thread mode).
+ */
+LMQ_API int lmq_client_wait(lmq_client *c, int32_t msg_id, int32_t timeout_ms);
 /* Run the client's loop in a background thread (paho's loop_start); while
  * it runs, publish/subscribe/unsubscribe/disconnect may be called from any
  * thread.  Events go to the callback, on the loop thread only. */

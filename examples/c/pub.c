@@ -15,32 +15,22 @@
 #define QOS 1
 #define TIMEOUT_MS 10000
 
-struct state {
-    int msg_id;
-    int done;
-    int error;
-};
-
 static void on_event(lmq_client *c, const lmq_event *ev, void *userdata)
 {
-    struct state *st = userdata;
-
     (void)c;
-    if (ev->type == LMQ_EV_PUBLISHED && ev->msg_id == st->msg_id) {
-        st->done = 1;
-        st->error = ev->error;
-    } else if (ev->type == LMQ_EV_DISCONNECTED && ev->error) {
+    (void)userdata;
+    if (ev->type == LMQ_EV_DISCONNECTED && ev->error)
         fprintf(stderr, "disconnected: %s\n", lmq_strerror(ev->error));
-    }
+    else if (ev->type == LMQ_EV_ERROR)
+        fprintf(stderr, "%s\n", ev->text);
 }
 
 int main(int argc, char **argv)
 {
     const char *host = argc > 1 ? argv[1] : "localhost";
     int port = argc > 2 ? atoi(argv[2]) : 1883;
-    struct state st = { 0, 0, 0 };
     lmq_client *c = lmq_client_new();
-    int rc = 1;
+    int rc = 1, id, err;
 
     if (!c)
         return 1;
@@ -48,27 +38,26 @@ int main(int argc, char **argv)
     lmq_client_set_int(c, LMQ_OPT_PORT, port);
     lmq_client_set_str(c, LMQ_OPT_CLIENT_ID, "ExampleClientPub", -1);
     lmq_client_set_int(c, LMQ_OPT_KEEPALIVE, 20);
-    lmq_client_set_callback(c, on_event, &st, NULL);
+    lmq_client_set_callback(c, on_event, NULL, NULL);
 
     if (lmq_client_connect_wait(c, TIMEOUT_MS) != 0) {
         fprintf(stderr, "failed to connect: %s\n", lmq_client_errmsg(c));
         goto out;
     }
-    st.msg_id = lmq_client_publish(c, TOPIC, -1, PAYLOAD, (int32_t)strlen(PAYLOAD), QOS, 0, NULL);
-    if (st.msg_id < 0) {
-        fprintf(stderr, "failed to publish: %s\n", lmq_strerror(st.msg_id));
+    id = lmq_client_publish(c, TOPIC, -1, PAYLOAD, (int32_t)strlen(PAYLOAD), QOS, 0, NULL);
+    if (id < 0) {
+        fprintf(stderr, "failed to publish: %s\n", lmq_strerror(id));
         goto out;
     }
     printf("Waiting for publication of %s\non topic %s\n", PAYLOAD, TOPIC);
-    /* Run the loop in short turns until the PUBACK completes the message. */
-    for (int waited = 0; !st.done && waited < TIMEOUT_MS; waited += 10)
-        lmq_client_run(c, 10);
-    if (!st.done || st.error) {
-        fprintf(stderr, "message not delivered: %s\n",
-                st.done ? lmq_strerror(st.error) : "timed out");
+    /* Runs the loop until the PUBACK completes the message, and no longer
+     * (paho's wait_for_publish). */
+    err = lmq_client_wait(c, id, TIMEOUT_MS);
+    if (err) {
+        fprintf(stderr, "message not delivered: %s\n", lmq_strerror(err));
         goto out;
     }
-    printf("Message with id %d delivered\n", st.msg_id);
+    printf("Message with id %d delivered\n", id);
     lmq_client_disconnect(c, 0, NULL);
     lmq_client_run(c, TIMEOUT_MS);     /* returns once the connection is closed */
     rc = 0;

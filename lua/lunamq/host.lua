@@ -44,6 +44,14 @@
 --                          besides the safe ones: os, io, package, debug
 --   --plugin PATH          (plugins = { "a.so", { path = "b.so", config = "..." } })
 --                          C plugins for the host's client (repeatable)
+--   --location LAT,LON     (location = { lat =, lon = }) where sun() and
+--                          at("sunset") are computed (degrees, north/east +)
+--   (config only)          (settings = { ... }) what scripts read as `settings`
+--   --secrets FILE         (secrets) a Lua table file, mode 0600, that scripts
+--                          read as `secrets` (tokens stay out of rule files)
+--   --loop-max N           (loop_max) publishes per second to its own filter
+--                          before a handler is stopped as a loop (default 20)
+--   --help-api             print the script API reference
 --
 -- Anything wrong in the flags or the config (an unknown flag or key, a bad
 -- value, a missing directory) is one line on stderr and exit status 2,
@@ -72,13 +80,16 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
        [--state-dir DIR] [--log-level debug|info|warn|error] [-q] [-d]
        [--bound-ms N] [--max-errors N] [--watch inotify|poll] [--scan-ms N] [--run-for-ms N]
-       [--no-sub-ids] [--allow os,io,package,debug] [--plugin PATH]...
+       [--no-sub-ids] [--allow os,io,package,debug] [--plugin PATH]... [--location LAT,LON]
+       [--secrets FILE] [--loop-max N]
+       lunamq host --help-api      the script API reference (docs/host-api.md)
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
 --config FILE: a Lua table with the same settings by name (url, host, port, username,
 password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
 insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
 scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, no_sub_ids, allow,
-plugins); flags win over it.
+plugins, location = { lat =, lon = }, settings = { ... } (the scripts' settings table),
+secrets, loop_max); flags win over it.
 ]==]
 
 -- Value checkers: value (a flag's text, or a config value) -> value or nil, why.
@@ -159,6 +170,26 @@ local function plugins(v)
   return list
 end
 
+-- location: "LAT,LON" (a flag) or { lat =, lon = } (config), degrees,
+-- north and east positive: where sun() and at "sunset" are computed.
+local function location(v)
+  local lat, lon
+  if type(v) == "string" then
+    local a, b = v:match("^%s*([^,%s]+)%s*,%s*([^,%s]+)%s*$")
+    lat, lon = tonumber(a), tonumber(b)
+  elseif type(v) == "table" then
+    lat, lon = v.lat, v.lon
+    for k in pairs(v) do
+      if k ~= "lat" and k ~= "lon" then return nil, "takes lat and lon only" end
+    end
+  end
+  if type(lat) ~= "number" or type(lon) ~= "number" or lat < -90 or lat > 90 or lon < -180
+     or lon > 180 then
+    return nil, "needs a latitude -90..90 and a longitude -180..180 (LAT,LON or { lat =, lon = })"
+  end
+  return { lat = lat, lon = lon }
+end
+
 -- Every setting: its name (config key), its flags, its checker; a boolean
 -- setting's flags take no value.
 local SETTINGS = {
@@ -201,6 +232,13 @@ local SETTINGS = {
   { "no_sub_ids", { "--no-sub-ids" }, flag },
   { "allow", { "--allow" }, allow },
   { "plugins", { "--plugin" }, plugins },
+  { "location", { "--location" }, location },
+  { "settings", {}, function(v)
+    if type(v) ~= "table" then return nil, "needs a table" end
+    return v
+  end },
+  { "secrets", { "--secrets" }, text },
+  { "loop_max", { "--loop-max" }, int_in(1) },
 }
 local BY_FLAG, BY_KEY = {}, {}
 for _, s in ipairs(SETTINGS) do
@@ -243,8 +281,8 @@ local function default_scripts()
   return base .. "/lunamq/rules"
 end
 
--- Flags (and the --config they name) -> settings, or nil (help asked), or
--- nil, message.
+-- Flags (and the --config they name) -> settings, or nil (help asked;
+-- nil, nil, "api" for --help-api), or nil, message.
 function M.parse(args)
   local o, config = {}, nil
   local i = 1
@@ -253,6 +291,8 @@ function M.parse(args)
     local s = BY_FLAG[a]
     if a == "--help" then
       return nil
+    elseif a == "--help-api" then
+      return nil, nil, "api"
     elseif a == "--config" then
       config = args[i + 1]
       if not config then return nil, "--config needs a file" end
@@ -304,7 +344,51 @@ function M.parse(args)
   o.watch = o.watch or "inotify"
   o.protocol = o.protocol or 5
   o.log_level = o.log_level or "info"
+  if o.secrets then
+    local sec, err = M.read_secrets(o.secrets)
+    if not sec then return nil, err end
+    o.secret_values = sec
+  end
   return o
+end
+
+-- The secrets file: a Lua table (like the config), refused unless only
+-- its owner may read it (mode 0600 or 0400), so a token never sits in a
+-- rule file nor in a file others can read.
+function M.read_secrets(path)
+  local sys = require "lunamq.sys"
+  local st = sys.stat(path)
+  if not st or st.dir then return nil, ("secrets %s: cannot be read"):format(path) end
+  if bit.band(st.mode, 63) ~= 0 then -- 0077
+    return nil, ("secrets %s: mode %04o lets others read it; chmod 600 %s"):format(path, st.mode, path)
+  end
+  local src = sys.read_file(path)
+  if not src then return nil, ("secrets %s: cannot be read"):format(path) end
+  local env = {}
+  local chunk, err = load(src, "@" .. path, "t", env)
+  if not chunk then return nil, "secrets " .. err end
+  local ok, ret = pcall(chunk)
+  if not ok then return nil, "secrets " .. tostring(ret) end
+  if ret ~= nil and type(ret) ~= "table" then
+    return nil, ("secrets %s: returns a %s, not a table"):format(path, type(ret))
+  end
+  return ret or env
+end
+
+-- Where the script API reference is: docs/host-api.md beside the lua/
+-- tree of a checkout, or share/lunamq/doc/ of an install.
+function M.api_doc()
+  local here = package.searchpath and package.searchpath("lunamq.host", package.path)
+  local base = here and here:match("^(.*)/lunamq/host%.lua$") or "lua"
+  for _, rel in ipairs { "/../docs/host-api.md", "/../doc/host-api.md" } do
+    local f = io.open(base .. rel, "rb")
+    if f then
+      local s = f:read("*a")
+      f:close()
+      return s, base .. rel
+    end
+  end
+  return nil, "the script API reference (docs/host-api.md) is not installed beside " .. base
 end
 
 local function make_logger(min_level)
@@ -372,8 +456,10 @@ function M.watcher(o, sys, log)
   local w = { interval = o.scan_ms }
   local IN = sys.IN
   if o.watch == "inotify" then
+    -- (lib/: the modules scripts require; a change reloads their users)
     local fd, err = sys.inotify_watch(o.dir, bit.bor(IN.CLOSE_WRITE, IN.MOVED_TO, IN.MOVED_FROM,
-                                                     IN.DELETE, IN.DELETE_SELF, IN.MOVE_SELF))
+                                                     IN.DELETE, IN.DELETE_SELF, IN.MOVE_SELF),
+                                      { o.dir .. "/lib" })
     if fd then
       w.fd = fd
       w.interval = o.scan_ms * 20
@@ -451,9 +537,18 @@ local function fail(msg)
 end
 
 function M.main(args)
-  local o, err = M.parse(args)
+  local o, err, help = M.parse(args)
   if not o then
     if err then return fail(err) end
+    if help == "api" then
+      local doc, derr = M.api_doc()
+      if not doc then
+        io.stderr:write("lunamq host: " .. derr .. "\n")
+        return 1
+      end
+      io.stdout:write(doc)
+      return 0
+    end
     io.stdout:write(M.USAGE)
     return 0
   end
@@ -504,10 +599,26 @@ function M.main(args)
                                         -- MQTT 5: a Subscription Identifier per filter, so
                                         -- overlapping filters do not double-call handlers
                                         sub_ids = o.protocol == 5 and not o.no_sub_ids,
-                                        allow = o.allow })
+                                        allow = o.allow, location = o.location,
+                                        protocol = o.protocol == 5 and 5 or 4,
+                                        settings = o.settings, secrets = o.secret_values,
+                                        trace = o.log_level == "debug", loop_max = o.loop_max })
   if not made then
     client:close()
     return fail("state directory " .. o.state_dir .. ": " .. tostring(rt))
+  end
+  -- one host per state directory: two would both act on every message
+  -- (one button press toggling twice) and overwrite each other's state
+  local lock, lerr, holder = sys.lock(o.state_dir .. "/.lock")
+  if not lock then
+    client:close()
+    if lerr == "locked" then
+      io.stderr:write(("lunamq host: the state directory %s is in use by another lunamq host%s; "
+        .. "one host per state directory (stop the other, or give this one --state-dir)\n")
+        :format(o.state_dir, holder and (" (pid %d)"):format(holder) or ""))
+      return 1
+    end
+    return fail("state directory " .. o.state_dir .. ": " .. tostring(lerr))
   end
   log("info", nil, ("lunamq %s (engine: %s), scripts in %s"):format(lunamq.version,
       lunamq.library_path == "(process)" and "linked in" or tostring(lunamq.library_path), o.dir))
@@ -554,7 +665,9 @@ function M.main(args)
         elseif ev.type == "connected" then
           log("info", nil, "connected" .. (ev.session_present and " (session present)" or ""))
           shown_mode = M.connected(o, rt, ev, log, shown_mode)
+          rt:on_connected()
         elseif ev.type == "connect_failed" or ev.type == "disconnected" then
+          if ev.type == "disconnected" then rt:on_disconnected() end
           log("warn", nil, ("%s: %s %s"):format(ev.type, ev.errname or "", ev.text or ""))
         elseif ev.type == "subscribed" then
           -- (the runtime's own SUBSCRIBEs; the engine's re-subscriptions

@@ -16,12 +16,13 @@ local timers_mod = require "lunamq.timers"
 local state_mod = require "lunamq.state"
 local dispatch_mod = require "lunamq.dispatch"
 local guard_mod = require "lunamq.guard"
-local cjson = require("cjson").new()
-cjson.encode_sparse_array(true)
+local calendar = require "lunamq.calendar"
+local json = require "lunamq.json"
 
 local M = {}
 local R = {}
 R.__index = R
+local LOADING = setmetatable({}, { __tostring = function() return "(loading)" end })
 
 -- The Subscription Identifiers of a message: one (a number), or a list,
 -- or nil.  The common block, a single identifier and nothing else, is
@@ -50,6 +51,7 @@ end
 M.DEFAULTS = {
   max_errors = 5,   -- consecutive errors before a handler is disabled
   bound_ms = 1000,  -- longest a single call into a script may run
+  loop_max = 20,    -- publishes to its own filter per second before a handler is stopped
 }
 
 local function default_log(level, script, msg)
@@ -85,7 +87,9 @@ function M.new(opts)
   end
   self.matches = matches
   self.dispatch = dispatch_mod.new(matches)
-  self.timers = timers_mod.new(self.clock)
+  self.timers = timers_mod.new(self.clock, wall)
+  -- where the sun is computed: { lat =, lon = } (degrees) or nil
+  self.location = opts.location
   self.store = state_mod.new(opts.state_dir)
   local bound = opts.bound_ms
   if bound == nil then bound = M.DEFAULTS.bound_ms end
@@ -109,6 +113,17 @@ function M.new(opts)
     self.allow[#self.allow + 1] = k
   end
   self.requests = {}    -- correlation data -> waiting task
+  -- MQTT version the host connects with (request() needs 5); nil: unknown
+  self.protocol = opts.protocol
+  -- the config's settings table and the secrets file, for scripts
+  self.settings = opts.settings or {}
+  self.secrets = opts.secrets or {}
+  -- -d: a line per message naming the topic and the handler
+  self.trace = opts.trace and true or false
+  -- the loop guard: a handler publishing to a topic its own filter
+  -- matches more than loop_max times within a second is disabled
+  self.loop_max = opts.loop_max or M.DEFAULTS.loop_max
+  self.skipped = {}     -- directory entries not loaded, logged once
   self.seq = 0          -- for internal names (tasks, requests)
   -- correlation data stays unique across restarts: a late reply to an
   -- earlier run must not wake a new request
@@ -155,12 +170,39 @@ end
 
 -- ------------------------------------------------------------ script API
 
+-- A copy of a config table for one script (settings, secrets): reading,
+-- #, pairs and ipairs work as on any table; a key the config does not have
+-- cannot be added (a typo is an error at its line, not a silent nil
+-- later); what a script changes in its copy changes nothing elsewhere (not
+-- the config, not another script, not its own next version).
+local function freeze(t, what, seen)
+  if seen[t] then return seen[t] end
+  local r = {}
+  seen[t] = r
+  for k, v in pairs(t) do
+    r[k] = type(v) == "table" and freeze(v, what, seen) or v
+  end
+  return setmetatable(r, {
+    __newindex = function(_, k)
+      error(("%s has no key %s: settings come from the config, secrets from the secrets "
+             .. "file"):format(what, tostring(k)), 2)
+    end,
+    __metatable = false,
+  })
+end
+function R:frozen(what, t)
+  return freeze(t or {}, what, {})
+end
+
 -- The environment one version of one script runs in.  `rec` is the script
 -- record (stable across versions), `ver` this version's pending
 -- registrations while its top level runs.
 function R:make_env(rec, ver)
   local rt = self
   local env, api = {}, {}
+  ver.modules = ver.modules or {}
+  ver.deps = ver.deps or {}
+  ver.on_connect = ver.on_connect or {}
   for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
   -- the string metatable is shared by every script and the host: not handed out
   env.getmetatable = function(v)
@@ -189,7 +231,7 @@ function R:make_env(rec, ver)
   })
   api.SCRIPT = rec.name
   api.state = rec.state
-  api.json = { encode = cjson.encode, decode = cjson.decode, null = cjson.null }
+  api.json = { encode = json.encode, decode = json.decode, null = json.null }
 
   local log = {}
   for _, level in ipairs { "debug", "info", "warn", "error" } do
@@ -198,16 +240,34 @@ function R:make_env(rec, ver)
   api.log = log
   api.print = log.info
 
+  -- the filter and options of on / keep_last / wait_for: qos, or an error
+  -- at the caller's caller naming what is wrong (an unknown option too)
+  local function check_sub(what, filter, o, known)
+    if type(filter) ~= "string" then error(what .. ": filter must be a string", 3) end
+    local lunamq = require "lunamq"
+    local ok, msg = lunamq.validate_filter(filter)
+    if not ok then error(("%s: bad filter %q: %s"):format(what, filter, msg), 3) end
+    if type(o) ~= "table" then error(what .. ": options must be a table", 3) end
+    for k in pairs(o) do
+      if not known[k] then
+        local names = {}
+        for n in pairs(known) do names[#names + 1] = n end
+        table.sort(names)
+        error(("%s: unknown option %s (it takes %s)"):format(what, tostring(k),
+              table.concat(names, ", ")), 3)
+      end
+    end
+    local qos = o.qos or 0
+    if qos ~= 0 and qos ~= 1 and qos ~= 2 then error(what .. ": qos must be 0, 1 or 2", 3) end
+    return qos
+  end
+  local ON_OPTIONS = { qos = true, json = true, changed_only = true, debounce = true, throttle = true }
+
   -- on(filter, fn [, { qos =, json =, changed_only =, debounce = s, throttle = s }])
   function api.on(filter, fn, o)
     o = o or {}
-    if type(filter) ~= "string" then error("on: filter must be a string", 2) end
     if type(fn) ~= "function" then error("on: handler must be a function", 2) end
-    local lunamq = require "lunamq"
-    local ok, msg = lunamq.validate_filter(filter)
-    if not ok then error(("on: bad filter %q: %s"):format(filter, msg), 2) end
-    local qos = o.qos or 0
-    if qos ~= 0 and qos ~= 1 and qos ~= 2 then error("on: qos must be 0, 1 or 2", 2) end
+    local qos = check_sub("on", filter, o, ON_OPTIONS)
     for _, k in ipairs { "debounce", "throttle" } do
       if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] <= 0) then
         error(("on: %s must be a number of seconds > 0"):format(k), 2)
@@ -240,14 +300,17 @@ function R:make_env(rec, ver)
     o = o or {}
     if type(topic) ~= "string" then error("publish: topic must be a string", 2) end
     if type(payload) == "table" then
-      payload = cjson.encode(payload)
+      local ok, text = pcall(json.encode, payload)
+      if not ok then error(("publish %s: %s"):format(topic, text), 2) end
+      payload = text
     elseif payload == nil then
       payload = ""
     else
       payload = tostring(payload)
     end
-    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, o.retain and true or false,
-                                         o.props)
+    rt:loop_check(topic)
+    local retain = o.retain ~= nil and o.retain ~= false and o.retain ~= 0   -- 0 is off
+    local id, msg = rt.transport.publish(topic, payload, o.qos or 0, retain, o.props)
     if not id then error(("publish %s: %s"):format(tostring(topic), tostring(msg)), 2) end
     return id
   end
@@ -273,7 +336,7 @@ function R:make_env(rec, ver)
     if not ver.loading then error("on_timer: only at a script's top level", 2) end
     ver.callbacks[name] = fn
   end
-  local function set_timer(name, secs, fn, periodic, what, next_delay, at)
+  local function set_timer(name, secs, fn, periodic, what, sched)
     if type(name) ~= "string" then error(what .. ": name must be a string", 3) end
     if fn == nil then
       fn = (ver.loading and ver.callbacks or rec.callbacks or {})[name]
@@ -283,26 +346,43 @@ function R:make_env(rec, ver)
       end
     end
     if type(fn) ~= "function" then error(what .. ": callback must be a function", 3) end
-    local d = next_delay and next_delay() or ms(secs, what)
+    local d = sched and 0 or ms(secs, what)
     if periodic and d <= 0 then error(what .. ": interval must be > 0", 3) end
     local interval = periodic and d or nil
     if ver.loading then
       ver.timers[#ver.timers + 1] = { name = name, delay = d, interval = interval, fn = fn,
-                                      next_delay = next_delay, at = at }
+                                      sched = sched }
     else
-      rt.timers:set(rec.name, name, d, interval, fn, false,
-                    { declared = false, next_delay = next_delay or false, at = at or false })
+      local cb = rec.callbacks and rec.callbacks[name]
+      if cb ~= fn and not (rec.declared and rec.declared[name]) then
+        -- armed with a function of its own: it cannot come back from disk
+        rec.warned = rec.warned or {}
+        if not rec.warned[name] then
+          rec.warned[name] = true
+          local info = debug.getinfo(3, "Sl")
+          rt.log("warn", rec.name, ("%s:%d: timer %q is armed with a function of its own: it will "
+            .. "not survive a restart (name its callback with on_timer(%q, fn) at the top level "
+            .. "and leave fn out)"):format(info and info.short_src:match("[^/]*$") or rec.name,
+            info and info.currentline or 0, name, name))
+        end
+      end
+      rt:arm(rec.name, name, d, interval, fn, false, sched, { declared = false })
     end
   end
   function api.after(name, secs, fn) set_timer(name, secs, fn, false, "after") end
   function api.every(name, secs, fn) set_timer(name, secs, fn, true, "every") end
-  -- at(name, "HH:MM[:SS]", fn): every day at that local time.
-  function api.at(name, clock_time, fn)
-    local next_delay = rt:daily(clock_time)
-    if not next_delay then
-      error(("at: %q is not a time of day HH:MM[:SS]"):format(tostring(clock_time)), 2)
-    end
-    set_timer(name, 0, fn, false, "at", next_delay, tostring(clock_time))
+  -- at(name, spec, fn): "HH:MM[:SS]", "sunset-00:30", "Mon-Fri 07:30"...
+  -- (lunamq.calendar); cron(name, "*/5 * * * *", fn).  Each runs at or
+  -- after its local time, never before.
+  function api.at(name, spec, fn)
+    local sched, why = rt:schedule("at", spec)
+    if not sched then error("at: " .. why, 2) end
+    set_timer(name, 0, fn, false, "at", sched)
+  end
+  function api.cron(name, spec, fn)
+    local sched, why = rt:schedule("cron", spec)
+    if not sched then error("cron: " .. why, 2) end
+    set_timer(name, 0, fn, false, "cron", sched)
   end
   function api.cancel(name)
     if ver.loading then
@@ -312,8 +392,17 @@ function R:make_env(rec, ver)
     end
     return rt.timers:cancel(rec.name, name)
   end
-  -- Seconds until the named timer fires, nil when it is not armed.
+  -- Seconds until the named timer fires, nil when it is not armed;
+  -- without a name { [name] = seconds } for every armed timer.
   function api.pending(name)
+    if name == nil then
+      local r = {}
+      for _, t in ipairs(rt.timers:owned(rec.name)) do
+        if not t.internal then r[t.name] = math.max(0, t.due - rt.clock()) / 1000 end
+      end
+      return r
+    end
+    if type(name) ~= "string" then error("pending: name must be a string or nil", 2) end
     local t = rt.timers:get(rec.name, name)
     if not t then return nil end
     return math.max(0, t.due - rt.clock()) / 1000
@@ -337,6 +426,15 @@ function R:make_env(rec, ver)
   function api.request(topic, payload, o)
     local task = rt:current_task("request")
     o = o or {}
+    if rt.protocol and rt.protocol ~= 5 then
+      error("request: needs MQTT 5 (Response Topic, Correlation Data); the host connects with "
+            .. "MQTT 3.1.1 (-V): use publish() and wait_for() instead", 2)
+    end
+    for k in pairs(o) do
+      if k ~= "timeout" and k ~= "qos" and k ~= "props" and k ~= "json" then
+        error(("request: unknown option %s (it takes json, props, qos, timeout)"):format(tostring(k)), 2)
+      end
+    end
     local timeout = ms(o.timeout or 5, "request")
     rt.seq = rt.seq + 1
     local corr = rt.run_id .. "." .. rt.seq
@@ -347,7 +445,7 @@ function R:make_env(rec, ver)
     props.correlation_data = corr
     api.publish(topic, payload, { qos = o.qos or 1, props = props })
     local name = "\0request:" .. corr
-    rt.requests[corr] = { task = task, owner = rec.name, timer = name }
+    rt.requests[corr] = { task = task, owner = rec.name, timer = name, json = o.json }
     rt.timers:set(rec.name, name, timeout, nil, function()
       if rt.requests[corr] then
         rt.requests[corr] = nil
@@ -362,47 +460,215 @@ function R:make_env(rec, ver)
   -- (time spent running it), disabled = bool }, ... }.
   function api.stats()
     local r = {}
-    for i, h in ipairs(rec.handlers) do
-      r[i] = { filter = h.filter, where = h.where, calls = h.calls, errors = h.errors,
-               time_ms = h.time_ms, disabled = h.disabled or false }
+    for _, h in ipairs(rec.handlers) do
+      if not h.keep then
+        r[#r + 1] = { filter = h.filter, where = h.where, calls = h.calls, errors = h.errors,
+                      time_ms = h.time_ms, disabled = h.disabled or false }
+      end
     end
     return r
   end
 
-  function api.last(topic) return rt.last[topic] end
+  -- wait_for(filter [, timeout = 5 [, { json =, qos =, retained = }]]):
+  -- inside a handler or timer, the next message on filter: payload (decoded
+  -- with json), message; or nil, "timeout".  A retained copy the broker
+  -- sends because of the new subscription is old news and skipped unless
+  -- retained = true.
+  local WAIT_OPTIONS = { json = true, qos = true, retained = true }
+  function api.wait_for(filter, timeout, o)
+    local task = rt:current_task("wait_for")
+    o = o or {}
+    local qos = check_sub("wait_for", filter, o, WAIT_OPTIONS)
+    local d = ms(timeout == nil and 5 or timeout, "wait_for")
+    rt.seq = rt.seq + 1
+    local w = { filter = filter, qos = qos, waiter = true, task = task, script = rec.name,
+                json = o.json and true or false, retained = o.retained and true or false,
+                timer = "\0wait:" .. rt.seq, errors = 0, consecutive = 0, calls = 0 }
+    rt.dispatch:add(w)
+    rt:reconcile()
+    rt.timers:set(rec.name, w.timer, d, nil, function()
+      if rt:end_wait(w) then rt:resume(task, nil, "timeout") end
+    end, false, { internal = true })
+    return coroutine.yield()
+  end
+
+  -- keep_last(filter [, { qos = }]) at the top level: subscribe to filter
+  -- only so that last(topic) has the latest value of its topics (retained
+  -- device states), with no handler.
+  function api.keep_last(filter, o)
+    o = o or {}
+    local qos = check_sub("keep_last", filter, o, { qos = true })
+    if not ver.loading then error("keep_last: only at a script's top level", 2) end
+    ver.handlers[#ver.handlers + 1] = { script = rec.name, filter = filter, qos = qos, keep = true,
+                                        errors = 0, consecutive = 0, calls = 0, time_ms = 0 }
+  end
+
+  -- last(topic [, { json = true }]): the last payload seen on topic (any
+  -- filter of any script, or keep_last), decoded when asked (nil when it
+  -- is not JSON); nil when none came.
+  function api.last(topic, o)
+    local p = rt.last[topic]
+    if p ~= nil and o and o.json then
+      local ok, v = pcall(json.decode, p)
+      if not ok then return nil end
+      return v
+    end
+    return p
+  end
+
+  -- on_connect(fn) at the top level: fn() runs after every (re)connect, and
+  -- when the script is (re)loaded while connected: announce discovery and
+  -- availability again after a broker restart.
+  function api.on_connect(fn)
+    if type(fn) ~= "function" then error("on_connect: needs a function", 2) end
+    if not ver.loading then error("on_connect: only at a script's top level", 2) end
+    local info = debug.getinfo(2, "l")
+    ver.on_connect[#ver.on_connect + 1] = { fn = fn, script = rec.name, errors = 0, consecutive = 0,
+      calls = 0, time_ms = 0, where = rec.name .. ".lua:" .. (info and info.currentline or 0) }
+  end
+
+  -- settings (the config's settings table) and secrets (the secrets
+  -- file), read-only: each script its own copy.
+  api.settings = rt:frozen("settings", rt.settings)
+  api.secrets = rt:frozen("secrets", rt.secrets)
+
+  -- require "name": DIR/lib/name.lua ("a.b": lib/a/b.lua), run once per
+  -- version of the script in its own environment (the sandbox); a change
+  -- of the module reloads the scripts that use it.
+  function api.require(name)
+    if type(name) ~= "string" or not name:match("^[%w_]+[%w_%.]*$") then
+      error("require: module name must be letters, digits, _ and dots", 2)
+    end
+    local mods = ver.modules
+    if mods[name] ~= nil then
+      if mods[name] == LOADING then error(("require: %q requires itself (a cycle)"):format(name), 2) end
+      return mods[name]
+    end
+    local path = rt.dir .. "/lib/" .. name:gsub("%.", "/") .. ".lua"
+    local src = sys.read_file(path)
+    if not src then error(("require: module %q not found (looked for %s)"):format(name, path), 2) end
+    local st = sys.stat(path)
+    ver.deps[path] = st and (st.size .. "/" .. st.mtime) or "?"
+    local chunk, cerr = load(src, "@" .. path, "t", env)
+    if not chunk then error("require: " .. cerr, 2) end
+    guard_mod.prepare(chunk)
+    mods[name] = LOADING
+    local v = chunk(name)
+    if v == nil then v = true end
+    mods[name] = v
+    return v
+  end
   -- The MQTT 5 properties of a message a handler got (third argument).
   function api.props(m)
     return require("lunamq").event_props(m)
   end
-  -- The runtime's clock in seconds (monotonic, or the specs' fake one).
+  -- now(): seconds on the monotonic clock (for intervals: it never jumps,
+  -- and its zero is arbitrary).  time(): the wall clock, seconds since the
+  -- epoch with a fraction.  date(format [, t]): os.date's formats ("*t",
+  -- "!%H:%M" for UTC) for t (seconds, default time()), local time.
   function api.now() return rt.clock() / 1000 end
+  function api.time() return rt.wall() / 1000 end
+  function api.date(f, t)
+    if f ~= nil and type(f) ~= "string" then error("date: format must be a string", 2) end
+    if t ~= nil and type(t) ~= "number" then error("date: t must be seconds since the epoch", 2) end
+    local ok, r = pcall(os.date, f or "%c", math.floor(t or rt.wall() / 1000))
+    if not ok then error("date: " .. tostring(r), 2) end
+    return r
+  end
+  -- sun([day]): the sun at the configured location on a local day (nil:
+  -- today; seconds since the epoch; "YYYY-MM-DD"; { year, month, day }):
+  -- { sunrise, sunset, dawn, dusk, noon } in seconds since the epoch, and
+  -- polar = "day" | "night" when the sun does not rise or set that day.
+  function api.sun(day)
+    if not rt.location then
+      error("sun: no location: set location = { lat = ..., lon = ... } in the config, "
+            .. "or --location LAT,LON", 2)
+    end
+    local y, m, d
+    if day == nil or type(day) == "number" then
+      local t = os.date("*t", math.floor(day or rt.wall() / 1000))
+      y, m, d = t.year, t.month, t.day
+    elseif type(day) == "string" then
+      y, m, d = day:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+      y, m, d = tonumber(y), tonumber(m), tonumber(d)
+    elseif type(day) == "table" then
+      y, m, d = tonumber(day.year), tonumber(day.month), tonumber(day.day)
+    end
+    if not (y and m and d) then
+      error("sun: day must be nil, seconds since the epoch, \"YYYY-MM-DD\" or { year =, month =, day = }", 2)
+    end
+    return calendar.sun(rt.location.lat, rt.location.lon, y, m, d)
+  end
 
   return env
 end
 
--- "HH:MM[:SS]" -> a function giving the ms until its next local time, or
--- nil when the text is not a time of day.
-function R:daily(clock_time)
-  local h, m, sec = tostring(clock_time):match("^(%d%d?):(%d%d):?(%d*)$")
-  h, m, sec = tonumber(h), tonumber(m), tonumber(sec) or 0
-  if not h or h > 23 or m > 59 or sec > 59 then return nil end
-  return function() return self:ms_until_local(h, m, sec) end
+-- A calendar schedule: kind "at" or "cron" and its spec -> { kind =,
+-- spec =, calendar = function(after_ms) -> the next time (wall ms) }, or
+-- nil, why.
+function R:schedule(kind, spec)
+  local next_s, why
+  if kind == "cron" then
+    next_s, why = calendar.cron_schedule(spec)
+  else
+    next_s, why = calendar.at_schedule(spec, self.location)
+  end
+  if not next_s then return nil, why end
+  return { kind = kind, spec = spec, calendar = function(after_ms)
+    local t = next_s(after_ms / 1000)
+    return t and t * 1000
+  end }
 end
 
--- Milliseconds from now (the wall clock) to the next h:m:s local time.
-function R:ms_until_local(h, m, s)
-  local now = self.wall() / 1000
-  local t = os.date("*t", math.floor(now))
-  local target = os.time { year = t.year, month = t.month, day = t.day, hour = h, min = m, sec = s,
-                           isdst = nil }
-  if target <= now then
-    -- tomorrow; os.time normalises day 32 and finds the DST of that day
-    target = os.time { year = t.year, month = t.month, day = t.day + 1, hour = h, min = m, sec = s }
+-- Arm a script's timer; a calendar one (sched) at its next time after now
+-- (or at target, a wall-clock ms, when given: a restored deadline).
+function R:arm(owner, name, delay, interval, fn, keep, sched, extra, target)
+  extra = extra or {}
+  if sched then
+    local live = keep and self.timers:get(owner, name)
+    if live and live.calendar then
+      -- a reload: the live deadline stays unless the schedule changed
+      if live.spec == sched.spec and live.kind == sched.kind then target = live.target end
+      keep = false
+    end
+    local w = self.wall()
+    target = target or sched.calendar(w)
+    if not target then
+      self.log("warn", owner, ("timer %q: %s %q never comes"):format(name, sched.kind, sched.spec))
+      return
+    end
+    delay = math.max(0, math.ceil(target - w))
+    extra.calendar, extra.target, extra.kind, extra.spec = sched.calendar, target, sched.kind,
+                                                           sched.spec
+  else
+    extra.calendar, extra.target, extra.kind, extra.spec = false, false, false, false
   end
-  return (target - now) * 1000
+  return self.timers:set(owner, name, delay, interval, fn, keep, extra)
 end
 
 -- -------------------------------------------------------------- loading
+
+local OWN = { runtime = true, guard = true, timers = true, dispatch = true, state = true, sys = true,
+              host = true, calendar = true, json = true }
+-- A traceback with only the scripts' frames (and the lib modules'): the
+-- runtime's own lines and the C calls between them say nothing to the
+-- author of a rule.
+function M.script_frames(text)
+  text = tostring(text)
+  local out, n = {}, 0
+  for line in text:gmatch("[^\n]+") do
+    n = n + 1
+    local frame = line:match("^%s+(.*)")
+    if n == 1 or line == "stack traceback:" then
+      out[#out + 1] = line
+    elseif frame and not frame:match("^%[C%]") and not OWN[frame:match("lunamq/([%w_]+)%.lua:") or ""]
+           and not frame:match("^%(tail call%)") and not frame:match("^%[string") then
+      out[#out + 1] = line
+    end
+  end
+  if out[#out] == "stack traceback:" then out[#out] = nil end
+  return table.concat(out, "\n")
+end
 
 -- Compile and run one version of a script.  On success returns the
 -- version's registrations; on failure nil and a message naming file:line.
@@ -417,7 +683,7 @@ function R:compile(rec, path)
   guard_mod.prepare(chunk)
   local ok, rerr = self.guard.call(chunk)
   ver.loading = false
-  if not ok then return nil, rerr, src end
+  if not ok then return nil, M.script_frames(rerr), src end
   ver.env = env
   ver.src = src
   return ver
@@ -427,7 +693,12 @@ end
 -- declared timers are re-attached by name (keeping their deadline) or
 -- cancelled when no longer declared; handler-made timers stay.
 function R:commit(rec, ver)
-  self.dispatch:remove(function(h) return h.script == rec.name end)
+  local stopped = rec.version > 0 and self:stop_waiting(rec.name) or 0
+  if stopped > 0 then
+    self.log("info", rec.name, ("the previous version's %d waiting task%s stopped")
+             :format(stopped, stopped == 1 and "" or "s"))
+  end
+  self.dispatch:remove(function(h) return h.script == rec.name and not h.waiter end)
   for _, h in ipairs(rec.handlers) do h.removed = true end
   rec.handlers = ver.handlers
   for _, h in ipairs(ver.handlers) do self.dispatch:add(h) end
@@ -437,15 +708,16 @@ function R:commit(rec, ver)
   for _, t in ipairs(ver.timers) do
     declared[t.name] = true
     local live = self.timers:get(rec.name, t.name)
-    local delay = t.delay
+    local delay, target = t.delay, nil
     local was = saved[t.name]
     if not live and type(was) == "table" and type(was.due) == "number" then
       -- pending when the host stopped: the deadline it had, or at once
       delay = math.max(0, was.due - self.wall())
+      target = was.due
+      if t.sched and not (was[t.sched.kind] == t.sched.spec) then target = nil end
     end
-    self.timers:set(rec.name, t.name, delay, t.interval, t.fn,
-                    live ~= nil, { declared = true, next_delay = t.next_delay or false,
-                      at = t.at or false })
+    self:arm(rec.name, t.name, delay, t.interval, t.fn, live ~= nil, t.sched, { declared = true },
+             target)
   end
   -- live timers set by handlers: on_timer(name) gives them the new callback
   for _, t in ipairs(self.timers:owned(rec.name)) do
@@ -458,10 +730,10 @@ function R:commit(rec, ver)
       -- restored above
     elseif cb and type(was) == "table" and type(was.due) == "number" then
       -- set by a handler before the stop: its deadline, the on_timer callback
-      local next_delay = was.at and self:daily(was.at)
+      local sched = was.at and self:schedule("at", was.at) or was.cron and self:schedule("cron", was.cron)
       local interval = type(was.interval) == "number" and was.interval > 0 and was.interval or nil
-      self.timers:set(rec.name, name, math.max(0, was.due - self.wall()), interval, cb, false,
-                      { declared = false, next_delay = next_delay or false, at = next_delay and was.at or false })
+      self:arm(rec.name, name, math.max(0, was.due - self.wall()), interval, cb, false, sched or nil,
+               { declared = false }, was.due)
       self.log("info", rec.name, ("timer %q restored (due in %.1f s)")
                :format(name, math.max(0, was.due - self.wall()) / 1000))
     else
@@ -471,6 +743,10 @@ function R:commit(rec, ver)
     end
   end
   rec.callbacks = ver.callbacks
+  rec.declared = declared
+  rec.warned = {}
+  rec.on_connect = ver.on_connect
+  rec.deps = ver.deps
   self.touched[rec.name] = true
   self.timers:cancel_owner(rec.name, function(t)
     return t.declared and not declared[t.name]
@@ -479,6 +755,7 @@ function R:commit(rec, ver)
   rec.src = ver.src
   rec.version = (rec.version or 0) + 1
   self:reconcile()
+  if self.is_connected then self:run_on_connect(rec) end
 end
 
 -- name.lua -> name; hidden files (editor locks such as .#name.lua) and
@@ -512,6 +789,11 @@ function R:load(name, path, key)
       self.log("error", name, "not loaded: " .. err)
     else
       self.log("error", name, "reload failed, the previous version keeps running: " .. err)
+      -- (a lib module it uses changed and broke it: retried when it changes again)
+      for dep in pairs(rec.deps or {}) do
+        local st = sys.stat(dep)
+        rec.deps[dep] = st and (st.size .. "/" .. st.mtime) or "gone"
+      end
     end
     return false, err
   end
@@ -525,11 +807,9 @@ end
 function R:unload(name)
   local rec = self.scripts[name]
   if not rec then return end
+  self:stop_waiting(name)
   self.dispatch:remove(function(h) return h.script == name end)
   self.timers:cancel_owner(name)
-  for corr, p in pairs(self.requests) do
-    if p.owner == name then self.requests[corr] = nil end
-  end
   self:save(rec)
   self.scripts[name] = nil
   self:reconcile()
@@ -547,6 +827,15 @@ function R:recent_and_different(rec, path, st)
   return src ~= nil and src ~= rec.src and src ~= rec.broken_src
 end
 
+-- A lib module the script required has changed (or is gone) since it loaded.
+function R:deps_changed(rec)
+  for path, key in pairs(rec.deps or {}) do
+    local st = sys.stat(path)
+    if not st or (st.size .. "/" .. st.mtime) ~= key then return true end
+  end
+  return false
+end
+
 -- Look at the directory: load new files, reload changed ones (size or
 -- mtime), unload removed ones.  Returns the number of changes seen.
 function R:scan()
@@ -558,6 +847,15 @@ function R:scan()
   local seen, changes = {}, 0
   for _, f in ipairs(files) do
     local name = script_name(f)
+    if not name and f ~= ".state" and f ~= "lib" and not self.skipped[f] then
+      -- (logged once per name)
+      self.skipped[f] = true
+      local st = sys.stat(self.dir .. "/" .. f)
+      self.log("info", nil, ("skipped %s/%s: %s"):format(self.dir, f,
+        st and st.dir and "a directory (scripts are *.lua files in the directory itself; "
+                          .. "shared code goes in lib/)"
+        or "not a script (name.lua, the name of letters, digits, _, - and .)"))
+    end
     if name then
       local path = self.dir .. "/" .. f
       local st = sys.stat(path)
@@ -565,7 +863,8 @@ function R:scan()
         seen[name] = true
         local key = st.size .. "/" .. st.mtime
         local rec = self.scripts[name]
-        if not rec or rec.key ~= key or self:recent_and_different(rec, path, st) then
+        if not rec or rec.key ~= key or self:recent_and_different(rec, path, st)
+           or self:deps_changed(rec) then
           changes = changes + 1
           self:load(name, path, key)
         end
@@ -903,7 +1202,7 @@ function R:invoke(h, msg)
   local payload = msg.payload
   local arg = payload
   if h.json then
-    local ok, v = pcall(cjson.decode, payload)
+    local ok, v = pcall(json.decode, payload)
     if not ok then
       self.log("warn", h.script, ("%s: payload on %s is not JSON, handler skipped")
                :format(h.where, msg.topic))
@@ -913,6 +1212,9 @@ function R:invoke(h, msg)
   end
   h.calls = h.calls + 1
   h.label = h.label or ("handler %s (%s)"):format(h.where, h.filter)
+  if self.trace then
+    self.log("debug", h.script, ("%s -> %s (%d bytes)"):format(msg.topic, h.label, #payload))
+  end
   self:spawn(h, h.label, h.fn, arg, msg.topic, msg)
 end
 
@@ -985,12 +1287,16 @@ function R:resume(task, ...)
     end
     return
   end
-  local msg = ok and debug.traceback(task.co, tostring(err)) or tostring(rok)
+  local msg = ok and M.script_frames(debug.traceback(task.co, tostring(err))) or tostring(rok)
   self:task_failed(task, msg, self.guard.stops ~= stops)
 end
 
 function R:task_failed(task, msg, runaway)
   local o = task.owner
+  if o.loop_stopped then
+    o.loop_stopped = nil
+    return
+  end
   o.script = o.script or o.owner
   o.consecutive = o.consecutive or 0
   o.errors = o.errors or 0
@@ -1001,6 +1307,65 @@ function R:task_failed(task, msg, runaway)
       self.timers:cancel(o.owner, o.name)
     end
   end
+end
+
+-- The loop guard: the running handler publishes to topic; one whose own
+-- filter matches it, more than loop_max times within a second, triggers
+-- itself through the broker: it is disabled and reported, and this call
+-- stops with an error.
+function R:loop_check(topic)
+  local task = self.current
+  local h = task and task.owner
+  if not (h and h.filter and h.fn) or not self.matches(h.filter, topic) then return end
+  local now = self.clock()
+  if not h.loop_since or now - h.loop_since >= 1000 then
+    h.loop_since, h.loop_n = now, 0
+  end
+  h.loop_n = h.loop_n + 1
+  if h.loop_n > self.loop_max then
+    h.disabled = true
+    self.log("error", h.script, ("loop: handler %s (%s) published to %s, which its own filter "
+      .. "matches, more than %d times in a second: disabled (fix the rule and save it to "
+      .. "reload)"):format(h.where, h.filter, topic, self.loop_max))
+    self:event("host_handler_loop")
+    h.loop_stopped = true -- (the error below is this report: not logged again)
+    self:reconcile()
+    error(("loop guard: %s publishes to its own filter (%s)"):format(h.where, topic), 0)
+  end
+end
+
+-- A wait_for is over (message or timeout): its subscription goes.  true
+-- the first time.
+function R:end_wait(w)
+  if w.ended then return false end
+  w.ended = true
+  self.dispatch:remove(function(h) return h == w end)
+  self.timers:cancel(w.script, w.timer)
+  self:reconcile()
+  return true
+end
+
+-- A script's version is replaced or gone: everything of the old version
+-- that waits stops (sleeping tasks, pending request and wait_for, debounce
+-- and the other unnamed timers); named timers are the caller's business.
+function R:stop_waiting(name)
+  local n = 0
+  for _, t in ipairs(self.timers:owned(name)) do
+    if t.internal then
+      if not t.name:match("^%z?debounce") then n = n + 1 end
+      self.timers:cancel(name, t.name)
+    end
+  end
+  for corr, p in pairs(self.requests) do
+    if p.owner == name then self.requests[corr] = nil end
+  end
+  self.dispatch:remove(function(h)
+    if h.waiter and h.script == name then
+      h.ended = true
+      return true
+    end
+  end)
+  return n
 end
 
 -- The subscription for request() replies, made on first use.
@@ -1023,12 +1388,51 @@ function R:on_reply(msg)
   if not pend then return end
   self.requests[corr] = nil
   self.timers:cancel(pend.owner, pend.timer)
-  self:resume(pend.task, msg.payload, msg)
+  local payload = msg.payload
+  if pend.json then
+    local ok, v = pcall(json.decode, payload)
+    if not ok then return self:resume(pend.task, nil, "reply is not JSON: " .. tostring(v), msg) end
+    payload = v
+  end
+  self:resume(pend.task, payload, msg)
+end
+
+-- A message for a wait_for (a retained copy only when it asked).
+function R:on_wait(w, msg)
+  if w.ended or (msg.retain and not w.retained) then return end
+  self:end_wait(w)
+  local payload = msg.payload
+  if w.json then
+    local ok, v = pcall(json.decode, payload)
+    if not ok then return self:resume(w.task, nil, "not JSON: " .. tostring(v), msg) end
+    payload = v
+  end
+  self:resume(w.task, payload, msg)
+end
+
+-- The client is connected (every CONNACK): every script's on_connect.
+function R:on_connected()
+  self.is_connected = true
+  for _, rec in pairs(self.scripts) do self:run_on_connect(rec) end
+end
+function R:on_disconnected() self.is_connected = false end
+
+function R:run_on_connect(rec)
+  for _, c in ipairs(rec.on_connect or {}) do
+    if not c.disabled then
+      c.calls = c.calls + 1
+      self:spawn(c, ("on_connect %s"):format(c.where), c.fn)
+    end
+  end
 end
 
 function R:deliver_to(h, msg)
   if h.reply then
     self:on_reply(msg)
+  elseif h.waiter then
+    self:on_wait(h, msg)
+  elseif h.keep then
+    return
   elseif not h.disabled then
     self:call_handler(h, msg)
   end
@@ -1112,17 +1516,37 @@ function R:next_timer_in() return self.timers:next_in() end
 -- ms) to the state dir.  A script that never loaded has nothing to save.
 function R:save(rec)
   if rec.version == 0 then return end
-  local ok, err = self.store:save(rec.name, rec.state)
+  local ok, err, bad = self.store:save(rec.name, rec.state)
   if not ok then self.log("error", rec.name, err) end
+  self:report_unsaved(rec, ok and err or bad)
   local pending = {}
   for _, t in ipairs(self.timers:owned(rec.name)) do
     if not t.internal then
-      pending[t.name] = { due = math.floor(t.due + self.wall_offset), interval = t.interval,
-                          at = t.at or nil }
+      local p = { due = math.floor(t.due + self.wall_offset), interval = t.interval }
+      if t.calendar then
+        p.due = t.target
+        p[t.kind] = t.spec
+      end
+      pending[t.name] = p
     end
   end
   ok, err = self.store:save(rec.name, pending, "timers")
   if not ok then self.log("error", rec.name, err) end
+end
+
+-- Values of state that cannot be kept: one error line per value, when it
+-- first appears (not at every flush while it stays).
+function R:report_unsaved(rec, bad)
+  local was = rec.unsaved or {}
+  local now = {}
+  for _, why in ipairs(bad or {}) do
+    now[why] = true
+    if not was[why] then
+      self.log("error", rec.name, why .. " (the rest of the state is saved; "
+               .. "state keeps strings, numbers, booleans and tables of them)")
+    end
+  end
+  rec.unsaved = now
 end
 
 -- Persist every script that ran since the last flush.

@@ -2,10 +2,13 @@
 -- state directory: STATE_DIR/<script>.json is its `state` table,
 -- STATE_DIR/<script>.timers.json its pending timers.  Written atomically
 -- (temp file, fsync, rename) and only when the encoding changed, so a crash
--- leaves the last good copy.
+-- leaves the last good copy.  The encoding (lunamq.json's encode_state)
+-- round-trips exactly what it accepts: strings, numbers (not NaN; +-inf
+-- too), booleans, and tables of those with string or number keys, arrays
+-- and mixed tables alike.  A value it cannot keep is left out and named,
+-- and the rest is saved all the same.
 local sys = require "lunamq.sys"
-local cjson = require("cjson").new()
-cjson.encode_sparse_array(true)
+local json = require "lunamq.json"
 
 local M = {}
 local Store = {}
@@ -36,7 +39,7 @@ function Store:load(owner, kind)
     self.last[slot(owner, kind)] = "{}"
     return {}
   end
-  local ok, t = pcall(cjson.decode, s)
+  local ok, t = pcall(json.decode_state, s)
   if not ok or type(t) ~= "table" then
     os.rename(path, path .. ".bad")
     return {}, ("%s unreadable, kept as %s.bad: %s"):format(path, path, tostring(t))
@@ -45,20 +48,18 @@ function Store:load(owner, kind)
   return t
 end
 
--- Save if it changed.  true, or nil, message (a table JSON cannot hold:
--- functions, cycles, mixed keys).
+-- Save if it changed.  true, or nil, message (the write failed); and the
+-- list of values left out ("state.a[2]: a function cannot be saved"), which
+-- do not stop the rest from being saved.
 function Store:save(owner, t, kind)
-  if not self.dir then return true end
-  local ok, s = pcall(cjson.encode, t)
-  if not ok then
-    return nil, ("%s of %s not saved: %s"):format(kind or "state", owner, tostring(s))
-  end
+  local s, bad = json.encode_state(t, kind == nil and "state" or kind)
+  if not self.dir then return true, bad end
   local k = slot(owner, kind)
-  if self.last[k] == s then return true end
+  if self.last[k] == s then return true, bad end
   local w, err = sys.write_atomic(self:path(owner, kind), s)
-  if not w then return nil, err end
+  if not w then return nil, err, bad end
   self.last[k] = s
-  return true
+  return true, bad
 end
 
 return M

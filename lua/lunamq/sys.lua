@@ -77,6 +77,7 @@ function M.stat(path)
     size = tonumber(sx.size),
     mtime = ("%d.%09d"):format(tonumber(sx.mtime.tv_sec), tonumber(sx.mtime.tv_nsec)),
     dir = bit.band(sx.mode, 0xf000) == 0x4000,
+    mode = bit.band(sx.mode, 0xfff), -- permission bits
   }
 end
 
@@ -144,6 +145,36 @@ end
 function M.getpid() return ffi.C.getpid() end
 
 pcall(ffi.cdef, [[
+int flock(int fd, int op);
+int ftruncate(int fd, long length);
+long pread(int fd, void *buf, unsigned long n, long off);
+]])
+
+-- An exclusive lock on path (created if need be, our pid written in it),
+-- held while the process lives (the fd stays open; the kernel drops the
+-- lock when the process ends, kill -9 included).  fd, or nil, message and,
+-- when another process holds it, its pid as written in the file.
+function M.lock(path)
+  local fd = ffi.C.open(path, bit.bor(2, O_CREAT, O_CLOEXEC), 420) -- O_RDWR
+  if fd < 0 then return nil, path .. ": " .. errno_text() end
+  if ffi.C.flock(fd, 6) ~= 0 then -- LOCK_EX | LOCK_NB
+    local e = ffi.errno()
+    local msg = errno_text()
+    local buf = ffi.new("char[32]")
+    local n = tonumber(ffi.C.pread(fd, buf, 31, 0))
+    ffi.C.close(fd)
+    if e == 11 then -- EWOULDBLOCK
+      return nil, "locked", n and n > 0 and tonumber(ffi.string(buf, n):match("%d+")) or nil
+    end
+    return nil, path .. ": " .. msg
+  end
+  ffi.C.ftruncate(fd, 0)
+  local pid = tostring(ffi.C.getpid()) .. "\n"
+  ffi.C.write(fd, pid, #pid)
+  return fd
+end
+
+pcall(ffi.cdef, [[
 typedef struct { unsigned long val[16]; } lmq_sys_sigset;
 int sigemptyset(lmq_sys_sigset *set);
 int sigaddset(lmq_sys_sigset *set, int sig);
@@ -197,7 +228,8 @@ M.IN = {
 }
 
 -- A watch on dir for mask (M.IN bits): the inotify fd, or nil, message.
-function M.inotify_watch(dir, mask)
+-- also: more directories on the same fd, watched when they exist.
+function M.inotify_watch(dir, mask, also)
   local fd = ffi.C.inotify_init1(bit.bor(IN_NONBLOCK, IN_CLOEXEC))
   if fd < 0 then return nil, "inotify: " .. errno_text() end
   if ffi.C.inotify_add_watch(fd, dir, bit.bor(mask, M.IN.ONLYDIR)) < 0 then
@@ -205,6 +237,7 @@ function M.inotify_watch(dir, mask)
     ffi.C.close(fd)
     return nil, "inotify " .. dir .. ": " .. msg
   end
+  for _, d in ipairs(also or {}) do ffi.C.inotify_add_watch(fd, d, bit.bor(mask, M.IN.ONLYDIR)) end
   return fd
 end
 

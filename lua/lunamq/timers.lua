@@ -8,9 +8,10 @@ local M = {}
 local Timers = {}
 Timers.__index = Timers
 
--- clock() returns milliseconds (monotonic in the host, fake in specs).
-function M.new(clock)
-  return setmetatable({ clock = clock, all = {}, seq = 0 }, Timers)
+-- clock() returns milliseconds (monotonic in the host, fake in specs);
+-- wall() milliseconds since the epoch (calendar timers, see run_due).
+function M.new(clock, wall)
+  return setmetatable({ clock = clock, wall = wall, all = {}, seq = 0 }, Timers)
 end
 
 local function key(owner, name) return owner .. "\0" .. name end
@@ -83,23 +84,43 @@ function Timers:run_due(call)
     if a.due ~= b.due then return a.due < b.due end
     return a.seq < b.seq
   end)
+  local n = 0
   for _, t in ipairs(due) do
     -- an earlier callback may have cancelled or replaced it
     if self.all[key(t.owner, t.name)] == t then
-      if t.next_delay then
-        -- calendar timers (at "07:30") work out their next time anew: a
-        -- day is not always 24 hours of local time
-        t.due = now + t.next_delay()
+      local run = true
+      if t.calendar then
+        -- A calendar timer (at "07:30", cron) runs at or after its
+        -- wall-clock target, never before: the monotonic deadline is only
+        -- the alarm, and an early one (the two clocks drift, rounding) waits
+        -- for the rest.  Then the next target, worked out anew from the
+        -- calendar (a day is not always 24 hours of local time).
+        local w = self.wall()
+        if w < t.target then
+          t.due = now + math.ceil(t.target - w)
+          run = false
+        else
+          local nxt = t.calendar(math.max(t.target, w))
+          if nxt then
+            t.target = nxt
+            t.due = now + math.ceil(nxt - w)
+          else
+            self.all[key(t.owner, t.name)] = nil
+          end
+        end
       elseif t.interval then
         t.due = t.due + t.interval
         if t.due <= now then t.due = now + t.interval end
       else
         self.all[key(t.owner, t.name)] = nil
       end
-      call(t)
+      if run then
+        n = n + 1
+        call(t)
+      end
     end
   end
-  return #due
+  return n
 end
 
 return M

@@ -67,8 +67,18 @@ def check(rc: int, handle=None, exc=None) -> int:
     raise exc(rc, text)
 
 
+# The codes that mean "the arguments were refused" (MqttInvalidArgument):
+# the header's "general" and "strings and topics" groups, except out of
+# memory and a wrong state, which are not about the arguments; and a
+# malformed URL, which is.
+ARGUMENT_ERRORS = frozenset(
+    c for c, group in _ffi.ERROR_GROUP.items()
+    if group in ("general", "strings and topics")
+    and c not in (_ffi.Error.OK, _ffi.Error.ENOMEM, _ffi.Error.ESTATE)) | {_ffi.Error.EURL}
+
+
 def _is_argument_error(rc: int) -> bool:
-    return -20 < rc < 0 and rc not in (_ffi.LMQ_ENOMEM, _ffi.LMQ_ESTATE) or rc == _ffi.LMQ_EURL
+    return rc in ARGUMENT_ERRORS
 
 
 # ---------------------------------------------------------------- topics

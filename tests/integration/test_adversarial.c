@@ -9,6 +9,8 @@
  * the error in an event; and carry on: the same client then connects to
  * a well-behaved server.  An MQTT 3.1.1 client just closes: a 3.1.1
  * DISCONNECT means "normal close, drop my will", which a failure is not.
+ * An ack for a packet id not in flight is not such a violation here: it
+ * is ignored, logged and counted (the stray_acks tests).
  */
 #include "itest.h"
 
@@ -166,19 +168,78 @@ static void test_refused_connack_reports_the_return_code_v311(void)
 
 /* ----------------------------------------------------------------- acks */
 
-/* An acknowledgement for a packet id the client never used. */
-static void test_puback_for_an_unknown_packet_id_is_a_protocol_error(void)
+/*
+ * Acknowledgements for packet ids the client has nothing in flight under
+ * (what mosquitto's client tests 03-publish-b2c-qos1-unexpected-puback and
+ * -qos2-unexpected-pubcomp check): ignored, logged and counted, at every
+ * level; the client stays connected and keeps pinging.  A stray PUBREC is
+ * answered with PUBREL (0x92 at v5) so the server's flow ends.
+ */
+static void stray_acks(int level)
 {
     tf_fake *f;
     tw_client *t;
+    tf_packet p = {0};
     static const uint8_t puback[] = {0x40, 0x02, 0x12, 0x34};
+    static const uint8_t pubcomp[] = {0x70, 0x02, 0x12, 0x35};
+    static const uint8_t pubrec[] = {0x50, 0x02, 0x12, 0x36};
+    static const uint8_t suback4[] = {0x90, 0x03, 0x12, 0x37, 0x00};
+    static const uint8_t suback5[] = {0x90, 0x04, 0x12, 0x37, 0x00, 0x00};
+    static const uint8_t unsuback4[] = {0xB0, 0x02, 0x12, 0x38};
+    static const uint8_t unsuback5[] = {0xB0, 0x04, 0x12, 0x38, 0x00, 0x00};
+    static const uint8_t pingresp[] = {0xD0, 0x00};
 
-    REQUIRE(setup(&f, &t, "unknown-id", LMQ_MQTT_5) == 0);
-    REQUIRE(it_fake_handshake(f, t, LMQ_MQTT_5, NULL) == 0);
+    REQUIRE(setup(&f, &t, "stray-acks", level) == 0);
+    lmq_client_set_int(t->c, LMQ_OPT_KEEPALIVE, 1);
+    REQUIRE(it_fake_handshake(f, t, level, NULL) == 0);
     REQUIRE(tf_fake_send(f, puback, sizeof puback) == 0);
-    expect_close_then_recovery(f, t, LMQ_MQTT_5, 0x82, LMQ_EUNKNOWN_ID, LMQ_EV_DISCONNECTED);
+    REQUIRE(tf_fake_send(f, pubcomp, sizeof pubcomp) == 0);
+    REQUIRE(tf_fake_send(f, pubrec, sizeof pubrec) == 0);
+    if (level == LMQ_MQTT_5) {
+        REQUIRE(tf_fake_send(f, suback5, sizeof suback5) == 0);
+        REQUIRE(tf_fake_send(f, unsuback5, sizeof unsuback5) == 0);
+    } else {
+        REQUIRE(tf_fake_send(f, suback4, sizeof suback4) == 0);
+        REQUIRE(tf_fake_send(f, unsuback4, sizeof unsuback4) == 0);
+    }
+    /* the stray PUBREC gets its PUBREL */
+    REQUIRE(tf_fake_expect(f, LMQ_PUBREL, IT_SHORT_MS, &p) == 0);
+    CHECK_INT(p.pkt.u.ack.packet_id, 0x1236);
+    if (level == LMQ_MQTT_5)
+        CHECK_INT(p.pkt.u.ack.reason, 0x92);
+    tf_packet_clear(&p);
+    /* then the keepalive, not a DISCONNECT: still connected */
+    CHECK_INT(tf_fake_read(f, IT_SHORT_MS, &p), LMQ_PINGREQ);
+    tf_packet_clear(&p);
+    REQUIRE(tf_fake_send(f, pingresp, sizeof pingresp) == 0);
+    CHECK_INT(tw_count(t, LMQ_EV_DISCONNECTED), 0);
+    /* and works: a QoS 1 publish completes */
+    int id = tw_publish(t, "after/stray", "ok", 1, 0);
+    CHECK(id > 0);
+    REQUIRE(tf_fake_expect(f, LMQ_PUBLISH, IT_SHORT_MS, &p) == 0);
+    uint8_t ack[] = {0x40, 0x02, (uint8_t)(p.pkt.u.publish.packet_id >> 8),
+                     (uint8_t)p.pkt.u.publish.packet_id};
+    tf_packet_clear(&p);
+    REQUIRE(tf_fake_send(f, ack, sizeof ack) == 0);
+    tw_event *e = tw_wait_id(t, LMQ_EV_PUBLISHED, id, IT_SHORT_MS);
+    CHECK(e && e->ev.error == 0);
+    lmq_backlog b;
+    CHECK_INT(lmq_client_backlog(t->c, &b, sizeof b), 0);
+    CHECK_INT((int)b.stray_acks, 5);
+    CHECK_INT(b.incomplete_msgs, 0);
 done:
+    tf_packet_clear(&p);
     teardown(f, t);
+}
+
+static void test_stray_acks_are_ignored_and_the_client_keeps_pinging_v5(void)
+{
+    stray_acks(LMQ_MQTT_5);
+}
+
+static void test_stray_acks_are_ignored_and_the_client_keeps_pinging_v311(void)
+{
+    stray_acks(LMQ_MQTT_311);
 }
 
 /* [MQTT-3.8.4-6] [MQTT-3.9.3-1] a SUBACK has one reason code per filter
@@ -432,7 +493,8 @@ int main(void)
     RUN(test_session_present_after_a_clean_start_closes_the_connection);
     RUN(test_refused_connack_reports_the_reason_v5);
     RUN(test_refused_connack_reports_the_return_code_v311);
-    RUN(test_puback_for_an_unknown_packet_id_is_a_protocol_error);
+    RUN(test_stray_acks_are_ignored_and_the_client_keeps_pinging_v5);
+    RUN(test_stray_acks_are_ignored_and_the_client_keeps_pinging_v311);
     RUN(test_suback_with_the_wrong_number_of_codes_is_a_protocol_error);
     RUN(test_publish_with_qos_3_is_malformed_v5);
     RUN(test_publish_with_qos_3_is_malformed_v311);

@@ -190,7 +190,7 @@ static void test_two_clients_share_one_libev_loop(void)
     int64_t until = tw_now_ms() + IT_SHORT_MS;
     while ((tw_count(sub, LMQ_EV_CONNECTED) < 1 || tw_count(pub, LMQ_EV_CONNECTED) < 1) &&
            tw_now_ms() < until) {
-        lmq_loop_run(loop, 2);
+        lmq_loop_run(loop, LMQ_RUN_NOWAIT);
         poll(NULL, 0, 1);
         tw_collect_events(sub);
         tw_collect_events(pub);
@@ -201,7 +201,7 @@ static void test_two_clients_share_one_libev_loop(void)
     REQUIRE(lmq_client_subscribe(sub->c, &s, 1, NULL) > 0);
     until = tw_now_ms() + IT_SHORT_MS;
     while (tw_count(sub, LMQ_EV_SUBSCRIBED) < 1 && tw_now_ms() < until) {
-        lmq_loop_run(loop, 2);
+        lmq_loop_run(loop, LMQ_RUN_NOWAIT);
         poll(NULL, 0, 1);
         tw_collect_events(sub);
     }
@@ -209,7 +209,7 @@ static void test_two_clients_share_one_libev_loop(void)
     until = tw_now_ms() + IT_SHORT_MS;
     while ((tw_count(sub, LMQ_EV_MESSAGE) < 1 || tw_count(pub, LMQ_EV_PUBLISHED) < 1) &&
            tw_now_ms() < until) {
-        lmq_loop_run(loop, 2);
+        lmq_loop_run(loop, LMQ_RUN_NOWAIT);
         poll(NULL, 0, 1);
         tw_collect_events(sub);
         tw_collect_events(pub);

@@ -370,9 +370,9 @@ static void test_free_in_a_callback_on_a_shared_loop_leaves_the_loop_usable(void
     CHECK_INT(lmq_client_set_callback(c, cb, &r, fin), 0);
     CHECK_INT(lmq_client_connect(c), 0);
     /* Runs until nothing is left: the free stops the client's watchers. */
-    CHECK_INT(lmq_loop_run(loop, 0), 0);
+    CHECK_INT(lmq_loop_run(loop, LMQ_RUN_DEFAULT), 0);
     CHECK_INT(atomic_load(&r.fin_calls), 1);
-    CHECK_INT(lmq_loop_run(loop, 2), 0);
+    CHECK_INT(lmq_loop_run(loop, LMQ_RUN_NOWAIT), 0);
     lmq_loop_free(loop);
     server_join(&s);
     rec_destroy(&r);

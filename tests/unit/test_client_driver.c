@@ -174,8 +174,8 @@ static void test_two_clients_share_one_loop(void)
     lmq_client_disconnect(b, 0, NULL);
     /* nothing left once both closed: run(0) returns by itself */
     for (i = 0; i < 100 && (lmq_client_fd(a) >= 0 || lmq_client_fd(b) >= 0); i++)
-        lmq_loop_run(loop, 1);
-    CHECK_INT(lmq_loop_run(loop, 0), 0);
+        lmq_loop_run(loop, LMQ_RUN_ONCE);
+    CHECK_INT(lmq_loop_run(loop, LMQ_RUN_DEFAULT), 0);
     CHECK_INT(lmq_client_fd(a), -1);
     CHECK_INT(lmq_client_fd(b), -1);
     lmq_client_free(a);
@@ -191,8 +191,8 @@ static void test_loop_run_refuses_unknown_flags(void)
 
     CHECK_INT(lmq_loop_run(loop, 3), LMQ_EINVAL);
     CHECK_INT(lmq_loop_run(loop, -1), LMQ_EINVAL);
-    CHECK_INT(lmq_loop_run(loop, 2), 0);     /* nothing to do: returns */
-    CHECK_INT(lmq_loop_run(loop, 0), 0);
+    CHECK_INT(lmq_loop_run(loop, LMQ_RUN_NOWAIT), 0);     /* nothing to do: returns */
+    CHECK_INT(lmq_loop_run(loop, LMQ_RUN_DEFAULT), 0);
     lmq_loop_free(loop);
     lmq_loop_free(NULL);
     CHECK(lmq_loop_wrap(NULL) == NULL);

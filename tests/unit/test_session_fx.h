@@ -48,25 +48,26 @@ static inline void fx_free(fx *f)
     f->ob = NULL;
 }
 
-/* Take every byte the session wants to write (and tell it they went). */
+/* Take every byte the session wants to write (and tell it they went):
+ * writing lets it encode more of its queue (the high-water mark). */
 static inline void fx_drain(fx *f)
 {
     const uint8_t *p;
-    size_t n = lmq_session_out(f->s, &p);
-    if (!n)
-        return;
-    if (f->opos == f->on)
-        f->opos = f->on = 0;
-    if (f->ocap - f->on < n) {
-        size_t cap = f->ocap ? f->ocap : 4096;
-        while (cap - f->on < n)
-            cap *= 2;
-        f->ob = realloc(f->ob, cap);
-        f->ocap = cap;
+    size_t n;
+    while ((n = lmq_session_out(f->s, &p)) > 0) {
+        if (f->opos == f->on)
+            f->opos = f->on = 0;
+        if (f->ocap - f->on < n) {
+            size_t cap = f->ocap ? f->ocap : 4096;
+            while (cap - f->on < n)
+                cap *= 2;
+            f->ob = realloc(f->ob, cap);
+            f->ocap = cap;
+        }
+        memcpy(f->ob + f->on, p, n);
+        f->on += n;
+        lmq_session_sent(f->s, n, f->now);
     }
-    memcpy(f->ob + f->on, p, n);
-    f->on += n;
-    lmq_session_sent(f->s, n, f->now);
 }
 
 /* The next packet the session sent: its type, 0 when none, -1 when it

@@ -753,27 +753,65 @@ static void test_subscription_identifiers_reach_the_message_event(void)
 
 /* ------------------------------------------------------- errors, scale */
 
-static void test_ack_for_unknown_id_is_a_protocol_error(void)
+/* An ack for a packet id not in flight (or of the wrong kind for the flow
+ * under that id) is logged, counted and ignored at every level: no
+ * DISCONNECT, the connection and the messages in flight carry on.  A
+ * stray PUBREC is answered with PUBREL (0x92 at v5) so the server's flow
+ * ends [MQTT-4.3.3-11] works the same way for PUBREL. */
+static void stray_acks_are_ignored(int level)
 {
     fx f;
-    fx_init(&f, 5);
+    lmq_session_stats st;
+    fx_init(&f, level);
     fx_connect(&f, 0);
     lmq_packet ack = fx_ack(LMQ_PUBACK, 77, 0);
-    CHECK_INT(fx_feed(&f, &ack), LMQ_EUNKNOWN_ID);
-    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
-    CHECK_INT(f.pkt.u.disconnect.reason, 0x82);
-    fx_free(&f);
-    /* PUBCOMP before PUBREC is just as unknown */
-    fx_init(&f, 5);
-    fx_connect(&f, 0);
-    fx_pub(&f, "t", "x", 2);
-    fx_skip_all(&f);
-    lmq_packet comp = fx_ack(LMQ_PUBCOMP, 1, 0);
-    CHECK_INT(fx_feed(&f, &comp), LMQ_EUNKNOWN_ID);
-    lmq_session_stats st;
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), 0);                      /* nothing answers a PUBACK */
+    lmq_packet comp = fx_ack(LMQ_PUBCOMP, 78, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    CHECK_INT(fx_next(&f), 0);
+    lmq_packet rec = fx_ack(LMQ_PUBREC, 79, 0);
+    CHECK_INT(fx_feed(&f, &rec), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBREL);
+    CHECK_INT(f.pkt.u.ack.packet_id, 79);
+    if (level == 5)
+        CHECK_INT(f.pkt.u.ack.reason, 0x92);       /* Packet Identifier not found */
+    /* PUBCOMP before PUBREC, PUBACK for a QoS 2 message: the wrong flow
+     * for that id, ignored; the message stays in flight. */
+    int id = fx_pub(&f, "t", "x", 2);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    uint16_t pid = f.pkt.u.publish.packet_id;
+    comp = fx_ack(LMQ_PUBCOMP, pid, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    ack = fx_ack(LMQ_PUBACK, pid, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), 0);
     lmq_session_stats_get(f.s, &st);
     CHECK_INT(st.inflight_out, 1);      /* the table is untouched */
+    CHECK_INT((int)st.stray_acks, 5);
+    CHECK_INT(lmq_session_state(f.s), LMQ_SS_CONNECTED);
+    /* and the real flow still completes */
+    rec = fx_ack(LMQ_PUBREC, pid, 0);
+    CHECK_INT(fx_feed(&f, &rec), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBREL);
+    comp = fx_ack(LMQ_PUBCOMP, pid, 0);
+    CHECK_INT(fx_feed(&f, &comp), 0);
+    fx_events(&f);
+    const lmq_event *ev = published(&f, id);
+    CHECK(ev && ev->error == 0);
+    const lmq_event *log = fx_find(&f, LMQ_EV_LOG);
+    CHECK(log && strstr(log->text, "not in flight: ignored"));
     fx_free(&f);
+}
+
+static void test_stray_acks_are_logged_counted_and_ignored_v5(void)
+{
+    stray_acks_are_ignored(5);
+}
+
+static void test_stray_acks_are_logged_counted_and_ignored_v311(void)
+{
+    stray_acks_are_ignored(4);
 }
 
 static void test_malformed_input_disconnects_0x81(void)
@@ -1038,6 +1076,156 @@ static void test_no_alias_when_the_server_allows_none(void)
     fx_free(&f);
 }
 
+/* ------------------------------------------ QoS 0 completion, drain */
+
+/* A QoS 0 message is complete when the socket took its last byte, not when
+ * it was encoded: the backlog counts it until then. */
+static void test_qos0_completes_when_its_bytes_are_written(void)
+{
+    fx f;
+    lmq_session_stats st;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int id = fx_pub(&f, "t", "x", 0);
+    CHECK(id > 0);
+    fx_events(&f);
+    CHECK(published(&f, id) == NULL);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 1);
+    /* the socket takes all but the last byte: still not complete */
+    const uint8_t *p;
+    size_t n = lmq_session_out(f.s, &p);
+    CHECK(n > 1);
+    lmq_session_sent(f.s, n - 1, f.now);
+    fx_events(&f);
+    CHECK(published(&f, id) == NULL);
+    lmq_session_sent(f.s, 1, f.now);
+    fx_events(&f);
+    const lmq_event *ev = published(&f, id);
+    CHECK(ev && ev->error == 0);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 0);
+    CHECK_INT((int)st.unwritten_bytes, 0);
+    fx_free(&f);
+}
+
+/* No more than 64 KiB is encoded ahead of the socket; the rest waits as
+ * messages under the queue's bounds (LMQ_EQUEUE_FULL past them), and goes
+ * as the socket takes bytes. */
+static void test_qos0_backlog_is_bounded_and_drains_as_written(void)
+{
+    fx f;
+    lmq_session_stats st;
+    char payload[1001];
+    memset(payload, 'p', 1000);
+    payload[1000] = 0;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_OFFLINE_MAX_MSGS, 200);
+    fx_connect(&f, 0);
+    int accepted = 0, full = 0;
+    for (int i = 0; i < 400; i++) {
+        int rc = fx_pub(&f, "t", payload, 0);
+        if (rc > 0)
+            accepted++;
+        else if (rc == LMQ_EQUEUE_FULL)
+            full++;
+    }
+    const uint8_t *p;
+    CHECK(lmq_session_out(f.s, &p) < 64u * 1024u + 1100u);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, accepted);
+    CHECK(full > 0);                        /* refused, never silently kept */
+    CHECK_INT(accepted + full, 400);
+    fx_skip_all(&f);                        /* the socket takes everything */
+    fx_events(&f);
+    CHECK_INT(fx_count(&f, LMQ_EV_PUBLISHED), accepted);
+    lmq_session_stats_get(f.s, &st);
+    CHECK_INT((int)st.unwritten_msgs, 0);
+    fx_free(&f);
+}
+
+/* A QoS 0 message not written whole when the link broke goes again on the
+ * next connection (the server cannot have taken half a packet). */
+static void test_qos0_not_written_whole_goes_again_after_a_reconnect(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    fx_connect(&f, 0);
+    int id = fx_pub(&f, "t", "hello", 0);
+    const uint8_t *p;
+    size_t n = lmq_session_out(f.s, &p);
+    lmq_session_sent(f.s, n - 2, f.now);    /* cut mid-packet */
+    fx_reconnect(&f);
+    CHECK(published(&f, id) == NULL);
+    fx_connect(&f, 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    CHECK_INT((int)f.pkt.u.publish.payload.n, 5);
+    fx_events(&f);
+    CHECK(published(&f, id) != NULL);
+    fx_free(&f);
+}
+
+/* Our DISCONNECT waits for what was accepted: here a QoS 1 PUBACK and a
+ * queued message behind the server's Receive Maximum; publish is refused
+ * meanwhile.  Then it goes, and nothing is reported undelivered. */
+static void test_disconnect_delivers_the_backlog_first(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    lmq_packet ca = fx_connack(0, 0);
+    ca.u.connack.props.receive_maximum = 1;
+    lmq_props_set(&ca.u.connack.props, LMQ_PROP_RECEIVE_MAXIMUM);
+    fx_connect_with(&f, &ca);
+    int a = fx_pub(&f, "t", "a", 1), b = fx_pub(&f, "t", "b", 1);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);
+    uint16_t pa = f.pkt.u.publish.packet_id;
+    CHECK_INT(lmq_session_disconnect(f.s, 0, NULL, f.now), 0);
+    CHECK_INT(fx_pub(&f, "t", "late", 1), LMQ_ESTATE);
+    CHECK_INT(fx_next(&f), 0);              /* no DISCONNECT yet */
+    lmq_packet ack = fx_ack(LMQ_PUBACK, pa, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), LMQ_PUBLISH);    /* b goes */
+    uint16_t pb = f.pkt.u.publish.packet_id;
+    CHECK_INT(fx_next(&f), 0);
+    ack = fx_ack(LMQ_PUBACK, pb, 0);
+    CHECK_INT(fx_feed(&f, &ack), 0);
+    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+    CHECK(lmq_session_wants_close(f.s));
+    lmq_session_lost(f.s, f.now, 0);
+    fx_events(&f);
+    CHECK(published(&f, a) && published(&f, b));
+    CHECK(fx_find(&f, LMQ_EV_ERROR) == NULL);
+    CHECK_INT((int)lmq_session_undelivered(f.s), 0);
+    fx_free(&f);
+}
+
+/* The drain has a bound (LMQ_OPT_DRAIN_TIMEOUT_MS): then DISCONNECT goes
+ * and what is left is reported, as an event and in the error message. */
+static void test_disconnect_reports_what_the_drain_could_not_deliver(void)
+{
+    fx f;
+    fx_init(&f, 5);
+    set(&f, LMQ_OPT_DRAIN_TIMEOUT_MS, 500);
+    fx_connect(&f, 0);
+    fx_pub(&f, "t", "a", 1);
+    fx_pub(&f, "t", "b", 2);
+    fx_skip_all(&f);
+    CHECK_INT(lmq_session_disconnect(f.s, 0, NULL, f.now), 0);
+    CHECK_INT(fx_next(&f), 0);
+    CHECK(lmq_session_deadline(f.s) <= f.now + 500);
+    f.now += 500;
+    CHECK_INT(lmq_session_tick(f.s, f.now), 0);
+    CHECK_INT(fx_next(&f), LMQ_DISCONNECT);
+    lmq_session_lost(f.s, f.now, 0);
+    fx_events(&f);
+    const lmq_event *ev = fx_find(&f, LMQ_EV_ERROR);
+    CHECK(ev && ev->error == LMQ_EUNDELIVERED);
+    CHECK(ev && strstr(ev->text, "2 accepted messages not delivered"));
+    CHECK_INT((int)lmq_session_undelivered(f.s), 2);
+    CHECK(strstr(lmq_session_errmsg(f.s), "not delivered") != NULL);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_qos0_publish_bytes_and_completion);
@@ -1070,7 +1258,8 @@ int main(void)
     RUN(test_our_receive_maximum_is_enforced_in_strict_mode);
     RUN(test_server_overshooting_our_receive_maximum_is_tolerated_by_default);
     RUN(test_subscription_identifiers_reach_the_message_event);
-    RUN(test_ack_for_unknown_id_is_a_protocol_error);
+    RUN(test_stray_acks_are_logged_counted_and_ignored_v5);
+    RUN(test_stray_acks_are_logged_counted_and_ignored_v311);
     RUN(test_malformed_input_disconnects_0x81);
     RUN(test_packet_over_our_maximum_disconnects_0x95);
     RUN(test_input_split_into_single_bytes);
@@ -1082,5 +1271,10 @@ int main(void)
     RUN(test_a_full_window_delays_only_publish);
     RUN(test_qos2_flow_completes_after_the_message_expired);
     RUN(test_no_alias_when_the_server_allows_none);
+    RUN(test_qos0_completes_when_its_bytes_are_written);
+    RUN(test_qos0_backlog_is_bounded_and_drains_as_written);
+    RUN(test_qos0_not_written_whole_goes_again_after_a_reconnect);
+    RUN(test_disconnect_delivers_the_backlog_first);
+    RUN(test_disconnect_reports_what_the_drain_could_not_deliver);
     return check_done();
 }

@@ -67,6 +67,7 @@ struct lmq_client {
     int64_t reconnect_max;
     int reconnect_first;
     int reconnect_taken_over;   /* LMQ_OPT_RECONNECT_TAKEN_OVER */
+    int64_t drain_timeout;      /* LMQ_OPT_DRAIN_TIMEOUT_MS (the session's copy rules) */
     int follow_redirect;        /* stored; redirects are not followed yet */
     int log_level;
 
@@ -221,6 +222,7 @@ LMQ_API lmq_client *lmq_client_new(void)
     c->port = 0;                /* the transport's default: see client_port() */
     c->tcp_nodelay = 1;
     c->connect_timeout = 10000;
+    c->drain_timeout = 10000;
     c->reconnect = 1;
     c->reconnect_min = 500;
     c->reconnect_max = 30000;
@@ -341,6 +343,11 @@ static int set_int_locked(lmq_client *c, int option, int64_t v)
         if (rc == 0 && (rc = lmq_session_set_int(c->s, option, v)) < 0)
             return session_err(c, rc);
         return rc;
+    case LMQ_OPT_DRAIN_TIMEOUT_MS:
+        rc = ms_opt(c, &c->drain_timeout, v, 0);
+        if (rc == 0 && (rc = lmq_session_set_int(c->s, option, v)) < 0)
+            return session_err(c, rc);
+        return rc;
     case LMQ_OPT_RECONNECT:
         return bool_opt(c, &c->reconnect, v);
     case LMQ_OPT_RECONNECT_MIN_MS:
@@ -428,6 +435,7 @@ static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
     case LMQ_OPT_PORT:
     case LMQ_OPT_TCP_NODELAY:
     case LMQ_OPT_CONNECT_TIMEOUT_MS:
+    case LMQ_OPT_DRAIN_TIMEOUT_MS:
     case LMQ_OPT_RECONNECT:
     case LMQ_OPT_RECONNECT_MIN_MS:
     case LMQ_OPT_RECONNECT_MAX_MS:
@@ -804,6 +812,10 @@ static void conn_lost(lmq_client *c, int err, int64_t now)
         set_err(c, "%s", c->t.err);
     attempt_cleanup(c);
     lmq_session_lost(c->s, now, err);
+    /* Our disconnect left messages undelivered: the session said so in an
+     * event; the client's message says it too. */
+    if (c->user_stop && lmq_session_undelivered(c->s))
+        set_err(c, "%s", lmq_session_errmsg(c->s));
     after_lost(c, err, now);
 }
 
@@ -1079,8 +1091,17 @@ static void defer_close(lmq_client *c)
     c->deadline = 0;
 }
 
+/* Disconnected while no connection could deliver the backlog. */
+static void report_undelivered(lmq_client *c)
+{
+    lmq_session_report_undelivered(c->s);
+    if (lmq_session_undelivered(c->s))
+        set_err(c, "%s", lmq_session_errmsg(c->s));
+}
+
 static void cancel_connect(lmq_client *c)
 {
+    report_undelivered(c);
     attempt_cleanup(c);
     lmq_session_push_event(c->s, LMQ_EV_CONNECT_FAILED, LMQ_ECLOSED, 0,
                            "connect cancelled by lmq_client_disconnect");
@@ -1112,8 +1133,9 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
             break;
         }
         /* Bound the goodbye: a peer that stops reading must not keep the
-         * connection open forever. */
-        c->deadline = now + c->connect_timeout;
+         * connection open forever.  The session drains the backlog first
+         * for up to its drain timeout, then sends DISCONNECT. */
+        c->deadline = now + c->drain_timeout + c->connect_timeout;
         if (foreign_thread(c))
             break;              /* the loop thread writes DISCONNECT and closes */
         rc = flush(c, now);
@@ -1134,6 +1156,7 @@ LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_propl
         break;
     default: /* CS_WAITING: the loss was reported already */
         c->user_stop = 1;
+        report_undelivered(c);
         /* Still one closing event, so a caller that waits for the end of
          * the client after lmq_client_disconnect always gets it. */
         lmq_session_push_event(c->s, LMQ_EV_DISCONNECTED, 0, 0,
@@ -1527,6 +1550,42 @@ unsigned lmq_client_fd_gen(const lmq_client *c)
     g = c->fd_gen;
     lmq_client_unlock(c);
     return g;
+}
+
+int lmq_client_request(lmq_client *c, int32_t msg_id, int *error)
+{
+    int rc, e = 0;
+
+    lmq_client_lock(c);
+    rc = lmq_session_request(c->s, msg_id, &e);
+    lmq_client_unlock(c);
+    if (error)
+        *error = e;
+    return rc;
+}
+
+LMQ_API int lmq_client_backlog(lmq_client *c, lmq_backlog *out, int32_t size)
+{
+    lmq_session_stats st;
+    lmq_backlog b;
+
+    if (!c || !out || size < 8)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    lmq_session_stats_get(c->s, &st);
+    memset(&b, 0, sizeof b);
+    b.struct_size = (uint32_t)size < sizeof b ? (uint32_t)size : (uint32_t)sizeof b;
+    b.unwritten_msgs = (int32_t)st.unwritten_msgs;
+    b.inflight_msgs = (int32_t)st.inflight_out;
+    b.incomplete_msgs = b.unwritten_msgs + b.inflight_msgs;
+    b.undelivered = (int32_t)lmq_session_undelivered(c->s);
+    b.requests = (int32_t)st.requests;
+    b.unwritten_bytes = (int64_t)st.unwritten_bytes;
+    b.stray_acks = (int64_t)st.stray_acks;
+    lmq_client_unlock(c);
+    /* A caller built against an older, shorter struct gets its part. */
+    memcpy(out, &b, b.struct_size);
+    return 0;
 }
 
 int lmq_client_stop_error(const lmq_client *c)

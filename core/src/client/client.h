@@ -61,6 +61,8 @@ int lmq_client_outcome(const lmq_client *c);
 int lmq_client_active(const lmq_client *c);
 /* The error the client stopped with (0 after our own disconnect). */
 int lmq_client_stop_error(const lmq_client *c);
+/* lmq_session_request under the client's lock (error may be NULL). */
+int lmq_client_request(lmq_client *c, int32_t msg_id, int *error);
 
 /* Deliver queued events to the callback: the loop thread calls it when
  * another thread's API call woke it (in thread mode only the loop thread

@@ -29,6 +29,7 @@ typedef struct evwatch {
 struct lmq_loop {
     struct ev_loop *ev;
     int owned;                  /* ev_loop_new'd by us: destroy on free */
+    atomic_int stop_req;        /* lmq_loop_stop: lmq_client_run & co return */
 };
 
 typedef struct evclient {
@@ -46,6 +47,7 @@ typedef struct evclient {
     int thread_on;              /* written under the client lock */
     atomic_int thread_stop;
     int in_run;                 /* run_until is inside ev_run (its thread) */
+    atomic_int stop_req;        /* lmq_client_run_stop: run_until returns */
     int orphaned;               /* client freed from a callback: see abandon() */
     evwatch *watches;           /* plugins' fds */
 } evclient;
@@ -90,20 +92,26 @@ LMQ_API void lmq_loop_free(lmq_loop *loop)
     free(loop);
 }
 
-LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t flags)
+LMQ_API int lmq_loop_run(lmq_loop *loop, int32_t mode)
 {
-    static const int how[3] = { 0, EVRUN_ONCE, EVRUN_NOWAIT };
+    static const int how[] = {
+        [LMQ_RUN_DEFAULT] = 0, [LMQ_RUN_ONCE] = EVRUN_ONCE, [LMQ_RUN_NOWAIT] = EVRUN_NOWAIT
+    };
 
-    if (!loop || flags < 0 || flags > 2)
+    if (!loop || mode < 0 || mode > LMQ_RUN_NOWAIT)
         return LMQ_EINVAL;
-    ev_run(loop->ev, how[flags]);
+    ev_run(loop->ev, how[mode]);
     return 0;
 }
 
+/* Also ends the lmq_client_run / lmq_client_wait of a client on this
+ * loop, which run it one iteration at a time (run_until). */
 LMQ_API void lmq_loop_stop(lmq_loop *loop)
 {
-    if (loop)
-        ev_break(loop->ev, EVBREAK_ONE);
+    if (!loop)
+        return;
+    atomic_store(&loop->stop_req, 1);
+    ev_break(loop->ev, EVBREAK_ONE);
 }
 
 /* --------------------------------------------------------------- watchers */
@@ -194,6 +202,10 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
     (void)revents;
     if (atomic_load(&e->thread_stop)) {
         ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (atomic_load(&e->stop_req)) {
+        ev_break(loop, EVBREAK_ONE);    /* run_until sees the request */
         return;
     }
     /* Another thread's API call queued events: callbacks run here, on the
@@ -461,9 +473,17 @@ static int run_once(evclient *e, int how, ev_timer *wake)
     return 0;
 }
 
-/* Run the loop one iteration at a time until done(c) or timeout_ms passed
- * (-1: no limit).  A one-shot timer bounds each blocking iteration.
- * 1 when a callback freed the client (see run_once). */
+/* A stop request (lmq_client_run_stop, lmq_loop_stop) came: taken. */
+static int stop_requested(evclient *e)
+{
+    int a = atomic_exchange(&e->stop_req, 0);
+    int b = atomic_exchange(&e->loop->stop_req, 0);
+    return a || b;
+}
+
+/* Run the loop one iteration at a time until done(c), a stop request or
+ * timeout_ms passed (-1: no limit).  A one-shot timer bounds each blocking
+ * iteration.  1 when a callback freed the client (see run_once). */
 static int run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_client *))
 {
     struct ev_loop *loop = e->loop->ev;
@@ -473,7 +493,12 @@ static int run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_clie
     int first = 1;
 
     ev_timer_init(&wake, wake_cb, 0.0, 0.0);
+    /* A stop asked for before this run is not this run's. */
+    atomic_store(&e->stop_req, 0);
+    atomic_store(&e->loop->stop_req, 0);
     while (!done(e->c)) {
+        if (!first && stop_requested(e))
+            return 0;
         int64_t left = end < 0 ? -1 : end - lmq_client_now_ms();
         if (end >= 0 && left <= 0) {
             /* timeout 0 still gets one look at what is ready */
@@ -487,6 +512,7 @@ static int run_until(evclient *e, int64_t timeout_ms, int (*done)(const lmq_clie
         if (run_once(e, EVRUN_ONCE, &wake))
             return 1;
     }
+    stop_requested(e);
     return 0;
 }
 
@@ -543,6 +569,58 @@ LMQ_API int lmq_client_run(lmq_client *c, int32_t timeout_ms)
     if (run_until(e, timeout_ms, want_stopped))
         return LMQ_ECLOSED;
     return lmq_client_active(c) ? 0 : lmq_client_stop_error(c);
+}
+
+LMQ_API int lmq_client_run_stop(lmq_client *c)
+{
+    evclient *e;
+
+    if (!c)
+        return LMQ_EINVAL;
+    e = lmq_client_driver_ctx(c, &ev_driver);
+    if (!e)
+        return 0;               /* nothing runs the client */
+    atomic_store(&e->stop_req, 1);
+    /* From the callback the iteration ends by itself; from another thread
+     * the loop may sleep: wake it. */
+    ev_async_send(e->loop->ev, &e->async);
+    return 0;
+}
+
+/* lmq_client_wait's request, per call (the loop runs one wait at a time). */
+static __thread int32_t wait_id;
+
+static int want_request_done(const lmq_client *c)
+{
+    return lmq_client_request((lmq_client *)c, wait_id, NULL) != 1 ||
+           !lmq_client_active(c);
+}
+
+LMQ_API int lmq_client_wait(lmq_client *c, int32_t msg_id, int32_t timeout_ms)
+{
+    evclient *e;
+    int rc, err = 0;
+
+    if (!c || msg_id <= 0)
+        return LMQ_EINVAL;
+    rc = lmq_client_request(c, msg_id, &err);
+    if (rc <= 0)
+        return rc < 0 ? rc : err;
+    e = blocking_driver(c, &rc);
+    if (!e)
+        return rc;
+    int32_t outer = wait_id;
+    wait_id = msg_id;
+    int freed = run_until(e, timeout_ms, want_request_done);
+    wait_id = outer;
+    if (freed)
+        return LMQ_ECLOSED;
+    rc = lmq_client_request(c, msg_id, &err);
+    if (rc == 0)
+        return err;
+    if (rc < 0)
+        return rc;
+    return lmq_client_active(c) ? LMQ_ETIMEOUT : LMQ_ESTATE;
 }
 
 static void *thread_main(void *arg)

@@ -96,6 +96,11 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
     case LMQ_OPT_AUTO_RESUBSCRIBE:
         s->auto_resub = v != 0;
         return 0;
+    case LMQ_OPT_DRAIN_TIMEOUT_MS:
+        if (!in_range(v, 0, INT32_MAX))
+            return LMQ_EINVAL;
+        s->drain_ms = v;
+        return 0;
     case LMQ_OPT_STRICT_RECEIVE_MAX:
         if (!in_range(v, 0, 1))
             return LMQ_EINVAL;

@@ -74,6 +74,7 @@ void lmq_out_free_all(lmq_session *s)
     list_free(&s->resendq);
     list_free(&s->pending);
     list_free(&s->subq);
+    list_free(&s->unwritten);
     free(s->slot);
     s->slot = NULL;
 }

@@ -19,6 +19,7 @@ void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
                       const lmq_props *props)
 {
     lmq_durable_done(s, r);
+    lmq_session_done(s, r->msg_id, error);
     lmq_out_release_id(s, r);
     if (s->plugins)
         lmq_plugin_hook_done(s, r, error, reason, props);
@@ -175,6 +176,10 @@ int lmq_pub_pump(lmq_session *s)
             break;
         if (r->qos > 0 && s->ids_used >= 65535u)
             break;
+        /* Encode no further ahead of the socket than this: the rest waits
+         * as messages, where the queue's bounds apply. */
+        if (s->oend - s->ostart >= LMQ_OUT_HIGH_WATER)
+            break;
         lmq_out_dequeue(s);
         uint64_t mark = lmq_durable_out_mark(s);
         int rc = server_allows(s, r);
@@ -187,7 +192,10 @@ int lmq_pub_pump(lmq_session *s)
             continue;
         }
         if (r->qos == 0) {
-            lmq_pub_complete(s, r, 0, 0, NULL);  /* written: done */
+            /* Complete when the socket (or the transport's buffer below
+             * TLS / WebSocket) has taken its last byte: lmq_pub_written. */
+            r->out_end = s->out_abs + (s->oend - s->ostart);
+            lmq_reqlist_append(&s->unwritten, r);
             continue;
         }
         /* unacknowledged until PUBACK [MQTT-4.3.2-3] / PUBREC [MQTT-4.3.3-3] */
@@ -200,7 +208,35 @@ int lmq_pub_pump(lmq_session *s)
         lmq_reqlist_append(&s->inflight, r);
         s->inflight_pub++;
     }
+    lmq_session_drain_check(s, 0);
     return 0;
+}
+
+void lmq_pub_written(lmq_session *s, uint64_t pos)
+{
+    lmq_req *r;
+    while ((r = s->unwritten.head) && r->out_end <= pos) {
+        lmq_reqlist_remove(&s->unwritten, r);
+        lmq_pub_complete(s, r, 0, 0, NULL);
+    }
+}
+
+/* The connection went with part of a QoS 0 PUBLISH (or all of it) unwritten:
+ * the server cannot have taken a packet it did not get whole, so the message
+ * goes again on the next connection, ahead of what was queued after it
+ * (at most once still holds; nothing accepted is dropped unreported). */
+void lmq_pub_unwritten_requeue(lmq_session *s)
+{
+    lmq_req *r;
+    while ((r = s->unwritten.tail)) {
+        lmq_reqlist_remove(&s->unwritten, r);
+        lmq_out_requeue_front(s, r);
+    }
+}
+
+uint32_t lmq_pub_backlog(const lmq_session *s)
+{
+    return s->pending.count + s->unwritten.count + s->inflight_pub + s->resendq.count;
 }
 
 /*
@@ -254,11 +290,34 @@ int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason)
     return lmq_session_emit(s, &pkt);
 }
 
-static int unknown_ack(lmq_session *s, const char *what, uint16_t pid)
+/*
+ * An acknowledgement naming a packet id we have nothing in flight under (or
+ * the wrong kind of flow under it): logged, counted, and otherwise ignored
+ * at every protocol level.  The spec asks a receiver to answer a PUBREL it
+ * cannot place [MQTT-4.3.3-11] rather than drop the link (PUBCOMP 0x92), and
+ * section 4.13 leaves the handling of other Protocol Errors to the
+ * receiver; a stray PUBACK or PUBCOMP (a broker resending after a session
+ * was taken over, a buggy or slow server) costs nothing to ignore, while a
+ * disconnect would cost a reconnect each time and, with a server that keeps
+ * sending it, a reconnect loop (libmosquitto and Paho ignore them too).
+ * A PUBREC is answered with PUBREL (0x92 Packet Identifier not found at
+ * v5), so the server's QoS 2 flow ends instead of waiting forever.
+ */
+void lmq_session_stray_ack(lmq_session *s, const char *what, uint16_t pid)
 {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s for packet id %u, not in flight", what, pid);
-    return lmq_session_fail(s, LMQ_EUNKNOWN_ID, msg);
+    s->stray_acks++;
+    lmq_session_log(s, LMQ_LOG_WARNING,
+                    "%s for packet id %u, not in flight: ignored (%llu so far)", what,
+                    pid, (unsigned long long)s->stray_acks);
+}
+
+static int unknown_ack(lmq_session *s, uint8_t type, const char *what, uint16_t pid)
+{
+    lmq_session_stray_ack(s, what, pid);
+    if (type == LMQ_PUBREC && !lmq_out_find(s, pid) &&
+        lmq_pub_send_ack(s, LMQ_PUBREL, pid, 0x92))
+        return lmq_session_fail(s, LMQ_ENOMEM, "cannot queue PUBREL");
+    return 0;
 }
 
 static void finish(lmq_session *s, lmq_req *r, int error, const lmq_ack *a)
@@ -276,8 +335,14 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
     lmq_req *r = lmq_out_find(s, a->packet_id);
     int rc;
 
-    if (!r || r->kind != LMQ_PUBLISH)
-        return unknown_ack(s, names[pkt->type], a->packet_id);
+    /* The ack must fit the flow under that id: PUBACK a QoS 1 PUBLISH,
+     * PUBREC a QoS 2 one, PUBCOMP a PUBREL we sent.  Anything else leaves
+     * the message as it was (unknown_ack). */
+    if (!r || r->kind != LMQ_PUBLISH || r->state == LMQ_RQ_QUEUED ||
+        (pkt->type == LMQ_PUBACK && r->qos != 1) ||
+        (pkt->type == LMQ_PUBREC && r->qos != 2) ||
+        (pkt->type == LMQ_PUBCOMP && (r->qos != 2 || r->state != LMQ_RQ_RELEASED)))
+        return unknown_ack(s, pkt->type, names[pkt->type], a->packet_id);
     if (r->resend)
         unpark(s, r);
     /* A reason >= 0x80 in PUBACK or PUBREC ends the flow: the message
@@ -285,13 +350,9 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
     int error = a->reason >= 0x80 ? LMQ_EREJECTED : 0;
     switch (pkt->type) {
     case LMQ_PUBACK:
-        if (r->qos != 1)
-            return unknown_ack(s, "PUBACK", a->packet_id);
         finish(s, r, error, a);
         break;
     case LMQ_PUBREC:
-        if (r->qos != 2)
-            return unknown_ack(s, "PUBREC", a->packet_id);
         if (error) {
             finish(s, r, error, a);         /* no PUBREL follows [MQTT-4.3.3-4] [MQTT-4.4.0-2] */
             break;
@@ -308,8 +369,6 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
         lmq_durable_hold_out(s, mark);
         return 0;                           /* the window is still used */
     case LMQ_PUBCOMP:
-        if (r->qos != 2 || r->state != LMQ_RQ_RELEASED)
-            return unknown_ack(s, "PUBCOMP", a->packet_id);
         finish(s, r, error, a);
         break;
     default:

@@ -48,6 +48,7 @@ lmq_session *lmq_session_new(void)
     s->receive_max = 65535;
     s->req_prob_info = 1;
     s->connect_timeout_ms = 10000;
+    s->drain_ms = 10000;
     s->offline_max_msgs = 10000;
     s->offline_max_bytes = 16u << 20;
     s->offline_policy = LMQ_QUEUE_REFUSE;
@@ -95,6 +96,7 @@ void lmq_session_free(lmq_session *s)
     lmq_bytes_free(&s->will_payload);
     lmq_proplist_free(s->connect_props);
     lmq_proplist_free(s->will_props);
+    lmq_proplist_free(s->drain_props);
     free(s);
 }
 
@@ -196,6 +198,7 @@ int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size)
  * position moves past it). */
 static void out_drop(lmq_session *s)
 {
+    lmq_pub_unwritten_requeue(s);
     lmq_durable_out_discard(s);
     s->ostart = s->oend = 0;
 }
@@ -294,6 +297,11 @@ void lmq_session_sent(lmq_session *s, size_t k, int64_t now)
     if (s->ostart == s->oend)
         s->ostart = s->oend = 0;
     s->last_sent = now;         /* keepalive counts what was written */
+    if (s->unwritten.head)
+        lmq_pub_written(s, s->out_abs);
+    /* Room below the high-water mark again: more of the queue goes. */
+    if (s->pending.head && s->oend - s->ostart < LMQ_OUT_HIGH_WATER)
+        lmq_pub_pump(s);
 }
 
 /* --------------------------------------------------------------- errors */
@@ -350,6 +358,7 @@ int lmq_session_start(lmq_session *s, int64_t now)
     s->server_reason = -1;
     s->fell_back = 0;
     s->got_connack = 0;
+    s->undelivered = 0;
     s->reported = 0;
     s->user_closing = 0;
     s->close_reason = 0;
@@ -383,6 +392,15 @@ void lmq_session_lost(lmq_session *s, int64_t now, int error)
     (void)now;
     if (!s || s->state == LMQ_SS_OFFLINE)
         return;
+    /* Our own disconnect ends here (the connection may have broken while
+     * it drained): what it could not deliver is said before it closes. */
+    if (s->user_closing || s->draining) {
+        s->draining = 0;
+        lmq_proplist_free(s->drain_props);
+        s->drain_props = NULL;
+        out_drop(s);            /* unwritten QoS 0 counted as queued */
+        lmq_session_report_undelivered(s);
+    }
     if (!s->reported) {
         int type = s->state == LMQ_SS_CONNECTING ? LMQ_EV_CONNECT_FAILED
                                                  : LMQ_EV_DISCONNECTED;
@@ -414,38 +432,11 @@ int lmq_session_wants_close(const lmq_session *s)
     return s && s->state == LMQ_SS_CLOSING && s->ostart == s->oend;
 }
 
-int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
-                           int64_t now)
+/* Queue our DISCONNECT (checked already) and go CLOSING. */
+static int send_disconnect(lmq_session *s, const lmq_packet *pkt, int reason)
 {
-    lmq_packet pkt;
-    int rc;
-
-    (void)now;
-    if (!s)
-        return LMQ_EINVAL;
-    if (s->state == LMQ_SS_OFFLINE)
-        return LMQ_ENOT_CONNECTED;
-    if (s->state == LMQ_SS_CLOSING)
-        return LMQ_ESTATE;
-    memset(&pkt, 0, sizeof pkt);
-    pkt.type = LMQ_DISCONNECT;
-    if (s->level == 5) {
-        if (reason < 0 || reason > 0xFF ||
-            lmq_codec_check_reason(LMQ_DISCONNECT, 5, (uint8_t)reason, LMQ_FROM_CLIENT) != 0)
-            return LMQ_EINVAL;
-        if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_DISCONNECT), &pkt.u.disconnect.props)))
-            return rc;
-        /* Section 3.14.2.2.2: a non-zero Session Expiry in DISCONNECT
-         * after a CONNECT that had zero is a Protocol Error. */
-        const lmq_props *dp = &pkt.u.disconnect.props;
-        if (lmq_props_has(dp, LMQ_PROP_SESSION_EXPIRY) && dp->session_expiry &&
-            !s->sent_session_expiry)
-            return LMQ_EINVAL;
-        pkt.u.disconnect.reason = (uint8_t)reason;
-    } else {
-        reason = 0;
-    }
-    if ((rc = lmq_session_emit(s, &pkt)))
+    int rc = lmq_session_emit(s, pkt);
+    if (rc)
         return rc;
     s->user_closing = 1;
     s->close_reason = reason;
@@ -454,6 +445,120 @@ int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props
     s->state = LMQ_SS_CLOSING;
     lmq_session_log(s, LMQ_LOG_INFO, "DISCONNECT sent (reason 0x%02x)", reason);
     return 0;
+}
+
+static int build_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
+                            lmq_packet *pkt)
+{
+    int rc;
+
+    memset(pkt, 0, sizeof *pkt);
+    pkt->type = LMQ_DISCONNECT;
+    if (s->level != 5)
+        return 0;
+    if (reason < 0 || reason > 0xFF ||
+        lmq_codec_check_reason(LMQ_DISCONNECT, 5, (uint8_t)reason, LMQ_FROM_CLIENT) != 0)
+        return LMQ_EINVAL;
+    if ((rc = lmq_proplist_props(props, LMQ_IN(LMQ_DISCONNECT), &pkt->u.disconnect.props)))
+        return rc;
+    /* Section 3.14.2.2.2: a non-zero Session Expiry in DISCONNECT
+     * after a CONNECT that had zero is a Protocol Error. */
+    const lmq_props *dp = &pkt->u.disconnect.props;
+    if (lmq_props_has(dp, LMQ_PROP_SESSION_EXPIRY) && dp->session_expiry &&
+        !s->sent_session_expiry)
+        return LMQ_EINVAL;
+    pkt->u.disconnect.reason = (uint8_t)reason;
+    return 0;
+}
+
+/*
+ * Connected with messages still to deliver (queued, unwritten, waiting for
+ * their acks): the DISCONNECT waits until they are complete or
+ * LMQ_OPT_DRAIN_TIMEOUT_MS passed (lmq_session_drain_check); meanwhile new
+ * publishes are refused (LMQ_ESTATE) and acks are processed as usual.
+ */
+int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
+                           int64_t now)
+{
+    lmq_packet pkt;
+    int rc;
+
+    if (!s)
+        return LMQ_EINVAL;
+    if (s->state == LMQ_SS_OFFLINE)
+        return LMQ_ENOT_CONNECTED;
+    if (s->state == LMQ_SS_CLOSING || s->draining)
+        return LMQ_ESTATE;
+    if ((rc = build_disconnect(s, reason, props, &pkt)))
+        return rc;
+    if (s->level != 5)
+        reason = 0;
+    if (s->state == LMQ_SS_CONNECTED && !s->failed && s->drain_ms > 0 &&
+        lmq_pub_backlog(s) > 0) {
+        if (props && s->level == 5 && !(s->drain_props = lmq_proplist_dup(props, &rc)))
+            return rc;
+        s->draining = 1;
+        s->user_closing = 1;    /* publish & co refuse from now on */
+        s->drain_reason = (uint8_t)reason;
+        s->drain_deadline = now + s->drain_ms;
+        lmq_session_log(s, LMQ_LOG_INFO,
+                        "disconnect: delivering %u accepted messages first (up to %lld ms)",
+                        lmq_pub_backlog(s), (long long)s->drain_ms);
+        return 0;
+    }
+    return send_disconnect(s, &pkt, reason);
+}
+
+void lmq_session_drain_check(lmq_session *s, int force)
+{
+    lmq_packet pkt;
+
+    if (!s->draining || s->state != LMQ_SS_CONNECTED || s->failed)
+        return;
+    if (!force && lmq_pub_backlog(s) > 0)
+        return;
+    s->draining = 0;
+    if (force)
+        lmq_session_log(s, LMQ_LOG_WARNING,
+                        "disconnect: %u messages still undelivered after %lld ms",
+                        lmq_pub_backlog(s), (long long)s->drain_ms);
+    int rc = build_disconnect(s, s->drain_reason, s->drain_props, &pkt);
+    if (!rc)
+        rc = send_disconnect(s, &pkt, s->drain_reason);
+    if (rc)
+        lmq_session_fail(s, rc, "cannot queue DISCONNECT");
+    lmq_proplist_free(s->drain_props);
+    s->drain_props = NULL;
+}
+
+/*
+ * What our own disconnect leaves undelivered: messages accepted by publish
+ * and not complete (never sent, not written whole, or sent and not
+ * acknowledged).  They stay in the session (with a state directory, in the
+ * file: the next run sends them); the application hears of them here, as
+ * an LMQ_EV_ERROR with LMQ_EUNDELIVERED and in the error message.
+ */
+void lmq_session_report_undelivered(lmq_session *s)
+{
+    char text[200];
+    uint32_t queued = s->pending.count + s->unwritten.count;
+    uint32_t unacked = s->inflight_pub + s->resendq.count;
+
+    s->undelivered = queued + unacked;
+    if (!s->undelivered)
+        return;
+    snprintf(text, sizeof text,
+             "disconnect: %u accepted messages not delivered (%u not sent, %u not "
+             "acknowledged)%s", s->undelivered, queued, unacked,
+             s->store ? "; kept in the state file for the next run" : "");
+    lmq_session_seterr(s, "%s", text);
+    event_text(s, lmq_session_event(s, LMQ_EV_ERROR, LMQ_EUNDELIVERED, 0, NULL), text);
+    lmq_session_log(s, LMQ_LOG_WARNING, "%s", text);
+}
+
+uint32_t lmq_session_undelivered(const lmq_session *s)
+{
+    return s ? s->undelivered : 0;
 }
 
 /* ----------------------------------------------------------- bytes in */
@@ -663,8 +768,10 @@ int lmq_session_tick(lmq_session *s, int64_t now)
     if (s->state == LMQ_SS_CONNECTING && s->connect_deadline &&
         now >= s->connect_deadline)
         return lmq_session_fail(s, LMQ_ETIMEOUT, "no CONNACK within the connect timeout");
+    if (s->draining && now >= s->drain_deadline)
+        lmq_session_drain_check(s, 1);
     if (s->state != LMQ_SS_CONNECTED || s->ka == 0)
-        return 0;
+        return s->failed;
     if (s->ping_out) {
         if (now >= s->ping_deadline)
             return lmq_session_fail(s, LMQ_EKEEPALIVE, "no PINGRESP from the server");
@@ -709,9 +816,52 @@ static int64_t protocol_deadline(const lmq_session *s)
         return INT64_MAX;
     if (s->state == LMQ_SS_CONNECTING)
         return s->connect_deadline ? s->connect_deadline : INT64_MAX;
-    if (s->state != LMQ_SS_CONNECTED || s->ka == 0)
+    if (s->state != LMQ_SS_CONNECTED)
         return INT64_MAX;
-    return s->ping_out ? s->ping_deadline : ping_due(s);
+    int64_t d = s->draining ? s->drain_deadline : INT64_MAX;
+    if (s->ka == 0)
+        return d;
+    int64_t k = s->ping_out ? s->ping_deadline : ping_due(s);
+    return k < d ? k : d;
+}
+
+/* ----------------------------------------------------- request states */
+
+void lmq_session_done(lmq_session *s, int32_t msg_id, int error)
+{
+    if (msg_id <= 0)
+        return;
+    uint32_t i = s->done_next++ % (sizeof s->done / sizeof s->done[0]);
+    s->done[i].msg_id = msg_id;
+    s->done[i].error = error;
+}
+
+static int in_list(const lmq_reqlist *l, int32_t msg_id)
+{
+    for (const lmq_req *r = l->head; r; r = r->next)
+        if (r->msg_id == msg_id)
+            return 1;
+    return 0;
+}
+
+int lmq_session_request(const lmq_session *s, int32_t msg_id, int *error)
+{
+    if (!s || msg_id <= 0)
+        return LMQ_EINVAL;
+    /* The newest completion first: ids wrap after 2^31 requests. */
+    uint32_t n = sizeof s->done / sizeof s->done[0];
+    for (uint32_t k = 1; k <= n; k++) {
+        uint32_t i = (s->done_next - k) % n;
+        if (s->done[i].msg_id == msg_id) {
+            *error = s->done[i].error;
+            return 0;
+        }
+    }
+    if (in_list(&s->inflight, msg_id) || in_list(&s->resendq, msg_id) ||
+        in_list(&s->unwritten, msg_id) || in_list(&s->pending, msg_id) ||
+        in_list(&s->subq, msg_id))
+        return 1;
+    return LMQ_EINVAL;
 }
 
 /* ------------------------------------------------------------ stats */
@@ -733,4 +883,8 @@ void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st)
     st->server_max_packet = s->srv_max_packet;
     st->server_max_qos = s->srv_max_qos;
     st->server_retain = s->srv_retain;
+    st->unwritten_msgs = s->pending.count + s->unwritten.count;
+    st->unwritten_bytes = s->pending_bytes + (s->oend - s->ostart);
+    st->stray_acks = s->stray_acks;
+    st->requests = s->subq.count + (s->inflight.count - s->inflight_pub);
 }

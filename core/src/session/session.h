@@ -168,6 +168,20 @@ int lmq_session_check_client_id(lmq_session *s);
  *   keepalive (the server's Server Keep Alive wins); no answer within half
  *   of it (at least min(keepalive, 3 s)) fails with LMQ_EKEEPALIVE.  Only a
  *   complete packet counts as hearing from the server.
+ * - Acks for packet ids with nothing (or another kind of flow) in flight
+ *   under them: logged, counted (stats.stray_acks), otherwise ignored at
+ *   every level; a stray PUBREC gets PUBREL 0x92 (publish.c
+ *   lmq_session_stray_ack).  Still fatal (DISCONNECT 0x82 at v5): a SUBACK
+ *   / UNSUBACK with a reason code count unlike its request's
+ *   [MQTT-3.9.3-1] [MQTT-3.11.3-1], a PUBREL for a message the application
+ *   has not acked yet, problem information we declined [MQTT-3.1.2-29],
+ *   packets before CONNACK [MQTT-3.2.0-1], malformed packets.
+ * - QoS 0 completion: when lmq_session_sent covered its last byte.  At
+ *   most LMQ_OUT_HIGH_WATER bytes are encoded ahead of the socket; a QoS 0
+ *   PUBLISH not written whole when the connection is lost is queued again.
+ * - Disconnect while connected with messages not complete: DISCONNECT
+ *   waits for them up to LMQ_OPT_DRAIN_TIMEOUT_MS; what is left when the
+ *   connection ends is reported (lmq_session_report_undelivered).
  * - After our own DISCONNECT (until lmq_session_lost), publish / subscribe
  *   / unsubscribe return LMQ_ESTATE; once offline they queue again for the
  *   next start.  Disconnect while offline returns LMQ_ENOT_CONNECTED.
@@ -184,9 +198,15 @@ int lmq_session_unsubscribe(lmq_session *s, const char *const *filters,
                             int64_t now);
 int lmq_session_ack(lmq_session *s, int32_t ack_id, int reason, int64_t now);
 int lmq_session_auth(lmq_session *s, int reason, const lmq_proplist *props, int64_t now);
-/* Queue DISCONNECT and go CLOSING. */
+/* Queue DISCONNECT and go CLOSING; connected with messages not complete,
+ * first deliver them for up to LMQ_OPT_DRAIN_TIMEOUT_MS (see session.c). */
 int lmq_session_disconnect(lmq_session *s, int reason, const lmq_proplist *props,
                            int64_t now);
+/* Our disconnect is over (or was made offline): report the messages it
+ * leaves undelivered (an LMQ_EV_ERROR LMQ_EUNDELIVERED and errmsg), and
+ * how many that was. */
+void lmq_session_report_undelivered(lmq_session *s);
+uint32_t lmq_session_undelivered(const lmq_session *s);
 
 /* ---------------------------------------------------------------- events */
 
@@ -211,6 +231,11 @@ void lmq_session_push_log(lmq_session *s, int level, const char *text);
 /* The last detailed error message ("" if none). */
 const char *lmq_session_errmsg(const lmq_session *s);
 
+/* Where request msg_id (publish, subscribe, unsubscribe) is: 1 not
+ * complete; 0 complete, *error its outcome (among the last 64 to
+ * complete); LMQ_EINVAL unknown. */
+int lmq_session_request(const lmq_session *s, int32_t msg_id, int *error);
+
 /* Counters for tests and benchmarks. */
 typedef struct lmq_session_stats {
     uint32_t inflight_out;     /* QoS 1/2 sent, not yet complete */
@@ -223,6 +248,10 @@ typedef struct lmq_session_stats {
     uint32_t server_max_packet;
     uint8_t server_max_qos;
     uint8_t server_retain;
+    uint32_t unwritten_msgs;   /* accepted, not written whole to the socket yet */
+    uint64_t unwritten_bytes;  /* their bytes, queued and encoded */
+    uint64_t stray_acks;       /* acks for packet ids not in flight, ignored */
+    uint32_t requests;         /* SUBSCRIBE / UNSUBSCRIBE not answered */
 } lmq_session_stats;
 
 void lmq_session_stats_get(const lmq_session *s, lmq_session_stats *st);

@@ -86,6 +86,8 @@ typedef struct lmq_req {
     size_t bytes;                 /* what it costs the offline byte bound */
     int64_t queued_at;            /* PUBLISH: when the application published
                                      (0: restored, unknown); for plugins */
+    uint64_t out_end;             /* QoS 0 in s->unwritten: the absolute output
+                                     position just past its PUBLISH */
 } lmq_req;
 
 typedef struct lmq_reqlist {
@@ -187,6 +189,14 @@ struct lmq_session {
     uint8_t ping_out;             /* PINGREQ sent, nothing received since */
     uint8_t rmax_warned;          /* the server overshot our Receive Maximum */
     uint8_t no_problem_info;      /* CONNECT sent Request Problem Info 0 [MQTT-3.1.2-29] */
+    uint64_t stray_acks;          /* acks for ids not in flight, ignored (publish.c) */
+    uint8_t draining;             /* lmq_session_disconnect waits for the backlog */
+    uint8_t drain_reason;
+    lmq_proplist *drain_props;    /* the DISCONNECT's, kept while draining */
+    int64_t drain_ms, drain_deadline;
+    uint32_t undelivered;         /* reported by the last disconnect */
+    struct { int32_t msg_id, error; } done[64];   /* recent completions (wait) */
+    uint32_t done_next;
     int failed;                   /* sticky error of this connection */
     int server_reason;            /* reason of the server's DISCONNECT, -1 none */
     uint8_t fell_back;            /* auto: this connection's refusal moved cfg to 3.1.1 */
@@ -217,6 +227,9 @@ struct lmq_session {
                                    * resend on this one: beyond the window [MQTT-3.3.4-7] */
     lmq_reqlist pending;          /* PUBLISH waiting to be sent, FIFO */
     lmq_reqlist subq;             /* SUBSCRIBE/UNSUBSCRIBE waiting */
+    lmq_reqlist unwritten;        /* QoS 0 PUBLISH encoded, not all written yet:
+                                   * complete once the socket took their last
+                                   * byte (lmq_session_sent) */
     uint64_t pending_bytes;
     uint32_t inflight_pub;        /* QoS 1/2 PUBLISH (or PUBREL) sent on this connection
                                    * and not complete: counted by receive max */
@@ -259,6 +272,8 @@ struct lmq_session {
 
 /* session.c */
 void lmq_bytes_free(lmq_bytes *b);
+/* Request msg_id completed with error (remembered for lmq_session_request). */
+void lmq_session_done(lmq_session *s, int32_t msg_id, int error);
 int lmq_session_emit(lmq_session *s, const lmq_packet *pkt);
 int lmq_session_fail(lmq_session *s, int err, const char *text);
 void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
@@ -319,7 +334,21 @@ static inline uint8_t lmq_session_api_level(const lmq_session *s)
 }
 
 /* publish.c */
+/* Output encoded and not written yet above which the pump stops taking
+ * messages from the pending queue: what waits stays a message (bounded by
+ * LMQ_OPT_OFFLINE_MAX_*), not an ever-growing buffer. */
+#define LMQ_OUT_HIGH_WATER (64u * 1024u)
 int lmq_pub_pump(lmq_session *s);
+/* The output reached absolute position pos: QoS 0 messages written
+ * whole are complete.  Connection gone: those not written go back to the
+ * front of the queue (lmq_pub_unwritten_requeue). */
+void lmq_pub_written(lmq_session *s, uint64_t pos);
+void lmq_pub_unwritten_requeue(lmq_session *s);
+/* Messages accepted and not complete (queued, unwritten, in flight). */
+uint32_t lmq_pub_backlog(const lmq_session *s);
+/* A draining disconnect sends its DISCONNECT once nothing is left (or
+ * force: its time is up). */
+void lmq_session_drain_check(lmq_session *s, int force);
 /* Session present: resend r (in flight on an earlier connection) now if
  * the new server's window allows, else park it in s->resendq. */
 void lmq_pub_resend(lmq_session *s, lmq_req *r);
@@ -329,6 +358,8 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt);
 int lmq_pub_on_publish(lmq_session *s, lmq_publish *p);
 int lmq_pub_on_pubrel(lmq_session *s, const lmq_ack *a);
 int lmq_pub_send_ack(lmq_session *s, uint8_t type, uint16_t pid, uint8_t reason);
+/* An ack for a packet id not in flight: logged and counted, not fatal. */
+void lmq_session_stray_ack(lmq_session *s, const char *what, uint16_t pid);
 /* The application pulled the QoS 1/2 message pid delivered on connection
  * gen: PUBACK / PUBREC it (durable sessions, see lmq_durable_defer_ack). */
 void lmq_pub_ack_pulled(lmq_session *s, uint16_t pid, uint16_t gen);

@@ -45,6 +45,7 @@ static void sub_event(lmq_session *s, const lmq_req *r, int error,
                       const lmq_slice *reasons, const lmq_props *props)
 {
     int type = r->kind == LMQ_SUBSCRIBE ? LMQ_EV_SUBSCRIBED : LMQ_EV_UNSUBSCRIBED;
+    lmq_session_done(s, r->msg_id, error);
     lmq_event *ev = lmq_session_event(s, type, error, 0, props);
     if (!ev)
         return;
@@ -226,9 +227,11 @@ int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt)
      * [MQTT-3.10.4-5]; until it comes the request is pending
      * [MQTT-3.10.4-4]. */
     if (!r || r->kind != want || r->state != LMQ_RQ_SENT) {
-        snprintf(msg, sizeof msg, "%s for packet id %u, not in flight",
-                 pkt->type == LMQ_SUBACK ? "SUBACK" : "UNSUBACK", a->packet_id);
-        return lmq_session_fail(s, LMQ_EUNKNOWN_ID, msg);
+        /* None in flight under that id: ignored, logged and counted, as
+         * stray publish acks are (publish.c lmq_session_stray_ack). */
+        lmq_session_stray_ack(s, pkt->type == LMQ_SUBACK ? "SUBACK" : "UNSUBACK",
+                              a->packet_id);
+        return 0;
     }
     /* One reason code per filter [MQTT-3.8.4-6] [MQTT-3.9.3-1]
      * [MQTT-3.11.3-1]; a 3.x UNSUBACK has none. */
@@ -273,7 +276,7 @@ static int check_options(const lmq_session *s, lmq_slice f, uint8_t o)
     if ((o & 3u) == 3 || (o & 0xC0u) || ((o >> 4) & 3u) == 3)
         return LMQ_EINVAL;      /* QoS 3, reserved bits [MQTT-3.8.3-5], RH 3 */
     /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. */
-    if (lmq_session_api_level(s) == 5 && (o & 0x04u) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
+    if (lmq_session_api_level(s) == 5 && (o & LMQ_SUB_NO_LOCAL) && f.n >= 7 && memcmp(f.p, "$share/", 7) == 0)
         return LMQ_EINVAL;
     return 0;
 }

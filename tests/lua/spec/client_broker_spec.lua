@@ -99,6 +99,42 @@ describe("a client against mosquitto #broker", function()
     assert.are.equal("lua/spec/nolocal/b", ev.topic)
   end)
 
+  it("retains with retain = 1 or true, not with retain = 0 or false", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    local base = "lua/spec/retain0/" .. tostring(lunamq.monotonic_ms()):gsub("%.", "_")
+    for i, r in ipairs { 0, false, 1, true } do
+      local id = assert(c:publish(base .. "/" .. i, "r" .. tostring(r), { qos = 1, retain = r }))
+      assert(c:wait(function(e) return e.type == "published" and e.msg_id == id end, 3000))
+    end
+    -- a new subscription gets the retained ones only (MQTT 5.0 section 3.3.1.3)
+    local s = connected { protocol = 5 }
+    finally(function() s:close() end)
+    assert(s:subscribe(base .. "/#", 1))
+    local got = {}
+    for _ = 1, 2 do
+      local ev = assert(s:wait(is("message"), 3000))
+      assert.is_true(ev.retain)
+      assert.is_true(ev.packet_id > 0)     -- QoS 1: the PUBLISH's packet id
+      got[#got + 1] = ev.topic
+    end
+    table.sort(got)
+    assert.are.same({ base .. "/3", base .. "/4" }, got)
+    assert.is_nil(s:wait(is("message"), 200))
+    for i = 3, 4 do assert(c:publish(base .. "/" .. i, "", { qos = 1, retain = true })) end
+  end)
+
+  it("gets its own messages back with no_local = 0", function()
+    local c = connected { protocol = 5 }
+    finally(function() c:close() end)
+    assert(c:subscribe { { filter = "lua/spec/nolocal0", qos = 0, no_local = 0 } })
+    assert(c:wait(is("subscribed"), 3000))
+    assert(c:publish("lua/spec/nolocal0", "mine", 0))
+    local ev = assert(c:wait(is("message"), 3000))
+    assert.are.equal("lua/spec/nolocal0", ev.topic)
+    assert.are.equal(0, ev.packet_id)     -- QoS 0 has none
+  end)
+
   it("stops receiving after it unsubscribes", function()
     local c = connected { protocol = 4 }
     finally(function() c:close() end)

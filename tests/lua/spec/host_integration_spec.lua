@@ -364,6 +364,64 @@ describe("lunamq host against mosquitto #hostint", function()
     assert.is_truthy(log_has('timer "lost" was pending [^\n]*on_timer%("lost", fn%)'))
   end)
 
+  it("keeps numeric keys and every savable key across kill -9, refusing a function by name", function()
+    util.write(dir .. "/rules/s.lua", [[
+      state.hours = state.hours or {}
+      on("it/count", function(p)
+        local h = tonumber(p)
+        state.hours[h] = (state.hours[h] or 0) + 1
+        state.list = { "a", "b" }
+        state.cb = function() end            -- cannot be kept: refused, the rest saved
+        state.mixed = { 1, 2, name = "x" }
+        publish("it/s", "counted " .. p, { qos = 1 })
+      end, { qos = 1 })
+      on("it/ask", function()
+        publish("it/s", ("h0=%s h13=%s list=%s mixed=%s,%s cb=%s"):format(tostring(state.hours[0]),
+          tostring(state.hours[13]), table.concat(state.list or {}, ","), tostring((state.mixed or {})[2]),
+          tostring((state.mixed or {}).name), type(state.cb)), { qos = 1 })
+      end, { qos = 1 })
+    ]])
+    start()
+    client("it/s")
+    assert.is_truthy(ask("it/count", "0", "it/s", function(x) return x == "counted 0" end))
+    assert.is_truthy(ask("it/count", "13", "it/s", function(x) return x == "counted 13" end))
+    assert.is_truthy(log_has("%[s%] state%.cb: a function cannot be saved"))
+    assert.is_truthy(until_(3000, function()
+      return (util.read(dir .. "/rules/.state/s.json") or ""):find("13")
+    end), "state saved")
+    stop(9)
+    got = {}
+    start()
+    local p = ask("it/ask", "", "it/s", function(x) return x:match("^h0=") end)
+    assert.are.equal("h0=1 h13=1 list=a,b mixed=2,x cb=nil", p)
+  end)
+
+  it("refuses a second host on the same state directory, with a clear error", function()
+    util.write(dir .. "/rules/b.lua", [[
+      on("it/press", function() state.on = not state.on; publish("it/b", tostring(state.on), { qos = 1 }) end,
+         { qos = 1 })
+    ]])
+    start()
+    client("it/b")
+    assert.is_truthy(log_has("%[b%] loaded"))
+    local t0 = clock()
+    local rc = os.execute(("env -u LUNAMQ_LIBRARY -u LUNAMQ_CDEF '%s' host '%s/rules' --port %d --run-for-ms 10000 2>'%s/second.log'")
+                          :format(CLI, dir, b.port, dir))
+    assert.is_true(clock() - t0 < 5000, "the second host stopped at once")
+    assert.are_not.equal(0, rc)
+    assert.matches("the state directory .*/rules/%.state is in use by another lunamq host %(pid " .. pid .. "%)",
+                   util.read(dir .. "/second.log"))
+    -- one press, one toggle
+    assert.are.equal("true", ask("it/press", "", "it/b", function(x) return x == "true" end))
+    pump(300)
+    assert.are.same({ "true" }, got["it/b"])
+    -- the first one gone (even by kill -9), the lock goes with it
+    stop(9)
+    start()
+    assert.is_truthy(log_has("connected"))
+    assert.is_nil(log():find("in use by another"))
+  end)
+
   it("stops a runaway handler, reports it, disables it, and keeps serving", function()
     util.write(dir .. "/rules/spin.lua", [[
       on("it/spin", function() local n = 0 while true do n = n + 1 end end)

@@ -106,7 +106,7 @@ describe("on_timer #unit", function()
     assert.are.equal(2, n)
     local t = rt2.timers:get("p", "morning")
     assert.is_not_nil(t)
-    assert.is_truthy(t.next_delay, "re-armed daily")
+    assert.is_truthy(t.calendar, "re-armed daily")
   end)
 
   it("gives a live handler timer the new version's callback on reload, keeping its deadline", function()
