@@ -91,6 +91,12 @@ class Error(enum.IntEnum):
     EPLUGIN_DROP = -174
     EPLUGIN_NOLOOP = -175
     EPLUGIN_REFUSED = -176
+    EPROXY_UNREACHABLE = -180
+    EPROXY_AUTH = -181
+    EPROXY_DENIED = -182
+    EPROXY_TARGET = -183
+    EPROXY_REFUSED = -184
+    EPROXY_PROTOCOL = -185
 
 LMQ_OK = Error.OK
 LMQ_EINVAL = Error.EINVAL
@@ -176,6 +182,12 @@ LMQ_EPLUGIN_INIT = Error.EPLUGIN_INIT
 LMQ_EPLUGIN_DROP = Error.EPLUGIN_DROP
 LMQ_EPLUGIN_NOLOOP = Error.EPLUGIN_NOLOOP
 LMQ_EPLUGIN_REFUSED = Error.EPLUGIN_REFUSED
+LMQ_EPROXY_UNREACHABLE = Error.EPROXY_UNREACHABLE
+LMQ_EPROXY_AUTH = Error.EPROXY_AUTH
+LMQ_EPROXY_DENIED = Error.EPROXY_DENIED
+LMQ_EPROXY_TARGET = Error.EPROXY_TARGET
+LMQ_EPROXY_REFUSED = Error.EPROXY_REFUSED
+LMQ_EPROXY_PROTOCOL = Error.EPROXY_PROTOCOL
 
 
 class Protocol(enum.IntEnum):
@@ -291,6 +303,7 @@ class Option(enum.IntEnum):
     STRICT_RECEIVE_MAX = 72
     RECONNECT_TAKEN_OVER = 76
     DRAIN_TIMEOUT_MS = 73
+    HOLD_MAX_BYTES = 74
     URL = 80
     TLS = 81
     TLS_CA_FILE = 82
@@ -309,6 +322,7 @@ class Option(enum.IntEnum):
     WEBSOCKET = 100
     WS_PATH = 101
     WS_HEADERS = 102
+    PROXY = 105
     STATE_DIR = 110
     DURABILITY = 111
 
@@ -351,6 +365,7 @@ LMQ_OPT_LOG_LEVEL = Option.LOG_LEVEL
 LMQ_OPT_STRICT_RECEIVE_MAX = Option.STRICT_RECEIVE_MAX
 LMQ_OPT_RECONNECT_TAKEN_OVER = Option.RECONNECT_TAKEN_OVER
 LMQ_OPT_DRAIN_TIMEOUT_MS = Option.DRAIN_TIMEOUT_MS
+LMQ_OPT_HOLD_MAX_BYTES = Option.HOLD_MAX_BYTES
 LMQ_OPT_URL = Option.URL
 LMQ_OPT_TLS = Option.TLS
 LMQ_OPT_TLS_CA_FILE = Option.TLS_CA_FILE
@@ -369,6 +384,7 @@ LMQ_OPT_TLS_MIN_VERSION = Option.TLS_MIN_VERSION
 LMQ_OPT_WEBSOCKET = Option.WEBSOCKET
 LMQ_OPT_WS_PATH = Option.WS_PATH
 LMQ_OPT_WS_HEADERS = Option.WS_HEADERS
+LMQ_OPT_PROXY = Option.PROXY
 LMQ_OPT_STATE_DIR = Option.STATE_DIR
 LMQ_OPT_DURABILITY = Option.DURABILITY
 
@@ -565,4 +581,10 @@ ERROR_GROUP: Dict[int, str] = {
     -174: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_DROP
     -175: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_NOLOOP
     -176: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_REFUSED
+    -180: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_UNREACHABLE
+    -181: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_AUTH
+    -182: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_DENIED
+    -183: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_TARGET
+    -184: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_REFUSED
+    -185: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_PROTOCOL
 }

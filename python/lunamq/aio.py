@@ -26,6 +26,7 @@ import ssl
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
+from ._proxy import ProxySettings, proxy_url
 from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS, E_PACKET_ID,
                    E_PAYLOAD, E_PAYLOAD_LEN, E_PROPS, E_PROPS_LEN, E_QOS, E_REASON, E_REASONS,
                    E_RETAIN, E_SESSION_PRESENT, E_TEXT, E_TOPIC, E_TOPIC_LEN, E_TYPE)
@@ -34,7 +35,7 @@ from ._common import (Message, MqttCodeError, MqttConnectError, MqttError,
                       SubscribeOptions, TLSParameters, Topic, Will, Wildcard, check,
                       check_qos, encode_payload, error_text, parse_props, proplist)
 
-__all__ = ["Client", "MessagesIterator", "FilteredMessages", "MqttTimeoutError"]
+__all__ = ["Client", "MessagesIterator", "FilteredMessages", "MqttTimeoutError", "ProxySettings"]
 
 _log = logging.getLogger("lunamq")
 
@@ -221,6 +222,7 @@ class Client:
         socket_options: Optional[Iterable[Tuple[int, int, Any]]] = None,
         websocket_path: Optional[str] = None,
         websocket_headers: Optional[Dict[str, str]] = None,
+        proxy: Optional[Union[ProxySettings, str]] = None,
         reconnect: bool = False,
         reconnect_delay: Tuple[float, float] = (0.5, 30.0),
         manual_ack: bool = False,
@@ -276,6 +278,7 @@ class Client:
         self._socket_options = list(socket_options or ())
         self._ws_path = websocket_path
         self._ws_headers = websocket_headers
+        self._proxy = proxy_url(proxy)   # _proxy.py: ProxySettings -> the engine's URL
         self._reconnect = bool(reconnect)
         self._reconnect_delay = reconnect_delay
         self._manual_ack = bool(manual_ack)
@@ -343,6 +346,8 @@ class Client:
             si(_ffi.LMQ_OPT_PORT, self._port)
         if self._bind_address:
             ss(_ffi.LMQ_OPT_BIND_ADDRESS, self._bind_address)
+        if self._proxy:
+            ss(_ffi.LMQ_OPT_PROXY, self._proxy)
         si(_ffi.LMQ_OPT_PROTOCOL, int(self._protocol))
         ss(_ffi.LMQ_OPT_CLIENT_ID, self.identifier)
         if self._username is not None:
@@ -545,7 +550,7 @@ class Client:
             if fd >= 0 and self._socket_options:
                 self._apply_socket_options(fd)
         want = L.lmq_client_want(h) if fd >= 0 else 0
-        r = bool(want & _ffi.LMQ_WANT_READ) and not self._paused
+        r = bool(want & _ffi.LMQ_WANT_READ)
         if r != self._reading:
             self._reading = r
             if r:
@@ -712,18 +717,20 @@ class Client:
             self._default.push(m)
             delivered = 1
         self._queued += delivered
-        if self._max_incoming and self._queued >= self._max_incoming:
-            # Backpressure: stop reading the socket until the application
-            # catches up (the broker then holds the rest, TCP's window
-            # fills); _rearm leaves the reader off while paused.
+        if self._max_incoming and self._queued >= self._max_incoming and not self._paused:
+            # Backpressure without a stall: the engine holds further
+            # messages (and their acks, so the server's flow control holds
+            # back the rest) while it goes on reading acks and PINGRESP.
             self._paused = True
+            self._L.lmq_client_pause_delivery(self._h, 1)
 
     def _taken(self) -> None:
         self._queued -= 1
         if self._paused and self._queued < max(1, self._max_incoming // 2):
             self._paused = False
             if self._h is not None:
-                self._rearm(False)
+                self._L.lmq_client_pause_delivery(self._h, 0)
+                self._pump()
 
     def _on_connected(self, ev) -> None:
         self.connected = True

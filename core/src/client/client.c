@@ -42,9 +42,12 @@
 
 enum { CS_IDLE, CS_RESOLVING, CS_CONNECTING, CS_OPEN, CS_WAITING };
 
-/* Read in large chunks straight into the session; a few per step so one
- * busy client does not starve the others sharing a loop. */
-#define READ_CHUNK 65536
+/* Reads go straight into the session's decoder, sized to the traffic: a
+ * read that fills its room doubles the next one (up to READ_MAX), one that
+ * fills under a quarter halves it (down to READ_MIN).  A few reads per
+ * step, so one busy client does not starve the others sharing a loop. */
+#define READ_MIN 1024
+#define READ_MAX 65536
 #define READS_PER_STEP 4
 #define NO_DEADLINE INT64_MAX
 
@@ -73,6 +76,11 @@ struct lmq_client {
 
     /* the current connection attempt */
     lmq_resolver *resolver;
+    int resolving_target;       /* socks5://: the server's name first, then the proxy's */
+    struct addrinfo *targets;   /* socks5://: the server's addresses, */
+    struct addrinfo *target_next;   /* the one after the one being asked for */
+    struct sockaddr_storage proxy_target;   /* the server's address for socks5:// */
+    socklen_t proxy_target_len;
     struct addrinfo *addrs;
     struct addrinfo *addr_next;
     char last_connect_err[160];
@@ -92,7 +100,7 @@ struct lmq_client {
     int reported_fd;            /* for LMQ_EV_FD_CHANGED */
     unsigned fd_gen;            /* bumped for every new fd, even a reused number */
     unsigned reported_gen;
-    uint8_t *rbuf;
+    uint32_t read_size;         /* the next read's size: see READ_MIN */
 
     lmq_event_fn cb;
     void *cb_ud;
@@ -213,9 +221,9 @@ LMQ_API lmq_client *lmq_client_new(void)
     pthread_mutex_init(&c->mu, &ma);
     pthread_mutexattr_destroy(&ma);
     c->s = lmq_session_new();
-    c->rbuf = malloc(READ_CHUNK);
+    c->read_size = READ_MIN;
     c->host = dup_n("localhost", 9);
-    if (!c->s || !c->rbuf || !c->host)
+    if (!c->s || !c->host)
         goto fail;
     lmq_transport_init(&c->t, &lmq_transport_tcp);
     lmq_netopts_init(&c->net);
@@ -234,7 +242,6 @@ LMQ_API lmq_client *lmq_client_new(void)
     return c;
 fail:
     lmq_session_free(c->s);
-    free(c->rbuf);
     free(c->host);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -248,6 +255,9 @@ static void attempt_cleanup(lmq_client *c)
     if (c->addrs)
         freeaddrinfo(c->addrs);
     c->addrs = c->addr_next = NULL;
+    if (c->targets)
+        freeaddrinfo(c->targets);
+    c->targets = c->target_next = NULL;
     c->t.ops->close(&c->t);
 }
 
@@ -282,7 +292,6 @@ static void free_now(lmq_client *c)
     if (c->cb_fin)
         c->cb_fin(c->cb_ud);
     lmq_session_free(c->s);
-    free(c->rbuf);
     free(c->host);
     free(c->unix_path);
     free(c->bind_address);
@@ -928,11 +937,15 @@ static void transport_up(lmq_client *c, int64_t now)
 /* Connect to the next resolved address; on failure the one after. */
 static void try_addresses(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay };
+    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay, NULL, 0 };
     struct addrinfo *a;
     char msg[256];
     int rc;
 
+    if (c->proxy_target_len) {
+        o.proxy_target = (const struct sockaddr *)&c->proxy_target;
+        o.proxy_target_len = c->proxy_target_len;
+    }
     while ((a = c->addr_next) != NULL) {
         c->addr_next = a->ai_next;
         c->fd_gen++;
@@ -954,9 +967,30 @@ static void try_addresses(lmq_client *c, int64_t now)
             return;
         }
     }
+    if (c->net.proxy.kind) {
+        snprintf(msg, sizeof msg, "cannot connect to the %s proxy %s:%d: %s",
+                 lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                 c->net.proxy.port, c->last_connect_err);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, msg, now);
+        return;
+    }
     snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, client_port(c),
              c->last_connect_err);
     attempt_failed(c, LMQ_ECONNECT, msg, now);
+}
+
+/* socks5://: the next of the server's addresses to ask the proxy for;
+ * 0 when none is left. */
+static int next_proxy_target(lmq_client *c)
+{
+    struct addrinfo *a = c->target_next;
+
+    if (!a)
+        return 0;
+    memcpy(&c->proxy_target, a->ai_addr, a->ai_addrlen);
+    c->proxy_target_len = a->ai_addrlen;
+    c->target_next = a->ai_next;
+    return 1;
 }
 
 static void resolve_check(lmq_client *c, int64_t now)
@@ -970,8 +1004,30 @@ static void resolve_check(lmq_client *c, int64_t now)
         return;
     lmq_resolver_free(c->resolver);
     c->resolver = NULL;
+    if (rc < 0 && c->net.proxy.kind && !c->resolving_target) {
+        char pmsg[300];
+        snprintf(pmsg, sizeof pmsg, "%s proxy: %s", lmq_proxy_kind_name(c->net.proxy.kind), msg);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, pmsg, now);
+        return;
+    }
     if (rc < 0) {
         attempt_failed(c, rc, msg, now);
+        return;
+    }
+    if (c->resolving_target) {
+        /* socks5://: the server's address is sent to the proxy; now find
+         * the proxy itself. */
+        c->targets = res;
+        c->target_next = res;
+        next_proxy_target(c);
+        c->resolving_target = 0;
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+        if (rc < 0) {
+            attempt_failed(c, rc, "out of memory starting name resolution", now);
+            return;
+        }
+        c->fd_gen++;
+        resolve_check(c, now);
         return;
     }
     c->addrs = c->addr_next = res;
@@ -981,7 +1037,7 @@ static void resolve_check(lmq_client *c, int64_t now)
 
 static void connect_unix(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { NULL, 0 };
+    lmq_transport_opts o = { NULL, 0, NULL, 0 };
     struct sockaddr_un sun;
     char msg[256];
     int rc;
@@ -1027,7 +1083,18 @@ static void begin_attempt(lmq_client *c, int64_t now)
     else if (c->net.tls && c->net.insecure)
         log_ev(c, LMQ_LOG_WARNING, "TLS host name check is off (LMQ_OPT_TLS_INSECURE): "
                "any certificate from a trusted CA passes for %s", c->host);
-    rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
+    c->proxy_target_len = 0;
+    c->resolving_target = c->net.proxy.kind &&
+                          lmq_proxy_resolves_locally(&c->net.proxy, c->host);
+    if (c->net.proxy.kind)
+        log_ev(c, LMQ_LOG_INFO, "through the %s proxy %s:%d (%s resolves %s)",
+               lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host, c->net.proxy.port,
+               c->resolving_target ? "this host" : "the proxy", c->host);
+    /* With a proxy, the addresses tried are the proxy's. */
+    if (c->net.proxy.kind && !c->resolving_target)
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+    else
+        rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
     if (rc < 0) {
         attempt_failed(c, rc, "out of memory starting name resolution", now);
         return;
@@ -1261,6 +1328,21 @@ LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *p
     return rc;
 }
 
+LMQ_API int lmq_client_pause_delivery(lmq_client *c, int32_t paused)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    rc = lmq_session_hold(c->s, paused != 0);
+    /* Resumed: the released events go to the callback, and the driver
+     * re-arms for the released acks and a socket left unread (hold full). */
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
 /* ------------------------------------------------------ external driver */
 
 LMQ_API int lmq_client_want(const lmq_client *c)
@@ -1282,6 +1364,9 @@ LMQ_API int lmq_client_want(const lmq_client *c)
         /* WRITE only while there is something to write: a writable socket
          * is nearly always writable, asking for it otherwise would spin. */
         want = c->t.ops->want(&c->t);
+        /* Delivery paused with too much held: TCP holds the server back. */
+        if (lmq_session_hold_full(c->s))
+            want &= ~LMQ_WANT_READ;
         if (lmq_session_out(((lmq_client *)c)->s, &p) > 0)
             want |= LMQ_WANT_WRITE;
         break;
@@ -1328,33 +1413,51 @@ LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
 static void read_open(lmq_client *c, int64_t now)
 {
     ptrdiff_t r;
-    int i, rc;
+    uint8_t *p;
+    int i, rc, room;
 
     /* Past the limit too while the transport holds decrypted or
      * unframed bytes: poll() would not report those. */
     for (i = 0; i < READS_PER_STEP || c->t.pending_in; i++) {
-        r = c->t.ops->read(&c->t, c->rbuf, READ_CHUNK);
+        if (lmq_session_hold_full(c->s))
+            break;              /* delivery paused, too much held */
+        room = lmq_session_input_space(c->s, c->read_size, &p);
+        if (room < 0) {
+            fatal(c, room, now);
+            return;
+        }
+        if (room > READ_MAX)
+            room = READ_MAX;        /* a step reads at most READS_PER_STEP x this */
+        r = c->t.ops->read(&c->t, p, (size_t)room);
         if (r == 0)
             break;
         if (r < 0) {
             conn_lost(c, (int)r, now);
             return;
         }
-        rc = lmq_session_input(c->s, c->rbuf, (size_t)r, now);
+        if (r == room && c->read_size < READ_MAX)
+            c->read_size *= 2;
+        else if (r < room / 4 && c->read_size > READ_MIN)
+            c->read_size /= 2;
+        rc = lmq_session_input_commit(c->s, (size_t)r, now);
         if (rc < 0) {
             fatal(c, rc, now);
             return;
         }
         check_connack(c);
-        if (r < READ_CHUNK && !c->t.pending_in)
+        if (r < room && !c->t.pending_in)
             break;
     }
-    /* Answer at once (PUBACK, PINGREQ...) rather than a loop turn later. */
+    /* Answer at once (PUBACK, PINGREQ...) rather than a loop turn later:
+     * everything this batch of reads owes goes in one write. */
     rc = flush(c, now);
     if (rc < 0) {
         conn_lost(c, rc, now);
         return;
     }
+    /* Caught up: the buffers that hold nothing go back until needed. */
+    if (!c->t.pending_in)
+        lmq_session_trim(c->s);
     after_io(c, now);
 }
 
@@ -1396,6 +1499,13 @@ static void connect_progress(lmq_client *c, int64_t now)
     snprintf(c->last_connect_err, sizeof c->last_connect_err, "%s", c->t.err);
     log_ev(c, LMQ_LOG_DEBUG, "%s", c->t.err);
     c->t.ops->close(&c->t);
+    if (rc == LMQ_EPROXY_TARGET && next_proxy_target(c)) {
+        /* socks5://: the proxy could not reach that address of the
+         * server; ask it for the next one (as a direct connect would). */
+        c->addr_next = c->addrs;
+        try_addresses(c, now);
+        return;
+    }
     if (!c->unix_path && rc != LMQ_ECONNECT) {
         /* A handshake failed (TLS, WebSocket): the server answered, so no
          * other address is tried, and the specific code is kept. */
@@ -1456,15 +1566,22 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c)
             attempt_failed(c, LMQ_ETIMEOUT, "timed out resolving the host name", now);
             break;
         case CS_CONNECTING:
+        {
+            char via[160] = "", msg[400];
+            if (c->net.proxy.kind)
+                snprintf(via, sizeof via, " (through the %s proxy %s:%d)",
+                         lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                         c->net.proxy.port);
             if (c->t.handshaking) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out", c->host,
-                         client_port(c), c->t.ops->name);
+                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out%s", c->host,
+                         client_port(c), c->t.ops->name, via);
                 attempt_failed(c, LMQ_EHANDSHAKE_TIMEOUT, msg, now);
                 break;
             }
-            attempt_failed(c, LMQ_ETIMEOUT, "timed out connecting", now);
+            snprintf(msg, sizeof msg, "timed out connecting%s", via);
+            attempt_failed(c, LMQ_ETIMEOUT, msg, now);
             break;
+        }
         case CS_WAITING:
             begin_attempt(c, now);
             break;

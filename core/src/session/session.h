@@ -68,6 +68,20 @@ int lmq_session_start(lmq_session *s, int64_t now);
  */
 int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now);
 
+/*
+ * The same without a copy: the transport reads straight into the decoder.
+ * lmq_session_input_space gives room for at least `want` bytes at *p (the
+ * room, or LMQ_ENOMEM); after reading k bytes there, lmq_session_input_commit
+ * acts on them exactly as lmq_session_input(s, *p, k, now) would.
+ */
+int lmq_session_input_space(lmq_session *s, size_t want, uint8_t **p);
+int lmq_session_input_commit(lmq_session *s, size_t n, int64_t now);
+
+/* Give back the buffers that hold nothing now (the input buffer when no
+ * partial packet waits in it, the output buffer when all was written), so
+ * an idle connection keeps no buffer; they grow again on demand. */
+void lmq_session_trim(lmq_session *s);
+
 /* Time passed: keepalive, PINGRESP wait, CONNACK wait, retries.  0, or a
  * negative LMQ_E* (LMQ_EKEEPALIVE, LMQ_ETIMEOUT) meaning close, as above. */
 int lmq_session_tick(lmq_session *s, int64_t now);
@@ -219,6 +233,16 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max);
 /* The same into the caller's array of lmq_event of `size` bytes each
  * (lmq_client_events: never written past, see lmq_event). */
 int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size);
+
+/*
+ * Pause (on = 1) or resume (0) the delivery of LMQ_EV_MESSAGE events
+ * (hold.c): while paused, incoming PUBLISHes are handled but their events
+ * and automatic acks are kept back; resuming queues them, in order, and
+ * sends the acks.  Returns the number of messages held when called.
+ */
+int lmq_session_hold(lmq_session *s, int on);
+/* 1 while paused with LMQ_OPT_HOLD_MAX_BYTES or more held: stop reading. */
+int lmq_session_hold_full(const lmq_session *s);
 
 /* Queue an event from the layer above (transport errors, logs), so that
  * all events come out of one queue in order.  text is copied. */
