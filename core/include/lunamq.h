@@ -314,8 +314,11 @@ enum lmq_property {
  */
 typedef struct lmq_proplist lmq_proplist;
 
+/* A new empty list, or NULL when out of memory. */
 LMQ_API lmq_proplist *lmq_proplist_new(void);
-LMQ_API void lmq_proplist_free(lmq_proplist *pl);        /* NULL is a no-op */
+/* Frees the list and its copies of the values.  NULL is a no-op. */
+LMQ_API void lmq_proplist_free(lmq_proplist *pl);
+/* Empties the list to build another one in it.  NULL is a no-op. */
 LMQ_API void lmq_proplist_clear(lmq_proplist *pl);
 /* Integer-valued property (byte, two-byte, four-byte, varint kinds). */
 LMQ_API int lmq_proplist_add_int(lmq_proplist *pl, int id, int64_t value);
@@ -372,7 +375,9 @@ enum lmq_option {
     LMQ_OPT_MANUAL_ACK = 67,        /* int 0/1: the application acks QoS 1/2 messages */
     LMQ_OPT_AUTO_RESUBSCRIBE = 68,  /* int 0/1, default 1 */
     LMQ_OPT_TOPIC_ALIAS_OUT = 69,   /* int 0/1, default 1: assign outgoing aliases */
-    LMQ_OPT_FOLLOW_REDIRECT = 70,   /* int 0/1, default 0: follow Server Reference */
+    /* 70 is reserved: it was LMQ_OPT_FOLLOW_REDIRECT, which was accepted
+     * and never did anything; it is refused now (a Server Reference is
+     * logged, and the application may connect there itself). */
     LMQ_OPT_LOG_LEVEL = 71,         /* int enum lmq_log_level, default LMQ_LOG_WARNING */
     /* int 0/1, default 0.  A server that sends more unacknowledged QoS 1/2
      * messages than our Receive Maximum is answered with DISCONNECT 0x93
@@ -480,8 +485,16 @@ LMQ_API lmq_client *lmq_client_new(void);
  * another thread in thread mode it stops and joins the loop thread first. */
 LMQ_API void lmq_client_free(lmq_client *c);
 
+/*
+ * Set an integer option (enum lmq_option; the comment of each says its
+ * range and default).  0, or LMQ_EINVAL with the reason in
+ * lmq_client_errmsg: an unknown option, a string option, or a value out
+ * of its range (nothing is changed then).  Options set while connected
+ * apply from the next connection.
+ */
 LMQ_API int lmq_client_set_int(lmq_client *c, int option, int64_t value);
-/* The string is copied. */
+/* Set a string option (enum lmq_option), as lmq_client_set_int; len < 0:
+ * NUL-terminated.  The string is copied. */
 LMQ_API int lmq_client_set_str(lmq_client *c, int option, const char *s, int32_t len);
 /* The list is copied; NULL clears. */
 LMQ_API int lmq_client_set_props(lmq_client *c, int target, const lmq_proplist *pl);
@@ -782,7 +795,10 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c);
  */
 typedef struct lmq_loop lmq_loop;
 
+/* A new libev loop of the library's own; NULL when out of memory. */
 LMQ_API lmq_loop *lmq_loop_new(void);
+/* The caller's struct ev_loop *, used as it is (lmq_loop_free frees the
+ * wrapper, not the loop); NULL for a NULL ev_loop or out of memory. */
 LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop);
 /* Detaches nothing: free the clients on it first.  NULL is a no-op. */
 LMQ_API void lmq_loop_free(lmq_loop *loop);
@@ -831,6 +847,8 @@ LMQ_API int lmq_client_wait(lmq_client *c, int32_t msg_id, int32_t timeout_ms);
  * it runs, publish/subscribe/unsubscribe/disconnect may be called from any
  * thread.  Events go to the callback, on the loop thread only. */
 LMQ_API int lmq_client_thread_start(lmq_client *c);
+/* Stop the background thread and wait for it: 0, or LMQ_ESTATE when none
+ * runs or when called from the loop thread itself. */
 LMQ_API int lmq_client_thread_stop(lmq_client *c);
 
 /* ---------------------------------------------------------------- one-shot */

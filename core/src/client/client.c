@@ -71,7 +71,6 @@ struct lmq_client {
     int reconnect_first;
     int reconnect_taken_over;   /* LMQ_OPT_RECONNECT_TAKEN_OVER */
     int64_t drain_timeout;      /* LMQ_OPT_DRAIN_TIMEOUT_MS (the session's copy rules) */
-    int follow_redirect;        /* stored; redirects are not followed yet */
     int log_level;
 
     /* the current connection attempt */
@@ -367,8 +366,6 @@ static int set_int_locked(lmq_client *c, int option, int64_t v)
         return bool_opt(c, &c->reconnect_first, v);
     case LMQ_OPT_RECONNECT_TAKEN_OVER:
         return bool_opt(c, &c->reconnect_taken_over, v);
-    case LMQ_OPT_FOLLOW_REDIRECT:
-        return bool_opt(c, &c->follow_redirect, v);
     case LMQ_OPT_LOG_LEVEL:
         if (v < LMQ_LOG_ERROR || v > LMQ_LOG_DEBUG) {
             set_err(c, "log level out of range 1..4: %lld", (long long)v);
@@ -449,7 +446,7 @@ static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
     case LMQ_OPT_RECONNECT_MIN_MS:
     case LMQ_OPT_RECONNECT_MAX_MS:
     case LMQ_OPT_RECONNECT_FIRST:
-    case LMQ_OPT_FOLLOW_REDIRECT:
+    case LMQ_OPT_RECONNECT_TAKEN_OVER:
     case LMQ_OPT_LOG_LEVEL:
         set_err(c, "option %d takes an integer", option);
         return LMQ_EINVAL;

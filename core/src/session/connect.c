@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 static uint8_t *malloc_copy(const uint8_t *p, uint32_t n)
@@ -154,7 +153,7 @@ int lmq_connect_send(lmq_session *s)
     }
     /* Plugins may set this attempt's credentials and add properties. */
     const lmq_proplist *cprops = s->connect_props;
-    if (s->plugins && (rc = lmq_plugin_hook_connect_send(s, c, &cprops)))
+    if (s->plugins && (rc = s->hooks->connect_send(s, c, &cprops)))
         return rc;
     if (c->password.p && !c->username.p && s->level < 5)
         return LMQ_EINVAL;      /* a plugin's password without a user name */
@@ -171,7 +170,7 @@ int lmq_connect_send(lmq_session *s)
     if ((rc = lmq_session_emit(s, &pkt)))
         return rc;
     if (s->plugins)
-        lmq_plugin_hook_connect(s, c);
+        s->hooks->connect(s, c);
     /* Never the password or auth data in a log. */
     lmq_session_log(s, LMQ_LOG_INFO, "CONNECT level %d client id '%.*s' keepalive %u%s%s",
                     s->level, (int)c->client_id.n, (const char *)c->client_id.p,
@@ -331,7 +330,7 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
 
     (void)now;
     if (s->plugins)
-        lmq_plugin_hook_connack(s, ca);
+        s->hooks->connack(s, ca);
     if (s->level == 5 ? ca->reason >= 0x80 : ca->reason != 0)
         return refused(s, ca);
     /* With clean start the server must answer session present 0
@@ -395,7 +394,7 @@ int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au)
     } else if (s->plugins) {
         /* A plugin may answer the challenge itself (then the application
          * is not asked). */
-        int rc = lmq_plugin_hook_auth(s, au, s->last_recv);
+        int rc = s->hooks->auth(s, au, s->last_recv);
         if (rc < 0)
             return lmq_session_fail(s, rc, "cannot send a plugin's AUTH answer");
         if (rc == 1)

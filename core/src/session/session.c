@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 #define LMQ_PING_WAIT_MIN_MS 3000   /* "a few seconds" for a PINGRESP */
@@ -74,8 +73,7 @@ void lmq_session_free(lmq_session *s)
     if (!s)
         return;
     /* First: a plugin's shutdown may still log through the session. */
-    lmq_plugin_chain_free(s->plugins);
-    s->plugins = NULL;
+    lmq_session_set_hooks(s, NULL, NULL);
     lmq_durable_close(s);
     free(s->state_dir);
     lmq_out_free_all(s);
@@ -109,7 +107,7 @@ lmq_event *lmq_session_event(lmq_session *s, int type, int error, int reason,
 {
     /* Every end of a connection comes through here, whichever path saw it. */
     if (s->plugins && (type == LMQ_EV_DISCONNECTED || type == LMQ_EV_CONNECT_FAILED))
-        lmq_plugin_hook_disconnect(s, error, reason, props);
+        s->hooks->disconnect(s, error, reason, props);
     lmq_event *ev = lmq_evq_push(&s->evq, type);
     if (!ev)
         return NULL;
@@ -143,7 +141,7 @@ void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
     va_end(ap);
     lmq_session_push_log(s, level, buf);
     if (s->plugins)
-        lmq_plugin_run_log(s->plugins, level, buf);
+        s->hooks->log(s->plugins, level, buf);
 }
 
 void lmq_session_seterr(lmq_session *s, const char *fmt, ...)
@@ -164,6 +162,24 @@ void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
 {
     if (s)
         event_text(s, lmq_session_event(s, type, error, reason, NULL), text);
+}
+
+void lmq_session_set_hooks(lmq_session *s, const lmq_session_hooks *h, void *ctx)
+{
+    const lmq_session_hooks *old = s->hooks;
+    void *old_ctx = s->plugins;
+
+    /* Released while still installed: a plugin's shutdown may log through
+     * the session, to the chain being shut down, as it always did. */
+    if (old && old_ctx && old_ctx != ctx)
+        old->release(old_ctx);
+    s->hooks = h && ctx ? h : NULL;
+    s->plugins = h && ctx ? ctx : NULL;
+}
+
+void *lmq_session_hooks_ctx(const lmq_session *s, const lmq_session_hooks *h)
+{
+    return s && s->hooks == h ? s->plugins : NULL;
 }
 
 void lmq_session_push_log(lmq_session *s, int level, const char *text)
@@ -822,7 +838,7 @@ int lmq_session_tick(lmq_session *s, int64_t now)
     /* Plugin ticks run in every state: the client calls this while
      * connected, and lmq_plugin_run_tick directly while offline. */
     if (s->plugins)
-        lmq_plugin_run_tick(s->plugins, now);
+        s->hooks->tick(s->plugins, now);
     if (s->failed)
         return s->failed;
     if (s->state == LMQ_SS_CONNECTING && s->connect_deadline &&
@@ -863,7 +879,7 @@ int64_t lmq_session_deadline(const lmq_session *s)
     /* Plugin ticks too (the client asks the session while connected, the
      * chain itself while waiting to reconnect). */
     if (s && s->plugins && !s->failed) {
-        int64_t t = lmq_plugin_tick_deadline(s->plugins);
+        int64_t t = s->hooks->tick_deadline(s->plugins);
         if (t < d)
             d = t;
     }

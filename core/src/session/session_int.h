@@ -257,7 +257,8 @@ struct lmq_session {
 
     /* C plugins (plugin/plugin.h): NULL when none is loaded, and every hook
      * point tests just that. */
-    struct lmq_plugin_chain *plugins;
+    void *plugins;                        /* the hooks' ctx */
+    const lmq_session_hooks *hooks;       /* set when plugins is */
 
     /* durable sessions (durable.c, store/store.h): NULL store when no
      * LMQ_OPT_STATE_DIR is set, and every hook tests just that */
