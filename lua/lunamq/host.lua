@@ -16,7 +16,7 @@
 --   -u, --username U       (username)
 --   -P, --pw PASSWORD      (password)
 --   -i, --id ID            (client_id, default lunamq-host-<pid>)
---   -V, --protocol-version 31|311|5   (protocol; also 3, 4, mqttv5...; default 5)
+--   -V, --protocol-version 31|311|5|auto (protocol; also 3, 4, mqttv5...; default 5)
 --   -k, --keepalive S      (keepalive)
 --   --tls                  (tls = true) TLS with the system's CAs
 --   --cafile F, --capath D, --cert F, --key F, --keypass S, --insecure,
@@ -114,10 +114,10 @@ local function flag(v)
   return v
 end
 local PROTOCOLS = { ["3"] = 3, ["31"] = 3, mqttv31 = 3, ["4"] = 4, ["311"] = 4, mqttv311 = 4,
-                    ["5"] = 5, mqttv5 = 5 }
+                    ["5"] = 5, mqttv5 = 5, auto = 0, ["0"] = 0 }
 local function protocol(v)
   local p = PROTOCOLS[tostring(v)]
-  if not p then return nil, "needs 31, 311 or 5" end
+  if not p then return nil, "needs 31, 311, 5 or auto" end
   return p
 end
 local LEVELS = { debug = 1, info = 2, warn = 3, error = 4 }
@@ -514,7 +514,9 @@ end
 -- names the mode when it is first known or changes; returns it.
 function M.connected(o, rt, ev, log, shown)
   local why
-  if o.protocol ~= 5 then
+  if o.protocol == 0 then
+    why = "protocol auto (the level is the server's choice)"
+  elseif o.protocol ~= 5 then
     why = "MQTT 3.x"
   elseif o.no_sub_ids then
     why = "--no-sub-ids"
