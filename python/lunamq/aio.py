@@ -989,7 +989,9 @@ class Client:
     def _track(self, mid: int, fut: asyncio.Future) -> None:
         pending = self._pending
         pending[mid] = fut
-        if len(pending) > self.pending_calls_threshold:
+        # Once each time the count rises past the threshold (aiomqtt warns
+        # on every call above it, which floods a busy publisher's log).
+        if len(pending) == self.pending_calls_threshold + 1:
             self._logger.warning("There are %d pending publish calls.", len(pending))
 
     async def _request(self, mid: int, timeout: Optional[float], what: str):
