@@ -32,7 +32,8 @@ const char cli_conn_usage[] =
     "  --state-dir DIR    durable session: QoS 1/2 state kept in DIR, survives a\n"
     "                     restart or kill -9 (needs -c and -i)\n"
     "  -x SECONDS         session expiry interval (MQTT 5; -1: never)\n"
-    "  -V VERSION         31, 311, 5 (or mqttv31, mqttv311, mqttv5); default 5\n"
+    "  -V VERSION         31, 311, 5 (or mqttv31, mqttv311, mqttv5) or auto; default\n"
+    "                     auto: MQTT 5, or 3.1.1 when the server refuses 5\n"
     "  -D PACKET NAME VALUE [VALUE]\n"
     "                     an MQTT 5 property, e.g. -D publish user-property a b;\n"
     "                     PACKET: connect publish subscribe unsubscribe disconnect will\n"
@@ -172,7 +173,7 @@ const char *cli_connack_text(int protocol, int reason)
     };
     const char *name;
 
-    if (protocol < LMQ_MQTT_5)
+    if (protocol != LMQ_MQTT_AUTO && protocol < LMQ_MQTT_5)
         return reason >= 0 && reason < 6 ? v3[reason] : "Connection Refused: unknown reason";
     name = lmq_reason_name(2, reason);
     return name ? name : "unknown reason";
@@ -182,12 +183,16 @@ int cli_connect_failed(const cli_conn *o, const lmq_event *ev)
 {
     int e = ev->error;
 
-    if (ev->reason) {
+    if (ev->reason && !(ev->text && *ev->text))
         cli_err(o, "connection refused: %s", cli_connack_text(o->protocol, ev->reason));
-        /* the CONNACK's code, as mosquitto exits: 1-5 (3.1.1) or 0x80-0xFF (5) */
+    else if (e == LMQ_EREFUSED || e == LMQ_EDISCONNECTED)
+        cli_err(o, "%s", ev->text);     /* named by the engine */
+    else
+        cli_err(o, "connection failed: %s", ev->text && *ev->text ? ev->text : lmq_strerror(e));
+    /* a CONNACK refusal: its code, as mosquitto exits: 1-5 (3.1.1) or
+     * 0x80-0xFF (5) */
+    if (ev->reason)
         return ev->reason & 0xFF;
-    }
-    cli_err(o, "connection failed: %s", ev->text && *ev->text ? ev->text : lmq_strerror(e));
     if ((e <= LMQ_ETLS && e >= LMQ_ETLS_CONFIG) || (e == LMQ_EHANDSHAKE_TIMEOUT && o->tls))
         return CLI_EXIT_TLS;
     if (e == LMQ_ECLOSED || e == LMQ_EIO || e == LMQ_EPROTOCOL)
@@ -317,7 +322,7 @@ void cli_conn_init(cli_conn *o, const char *prog)
     o->keepalive = 60;
     o->clean = 1;
     o->session_expiry = -1;
-    o->protocol = LMQ_MQTT_5;
+    o->protocol = LMQ_MQTT_AUTO;
     o->receive_maximum = o->max_packet_size = o->topic_alias_max = -1;
     o->req_problem = o->req_response = -1;
     for (int k = 0; k < CLI_PK_COUNT; k++)
@@ -340,8 +345,10 @@ static int parse_version(cli_conn *o, const char *v)
         o->protocol = LMQ_MQTT_311;
     else if (!strcmp(v, "5") || !strcmp(v, "mqttv5"))
         o->protocol = LMQ_MQTT_5;
+    else if (!strcmp(v, "auto"))
+        o->protocol = LMQ_MQTT_AUTO;
     else {
-        cli_err(o, "-V: unknown protocol version '%s' (31, 311 or 5)", v);
+        cli_err(o, "-V: unknown protocol version '%s' (31, 311, 5 or auto)", v);
         return -1;
     }
     return 0;
@@ -572,6 +579,14 @@ int cli_conn_check(cli_conn *o)
         cli_err(o, "--state-dir needs a persistent session (-c) and a client id (-i)");
         return -1;
     }
+    /* auto (the default) tries MQTT 5 and falls back to 3.1.1 only on a
+     * 3.1.1 server's refusal; a flag that only MQTT 5 can carry pins 5,
+     * so nothing asked for is dropped by a fallback. */
+    if (o->protocol == LMQ_MQTT_AUTO &&
+        (o->nprops || o->session_expiry >= 0 || o->receive_maximum >= 0 ||
+         o->max_packet_size >= 0 || o->topic_alias_max >= 0 || o->req_problem >= 0 ||
+         o->req_response >= 0 || o->auth_method || (o->password && !o->username)))
+        o->protocol = LMQ_MQTT_5;
     if (o->protocol != LMQ_MQTT_5 && o->nprops) {
         cli_err(o, "-D (properties) needs MQTT 5 (-V 5)");
         return -1;
@@ -594,7 +609,8 @@ int cli_conn_check(cli_conn *o)
         return -1;
     }
     /* mosquitto's rule: -c alone keeps the session for ever (MQTT 5) */
-    if (!o->clean && o->session_expiry < 0 && o->protocol == LMQ_MQTT_5)
+    if (!o->clean && o->session_expiry < 0 &&
+        (o->protocol == LMQ_MQTT_5 || o->protocol == LMQ_MQTT_AUTO))
         o->session_expiry = 4294967295LL;
     return 0;
 }

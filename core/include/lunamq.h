@@ -126,6 +126,12 @@ enum lmq_error {
     LMQ_EDISCONNECTED = -118,
     LMQ_EREJECTED = -119,
     LMQ_ESUB_ID_NOT_SUPPORTED = -120, /* a Subscription Identifier, the server has none */
+    LMQ_ENOT_MQTT5 = -121,    /* a v5 CONNECT got the 3.1.1 refusal "unacceptable
+                                 protocol version" (CONNACK 20 02 00 01) */
+    LMQ_ETAKEN_OVER = -122,   /* DISCONNECT 0x8E: another client took the session
+                                 over; no reconnect unless LMQ_OPT_RECONNECT_TAKEN_OVER */
+    LMQ_ECLIENT_ID = -123,    /* the client id breaks the protocol level's rule
+                                 (3.1: 1 to 23 characters), refused before connecting */
     LMQ_EUNDELIVERED = -125,  /* our disconnect left accepted messages undelivered */
 
     /* secure and web transports, connection URLs */
@@ -180,7 +186,12 @@ LMQ_API const char *lmq_errname(int code);
 enum lmq_protocol {
     LMQ_MQTT_31 = 3,
     LMQ_MQTT_311 = 4,
-    LMQ_MQTT_5 = 5
+    LMQ_MQTT_5 = 5,
+    /* Not a level: try MQTT 5; when the server answers with the 3.1.1
+     * refusal "unacceptable protocol version" (LMQ_ENOT_MQTT5), connect
+     * again at once with 3.1.1 and keep 3.1.1 for every reconnect of this
+     * client (a log line says so). */
+    LMQ_MQTT_AUTO = 0
 };
 
 /*
@@ -332,7 +343,7 @@ enum lmq_option {
     LMQ_OPT_CONNECT_TIMEOUT_MS = 6, /* int, default 10000: TCP + CONNACK */
 
     /* CONNECT */
-    LMQ_OPT_PROTOCOL = 20,          /* int 3, 4 or 5 (enum lmq_protocol), default 5 */
+    LMQ_OPT_PROTOCOL = 20,          /* int 3, 4, 5 or 0 auto (enum lmq_protocol), default 5 */
     LMQ_OPT_CLIENT_ID = 21,         /* str; empty: the server assigns one (v5) */
     LMQ_OPT_USERNAME = 22,          /* str */
     LMQ_OPT_PASSWORD = 23,          /* str (binary allowed); never logged */
@@ -373,6 +384,12 @@ enum lmq_option {
      * when 1; when 0 the excess is accepted and a warning logged once per
      * connection (mosquitto 2.0.11 overshoots by one now and then). */
     LMQ_OPT_STRICT_RECEIVE_MAX = 72,
+    /* int 0/1, default 0.  After the server's DISCONNECT 0x8E (Session
+     * taken over: another connection with this client id) the client stops
+     * with LMQ_ETAKEN_OVER instead of reconnecting, so two clients sharing
+     * an id do not throw each other out for ever; 1 reconnects as after
+     * any other loss. */
+    LMQ_OPT_RECONNECT_TAKEN_OVER = 76,
     /* int ms, default 10000, 0: none.  How long lmq_client_disconnect
      * goes on delivering what was accepted (queued, unwritten, awaiting
      * acks) before its DISCONNECT goes; what is left is reported. */

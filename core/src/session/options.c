@@ -23,9 +23,10 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
         return LMQ_EINVAL;
     switch (option) {
     case LMQ_OPT_PROTOCOL:
-        if (v != LMQ_MQTT_31 && v != LMQ_MQTT_311 && v != LMQ_MQTT_5)
+        if (v != LMQ_MQTT_31 && v != LMQ_MQTT_311 && v != LMQ_MQTT_5 && v != LMQ_MQTT_AUTO)
             return LMQ_EVERSION;
-        s->cfg.level = (uint8_t)v;
+        s->cfg.proto_auto = v == LMQ_MQTT_AUTO;
+        s->cfg.level = v == LMQ_MQTT_AUTO ? LMQ_MQTT_5 : (uint8_t)v;
         return 0;
     case LMQ_OPT_KEEPALIVE:
         if (!in_range(v, 0, 65535))

@@ -58,6 +58,7 @@ lmq_session *lmq_session_new(void)
     server_defaults(s);
     s->next_pid = 1;
     s->next_msg_id = 1;
+    s->server_reason = -1;
     return s;
 }
 
@@ -372,6 +373,9 @@ int lmq_session_start(lmq_session *s, int64_t now)
         return rc;
     s->conn_gen++;
     s->failed = 0;
+    s->server_reason = -1;
+    s->fell_back = 0;
+    s->got_connack = 0;
     s->undelivered = 0;
     s->reported = 0;
     s->user_closing = 0;
@@ -583,15 +587,29 @@ static int on_server_disconnect(lmq_session *s, const lmq_disconnect *d)
                                              ? LMQ_EV_CONNECT_FAILED
                                              : LMQ_EV_DISCONNECTED,
                                       LMQ_EDISCONNECTED, d->reason, &d->props);
+    const char *name = lmq_reason_name(LMQ_DISCONNECT, d->reason);
+    char text[256];
+    int n;
+
     s->reported = 1;
+    s->server_reason = d->reason;
     if (lmq_props_has(&d->props, LMQ_PROP_SERVER_REFERENCE))
         lmq_session_log(s, LMQ_LOG_INFO, "server reference: %.*s",
                         (int)d->props.server_reference.n,
                         (const char *)d->props.server_reference.p);
-    (void)ev;
-    lmq_session_seterr(s, "the server sent DISCONNECT, reason 0x%02x", d->reason);
-    lmq_session_log(s, LMQ_LOG_WARNING, "the server sent DISCONNECT, reason 0x%02x",
-                    d->reason);
+    /* Named, with the server's Reason String when it gave one, so every
+     * front end shows what happened without a debug log. */
+    n = snprintf(text, sizeof text, "the server sent DISCONNECT 0x%02X %s", d->reason,
+                 name ? name : "(unknown reason)");
+    if (d->reason == 0x8E && n > 0 && (size_t)n < sizeof text)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      ": another client connected with this client id");
+    if (lmq_props_has(&d->props, LMQ_PROP_REASON_STRING) && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, " (\"%.*s\")",
+                 (int)d->props.reason_string.n, (const char *)d->props.reason_string.p);
+    event_text(s, ev, text);
+    lmq_session_seterr(s, "%s", text);
+    lmq_session_log(s, LMQ_LOG_WARNING, "%s", text);
     /* The server closes; we send nothing more [MQTT-3.14.4-1].  This is
      * also how a failed re-authentication ends [MQTT-4.12.1-2]. */
     s->failed = LMQ_EDISCONNECTED;
@@ -710,12 +728,29 @@ static int input_decode(lmq_session *s, int64_t now)
         if (s->state == LMQ_SS_CLOSING)
             return 0;
     }
+    if (rc == LMQ_ENOT_MQTT5 && s->state == LMQ_SS_CONNECTING)
+        return lmq_connect_not_v5(s);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "malformed packet from the server: %s",
                  lmq_strerror(rc));
         return lmq_session_fail(s, rc, msg);
     }
     return 0;
+}
+
+int lmq_session_server_reason(const lmq_session *s)
+{
+    return s ? s->server_reason : -1;
+}
+
+int lmq_session_fell_back(const lmq_session *s)
+{
+    return s && s->fell_back;
+}
+
+int lmq_session_got_connack(const lmq_session *s)
+{
+    return s && s->got_connack;
 }
 
 int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)

@@ -110,6 +110,18 @@ int lmq_session_state(const lmq_session *s);
 
 /* Set when CLOSING has nothing left to send: the caller closes now. */
 int lmq_session_wants_close(const lmq_session *s);
+/* The reason code of the DISCONNECT the server sent on the last connection,
+ * or -1 when it sent none. */
+int lmq_session_server_reason(const lmq_session *s);
+/* 1 when the last connection ended in the 3.1.1 refusal of a v5 CONNECT
+ * under LMQ_MQTT_AUTO: the next connection speaks 3.1.1 and should start
+ * at once (nothing was reported as a failure). */
+int lmq_session_fell_back(const lmq_session *s);
+/* 1 when the current (or just ended) connection got its CONNACK. */
+int lmq_session_got_connack(const lmq_session *s);
+/* Is the client id one the configured protocol level allows?  0, or
+ * LMQ_ECLIENT_ID / LMQ_EINVAL with the id and the rule in lmq_session_errmsg. */
+int lmq_session_check_client_id(lmq_session *s);
 
 /* ------------------------------------------------------------- API calls */
 
