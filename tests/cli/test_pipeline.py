@@ -208,6 +208,101 @@ def undelivered_exit(b):
           f"pub exits 3 naming what was not delivered ({p.returncode}, {err!r})")
 
 
+def broker_resends(b, cid):
+    """Messages (1-based, in order) that mosquitto 2.0.11 sent again after
+    its PUBREL ([MQTT-4.3.3-6] forbids it; seen after some reconnects of a
+    killed subscriber): a client that answered the PUBREL must take such a
+    PUBLISH as new [MQTT-4.3.3-12], so these duplicates are the broker's.
+    The j-th packet id first sent (d0) is message j; a d0 again under an
+    id still open is the same message."""
+    import re
+    open_k, released, faulty, j = {}, set(), set(), 0
+    pub0 = re.compile(rf"Sending PUBLISH to {cid} \(d0, q2, r0, m(\d+)")
+    pub1 = re.compile(rf"Sending PUBLISH to {cid} \(d1, q2, r0, m(\d+)")
+    rel = re.compile(rf"Sending PUBREL to {cid} \(m(\d+)\)")
+    comp = re.compile(rf"Received PUBCOMP from {cid} \(Mid: (\d+)")
+    for line in b.log_text().splitlines():
+        m = pub0.search(line)
+        if m:
+            if m.group(1) not in open_k:
+                j += 1
+                open_k[m.group(1)] = j
+            continue
+        m = rel.search(line)
+        if m:
+            released.add(m.group(1))
+            continue
+        m = comp.search(line)
+        if m:
+            released.discard(m.group(1))
+            open_k.pop(m.group(1), None)
+            continue
+        m = pub1.search(line)
+        if m and m.group(1) in released:
+            released.discard(m.group(1))
+            if m.group(1) in open_k:
+                faulty.add(open_k[m.group(1)])
+    return faulty
+
+
+def killed_subscriber(b, rnd):
+    """Scenario 4: `lunamq sub -q 2 --state-dir` SIGKILLed again and again
+    while a QoS 2 stream arrives: nothing lost, no message printed twice
+    but those the broker itself sent again after its PUBREL."""
+    n = 6000
+    tmp = tempfile.mkdtemp(prefix="lmq-pipe-sub-")
+    out = os.path.join(tmp, "sub.out")
+    state = os.path.join(tmp, "state")
+    os.mkdir(state)
+    cid = "killsub"
+    sub = [LUNAMQ, "sub", "-p", str(b.port), "-t", "pipe/ks", "-q", "2", "-c", "-i", cid,
+           "--state-dir", state]
+    pub = None
+    try:
+        n0 = b.log_text().count(f"Sending SUBACK to {cid}")
+        with open(out, "ab") as f:
+            p = subprocess.Popen(sub, stdout=f, stderr=subprocess.DEVNULL)
+        check(b.wait_log(f"Sending SUBACK to {cid}", n0 + 1), "durable subscriber ready")
+        data = "".join(f"{i}\n" for i in range(1, n + 1)).encode()
+        pub = subprocess.Popen([LUNAMQ, "pub", "-p", str(b.port), "-t", "pipe/ks", "-l", "-q",
+                                "2", "--rate", "1500"], stdin=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+        pub.stdin.write(data)
+        pub.stdin.close()
+        kills = 0
+        while pub.poll() is None and kills < 400:
+            time.sleep(rnd.uniform(0.005, 0.04))
+            p.kill()
+            p.wait()
+            kills += 1
+            with open(out, "ab") as f:
+                p = subprocess.Popen(sub, stdout=f, stderr=subprocess.DEVNULL)
+        pub.wait(60)
+        # the last one runs until the queue is empty
+        wait_for(lambda: len(set(read_lines(out))) >= n, 20)
+        p.terminate()
+        p.wait(20)
+        seen = read_lines(out)
+        counts = {}
+        for x in seen:
+            counts[x] = counts.get(x, 0) + 1
+        missing = [i for i in range(1, n + 1) if str(i) not in counts]
+        twice = sorted(int(x) for x, c in counts.items() if c > 1)
+        faulty = broker_resends(b, cid)
+        ours = [k for k in twice if k not in faulty]
+        print(f"killed subscriber: {kills} kills, {len(twice)} printed twice, "
+              f"{len(faulty)} broker resends after PUBREL")
+        check(kills >= 100, f"the subscriber was killed 100s of times ({kills})")
+        check(not missing, f"no message lost by a killed subscriber ({len(missing)} missing, "
+                           f"first {missing[:5]})")
+        check(not ours, f"no QoS 2 message printed twice but the broker's resends "
+                        f"({len(ours)}: {ours[:10]})")
+    finally:
+        if pub and pub.poll() is None:
+            pub.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     rnd = random.Random(int(os.environ.get("LMQ_SEED", "18")))
     b = t.Broker()
@@ -215,6 +310,7 @@ def main():
         killed_publisher(b, rnd)
         shared_pipe(b, rnd)
         undelivered_exit(b)
+        killed_subscriber(b, rnd)
     finally:
         b.stop()
     print(f"{t.checks - len(t.failures)}/{t.checks} checks passed")
