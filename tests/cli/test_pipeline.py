@@ -14,8 +14,13 @@ nothing twice, nothing split (issue 18, items 2 and 4).
    line only once published, every line arrives exactly once and whole.
 3. `lunamq pub -l` exits 3 and says so when what it accepted could not be
    delivered (the broker gone before the PUBACKs came).
+4. `lunamq sub -q 2 --state-dir` SIGKILLed 100+ times while a stream
+   arrives: nothing lost; a message printed twice only when the broker
+   sent it again after its PUBREL (identified from its log), or when the
+   kill fell between a line's write and the record of its id (then it is
+   the last line the killed process printed: at least once, never lost).
 
-The subscriber is mosquitto_sub, connected all along (a reconnecting QoS 2
+In 1 and 2 the subscriber is mosquitto_sub, connected all along (a reconnecting QoS 2
 subscriber can see mosquitto 2.0.11 resend after PUBREL, which is not what
 is tested here).  Helpers (broker, check) are test_cli.py's.
 """
@@ -270,11 +275,18 @@ def killed_subscriber(b, rnd):
         pub.stdin.write(data)
         pub.stdin.close()
         kills = 0
-        while pub.poll() is None and kills < 400:
+        boundary = set()        # the last line each killed process printed
+        while (pub.poll() is None or kills < 120) and kills < 400:
+            start_at = os.path.getsize(out)
             time.sleep(rnd.uniform(0.005, 0.04))
             p.kill()
             p.wait()
             kills += 1
+            with open(out, "rb") as f:
+                f.seek(start_at)
+                mine = f.read().split(b"\n")[:-1]
+            if mine:
+                boundary.add(int(mine[-1]))
             with open(out, "ab") as f:
                 p = subprocess.Popen(sub, stdout=f, stderr=subprocess.DEVNULL)
         pub.wait(60)
@@ -289,9 +301,15 @@ def killed_subscriber(b, rnd):
         missing = [i for i in range(1, n + 1) if str(i) not in counts]
         twice = sorted(int(x) for x, c in counts.items() if c > 1)
         faulty = broker_resends(b, cid)
-        ours = [k for k in twice if k not in faulty]
-        print(f"killed subscriber: {kills} kills, {len(twice)} printed twice, "
-              f"{len(faulty)} broker resends after PUBREL")
+        # A kill after a line was printed and flushed but before its id was
+        # recorded (the next write) gets that message again: the window
+        # "recorded after it was written out" leaves, at-least-once, only
+        # ever the last line a killed process printed.
+        window = [k for k in twice if k not in faulty and k in boundary]
+        ours = [k for k in twice if k not in faulty and k not in boundary]
+        print(f"killed subscriber: {kills} kills, {len(twice)} printed twice: "
+              f"{len(twice) - len(window) - len(ours)} broker resends after PUBREL, "
+              f"{len(window)} printed just before a kill, {len(ours)} other")
         check(kills >= 100, f"the subscriber was killed 100s of times ({kills})")
         check(not missing, f"no message lost by a killed subscriber ({len(missing)} missing, "
                            f"first {missing[:5]})")
