@@ -21,6 +21,9 @@ const char cli_conn_usage[] =
     "                     ws(s)://host[:port]/path, unix:///path\n"
     "  --unix PATH        connect to a Unix socket\n"
     "  -A ADDRESS         bind the socket to this local address\n"
+    "  --proxy URL        through a proxy: socks5://[user:pass@]host[:1080] (the\n"
+    "                     broker's name resolved here), socks5h://... (resolved by\n"
+    "                     the proxy), http://[user:pass@]host[:8080] (HTTP CONNECT)\n"
     "  -i ID              client id;  -I PREFIX: PREFIX followed by the process id\n"
     "  -u USER, -P PASS   username and password\n"
     "  -k SECONDS         keepalive (default 60, 0 disables)\n"
@@ -357,6 +360,23 @@ static int parse_url(cli_conn *o, const char *url)
     return rc < 0 ? -1 : 0;
 }
 
+/* --proxy: checked now (a typo is a usage error, exit 2), set later. */
+static int parse_proxy(cli_conn *o, const char *url)
+{
+    lmq_client *scratch = lmq_client_new();
+    int rc;
+
+    if (!scratch)
+        return -1;
+    rc = lmq_client_set_str(scratch, LMQ_OPT_PROXY, url, -1);
+    if (rc < 0)
+        cli_err(o, "--proxy %s: %s", url, lmq_client_errmsg(scratch)[0]
+                ? lmq_client_errmsg(scratch) : lmq_strerror(rc));
+    lmq_client_free(scratch);
+    o->proxy = url;
+    return rc < 0 ? -1 : 0;
+}
+
 /* --cafile and the others; 1 taken, 0 not one, -1 bad */
 static int tls_flag(cli_conn *o, int argc, char **argv, int *i)
 {
@@ -461,6 +481,11 @@ int cli_conn_flag(cli_conn *o, int argc, char **argv, int *i)
     if (!strcmp(f, "-h") || !strcmp(f, "--host")) dst = &o->host;
     else if (!strcmp(f, "--unix")) dst = &o->unix_path;
     else if (!strcmp(f, "-A")) dst = &o->bind_address;
+    else if (!strcmp(f, "--proxy")) {
+        if (!(v = cli_value(o->prog, argc, argv, i)))
+            return -1;
+        return parse_proxy(o, v) < 0 ? -1 : 1;
+    }
     else if (!strcmp(f, "-i") || !strcmp(f, "--id")) dst = &o->id;
     else if (!strcmp(f, "-I") || !strcmp(f, "--id-prefix")) dst = &o->id_prefix;
     else if (!strcmp(f, "--state-dir")) dst = &o->state_dir;
@@ -492,6 +517,10 @@ int cli_conn_check(cli_conn *o)
     }
     if (!o->psk != !o->psk_identity) {
         cli_err(o, "--psk and --psk-identity go together");
+        return -1;
+    }
+    if (o->unix_path && o->proxy) {
+        cli_err(o, "--unix and --proxy exclude each other");
         return -1;
     }
     if (o->unix_path && o->tls) {
@@ -598,6 +627,7 @@ int cli_conn_apply(const cli_conn *o, lmq_client *c, const char *default_id)
         (o->port && set_int(o, c, LMQ_OPT_PORT, o->port, "-p") < 0) ||
         set_str(o, c, LMQ_OPT_UNIX_PATH, o->unix_path, "--unix") < 0 ||
         set_str(o, c, LMQ_OPT_BIND_ADDRESS, o->bind_address, "-A") < 0 ||
+        set_str(o, c, LMQ_OPT_PROXY, o->proxy, "--proxy") < 0 ||
         set_int(o, c, LMQ_OPT_PROTOCOL, o->protocol, "-V") < 0 ||
         set_str(o, c, LMQ_OPT_CLIENT_ID, id, "-i") < 0 ||
         set_str(o, c, LMQ_OPT_USERNAME, o->username, "-u") < 0 ||

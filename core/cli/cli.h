@@ -43,6 +43,7 @@ typedef struct cli_conn {
     int port;                   /* 0: the default */
     const char *unix_path;
     const char *bind_address;
+    const char *proxy;          /* --proxy URL, or NULL */
     const char *id;
     const char *id_prefix;
     const char *username;

@@ -152,7 +152,19 @@ enum lmq_error {
     LMQ_EPLUGIN_INIT = -173,  /* the plugin's init refused (its reason in the text) */
     LMQ_EPLUGIN_DROP = -174,  /* a plugin's publish hook dropped the message */
     LMQ_EPLUGIN_NOLOOP = -175,/* plugin fd watch: no libev loop of the engine's here */
-    LMQ_EPLUGIN_REFUSED = -176 /* a plugin's connect hook abandoned the attempt */
+    LMQ_EPLUGIN_REFUSED = -176,/* a plugin's connect hook abandoned the attempt */
+
+    /* proxies (LMQ_OPT_PROXY); the text names the proxy and its answer */
+    LMQ_EPROXY_UNREACHABLE = -180, /* no TCP connection to the proxy */
+    LMQ_EPROXY_AUTH = -181,   /* credentials refused or missing (SOCKS5 method or
+                                 RFC 1929 status, HTTP 407) */
+    LMQ_EPROXY_DENIED = -182, /* the proxy's rules forbid the server (SOCKS5 reply 2,
+                                 HTTP 403) */
+    LMQ_EPROXY_TARGET = -183, /* the proxy could not reach the server (SOCKS5 replies
+                                 3, 4, 5, 6; HTTP 502, 503, 504) */
+    LMQ_EPROXY_REFUSED = -184,/* any other refusal (SOCKS5 replies 1, 7, 8; other
+                                 HTTP statuses) */
+    LMQ_EPROXY_PROTOCOL = -185 /* the proxy's answer is not SOCKS5 / HTTP */
 };
 
 /* Static text naming an error code ("unknown error" for a value not in the
@@ -389,6 +401,14 @@ enum lmq_option {
     LMQ_OPT_WEBSOCKET = 100,        /* int 0/1, default 0 */
     LMQ_OPT_WS_PATH = 101,          /* str, default "/mqtt" */
     LMQ_OPT_WS_HEADERS = 102,       /* str: extra "Name: value" lines, '\n'-separated */
+
+    /* a proxy in front of any TCP transport (plain, TLS, WebSocket): its
+     * handshake runs on the raw socket before TLS or the upgrade.  A URL:
+     * socks5://[user:pass@]host[:1080]  (the server's name resolved here),
+     * socks5h://...  (the name resolved by the proxy),
+     * http://[user:pass@]host[:8080]  (HTTP CONNECT; the proxy resolves).
+     * Empty: no proxy (the default). */
+    LMQ_OPT_PROXY = 105,            /* str (write only); the password is never logged */
 
     /* durable sessions: with a state directory, accepted QoS 1/2 messages,
      * their flow state and incoming QoS 2 ids survive a process restart

@@ -11,6 +11,7 @@
 --                          on the command line win over it
 --   -L, --url URL          mqtt[s]://[user[:pass]@]host[:port]     (url)
 --   -h, --host H           (host, default 127.0.0.1 when no URL)
+--   --proxy URL            (proxy) socks5://, socks5h:// or http://[user:pass@]host:port
 --   -p, --port P           (port, default 1883, 8883 with TLS)
 --   -u, --username U       (username)
 --   -P, --pw PASSWORD      (password)
@@ -75,6 +76,7 @@ local M = {}
 
 M.USAGE = [==[
 usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P PASS]
+       [--proxy socks5://|socks5h://|http://[USER:PASS@]HOST:PORT]
        [-i ID] [-V 31|311|5] [-k SECS] [--tls] [--cafile F] [--capath D] [--cert F --key F]
        [--keypass S] [--insecure] [--tls-version tlsv1.2|tlsv1.3] [--tls-alpn L] [--ciphers L]
        [--will-topic T [--will-payload P] [--will-qos Q] [--will-retain]]
@@ -84,8 +86,8 @@ usage: lunamq host [DIR] [--config FILE] [-L URL | -h HOST -p PORT] [-u USER -P 
        [--secrets FILE] [--loop-max N]
        lunamq host --help-api      the script API reference (docs/host-api.md)
 DIR: the rule scripts (*.lua), default $XDG_CONFIG_HOME/lunamq/rules (~/.config/lunamq/rules).
---config FILE: a Lua table with the same settings by name (url, host, port, username,
-password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
+--config FILE: a Lua table with the same settings by name (url, host, port, proxy,
+username, password, client_id, protocol, keepalive, tls, cafile, capath, cert, key, keypass,
 insecure, tls_version, alpn, ciphers, will_topic, will_payload, will_qos, will_retain,
 scripts, state_dir, log_level, bound_ms, max_errors, watch, scan_ms, run_for_ms, no_sub_ids, allow,
 plugins, location = { lat =, lon = }, settings = { ... } (the scripts' settings table),
@@ -195,6 +197,7 @@ end
 local SETTINGS = {
   { "url", { "-L", "--url" }, text },
   { "host", { "-h", "--host" }, text },
+  { "proxy", { "--proxy" }, text },
   { "port", { "-p", "--port" }, int_in(1, 65535) },
   { "username", { "-u", "--username" }, text },
   { "password", { "-P", "--pw" }, text },
@@ -415,6 +418,7 @@ local function client_options(o, sys)
   add("host", o.host, "host")
   if tls then add("tls", true, "tls") end
   add("port", o.port, "port")
+  add("proxy", o.proxy, "proxy")
   add("protocol", o.protocol, "protocol")
   add("client_id", o.client_id or ("lunamq-host-" .. sys.getpid()), "client_id")
   add("username", o.username, "username")

@@ -88,6 +88,12 @@ class Error(enum.IntEnum):
     EPLUGIN_DROP = -174
     EPLUGIN_NOLOOP = -175
     EPLUGIN_REFUSED = -176
+    EPROXY_UNREACHABLE = -180
+    EPROXY_AUTH = -181
+    EPROXY_DENIED = -182
+    EPROXY_TARGET = -183
+    EPROXY_REFUSED = -184
+    EPROXY_PROTOCOL = -185
 
 LMQ_OK = Error.OK
 LMQ_EINVAL = Error.EINVAL
@@ -170,6 +176,12 @@ LMQ_EPLUGIN_INIT = Error.EPLUGIN_INIT
 LMQ_EPLUGIN_DROP = Error.EPLUGIN_DROP
 LMQ_EPLUGIN_NOLOOP = Error.EPLUGIN_NOLOOP
 LMQ_EPLUGIN_REFUSED = Error.EPLUGIN_REFUSED
+LMQ_EPROXY_UNREACHABLE = Error.EPROXY_UNREACHABLE
+LMQ_EPROXY_AUTH = Error.EPROXY_AUTH
+LMQ_EPROXY_DENIED = Error.EPROXY_DENIED
+LMQ_EPROXY_TARGET = Error.EPROXY_TARGET
+LMQ_EPROXY_REFUSED = Error.EPROXY_REFUSED
+LMQ_EPROXY_PROTOCOL = Error.EPROXY_PROTOCOL
 
 
 class Protocol(enum.IntEnum):
@@ -300,6 +312,7 @@ class Option(enum.IntEnum):
     WEBSOCKET = 100
     WS_PATH = 101
     WS_HEADERS = 102
+    PROXY = 105
     STATE_DIR = 110
     DURABILITY = 111
 
@@ -359,6 +372,7 @@ LMQ_OPT_TLS_MIN_VERSION = Option.TLS_MIN_VERSION
 LMQ_OPT_WEBSOCKET = Option.WEBSOCKET
 LMQ_OPT_WS_PATH = Option.WS_PATH
 LMQ_OPT_WS_HEADERS = Option.WS_HEADERS
+LMQ_OPT_PROXY = Option.PROXY
 LMQ_OPT_STATE_DIR = Option.STATE_DIR
 LMQ_OPT_DURABILITY = Option.DURABILITY
 
@@ -552,4 +566,10 @@ ERROR_GROUP: Dict[int, str] = {
     -174: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_DROP
     -175: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_NOLOOP
     -176: 'C plugins (lunamq_plugin.h)',  # LMQ_EPLUGIN_REFUSED
+    -180: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_UNREACHABLE
+    -181: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_AUTH
+    -182: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_DENIED
+    -183: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_TARGET
+    -184: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_REFUSED
+    -185: 'proxies (LMQ_OPT_PROXY); the text names the proxy and its answer',  # LMQ_EPROXY_PROTOCOL
 }

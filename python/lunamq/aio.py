@@ -26,6 +26,7 @@ import ssl
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
+from ._proxy import ProxySettings, proxy_url
 from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS, E_PACKET_ID,
                    E_PAYLOAD, E_PAYLOAD_LEN, E_PROPS, E_PROPS_LEN, E_QOS, E_REASON, E_REASONS,
                    E_RETAIN, E_SESSION_PRESENT, E_TEXT, E_TOPIC, E_TOPIC_LEN, E_TYPE)
@@ -34,7 +35,7 @@ from ._common import (Message, MqttCodeError, MqttConnectError, MqttError,
                       SubscribeOptions, TLSParameters, Topic, Will, Wildcard, check,
                       check_qos, encode_payload, error_text, parse_props, proplist)
 
-__all__ = ["Client", "MessagesIterator", "FilteredMessages", "MqttTimeoutError"]
+__all__ = ["Client", "MessagesIterator", "FilteredMessages", "MqttTimeoutError", "ProxySettings"]
 
 _log = logging.getLogger("lunamq")
 
@@ -229,6 +230,7 @@ class Client:
         socket_options: Optional[Iterable[Tuple[int, int, Any]]] = None,
         websocket_path: Optional[str] = None,
         websocket_headers: Optional[Dict[str, str]] = None,
+        proxy: Optional[Union[ProxySettings, str]] = None,
         reconnect: bool = False,
         reconnect_delay: Tuple[float, float] = (0.5, 30.0),
         manual_ack: bool = False,
@@ -284,6 +286,7 @@ class Client:
         self._socket_options = list(socket_options or ())
         self._ws_path = websocket_path
         self._ws_headers = websocket_headers
+        self._proxy = proxy_url(proxy)   # _proxy.py: ProxySettings -> the engine's URL
         self._reconnect = bool(reconnect)
         self._reconnect_delay = reconnect_delay
         self._manual_ack = bool(manual_ack)
@@ -352,6 +355,8 @@ class Client:
             si(_ffi.LMQ_OPT_PORT, self._port)
         if self._bind_address:
             ss(_ffi.LMQ_OPT_BIND_ADDRESS, self._bind_address)
+        if self._proxy:
+            ss(_ffi.LMQ_OPT_PROXY, self._proxy)
         si(_ffi.LMQ_OPT_PROTOCOL, int(self._protocol))
         ss(_ffi.LMQ_OPT_CLIENT_ID, self.identifier)
         if self._username is not None:

@@ -56,7 +56,7 @@ static int connect_fully(lmq_transport *t, const struct sockaddr *sa, socklen_t 
 static void test_tcp_connects_and_moves_bytes_both_ways(void)
 {
     struct sockaddr_in sa;
-    lmq_transport_opts o = { NULL, 1 };
+    lmq_transport_opts o = { NULL, 1, NULL, 0 };
     lmq_transport t;
     uint8_t buf[16];
     int lfd = listen_tcp(&sa), peer;
@@ -105,7 +105,7 @@ static void test_tcp_binds_the_requested_local_address(void)
 {
     struct sockaddr_in sa, local;
     socklen_t len = sizeof local;
-    lmq_transport_opts o = { "127.0.0.1", 1 };
+    lmq_transport_opts o = { "127.0.0.1", 1, NULL, 0 };
     lmq_transport t;
     int lfd = listen_tcp(&sa);
 

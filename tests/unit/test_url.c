@@ -229,6 +229,68 @@ static void test_transport_options_are_checked(void)
     lmq_client_free(c);
 }
 
+static int parse_proxy(const char *s, lmq_url *u)
+{
+    err[0] = '\0';
+    return lmq_url_parse_proxy(s, strlen(s), u, err, sizeof err);
+}
+
+/* LMQ_OPT_PROXY's URLs: socks5 (resolved here), socks5h (by the proxy),
+ * http (CONNECT), their ports, credentials, and what is refused. */
+static void test_proxy_urls(void)
+{
+    lmq_url u;
+    lmq_client *c = lmq_client_new();
+
+    CHECK_INT(parse_proxy("socks5://proxy.lan", &u), 0);
+    CHECK(u.scheme == LMQ_URL_SOCKS5 && u.port == 1080 && streq(u.host, "proxy.lan") && !u.user);
+    lmq_url_clear(&u);
+    CHECK_INT(parse_proxy("SOCKS5H://bob:p%40ss@[::1]:9050/", &u), 0);
+    CHECK(u.scheme == LMQ_URL_SOCKS5H && u.port == 9050 && streq(u.host, "::1") &&
+          streq(u.user, "bob") && streq(u.password, "p@ss"));
+    lmq_url_clear(&u);
+    CHECK_INT(parse_proxy("http://alice:wonder@10.0.0.1:3128", &u), 0);
+    CHECK(u.scheme == LMQ_URL_HTTP_PROXY && u.port == 3128 && streq(u.password, "wonder"));
+    lmq_url_clear(&u);
+    CHECK_INT(parse_proxy("http://h", &u), 0);
+    CHECK_INT(u.port, 8080);
+    lmq_url_clear(&u);
+    CHECK_INT(parse_proxy("socks4://h", &u), LMQ_EURL);
+    CHECK(strstr(err, "socks5, socks5h or http") != NULL);
+    CHECK_INT(parse_proxy("https://h", &u), LMQ_EURL);
+    CHECK_INT(parse_proxy("http://h:3128/path", &u), LMQ_EURL);
+    CHECK(strstr(err, "takes no path") != NULL);
+    CHECK_INT(parse_proxy("socks5://h:0", &u), LMQ_EURL);
+    CHECK_INT(parse_proxy("mqtt://h", &u), LMQ_EURL);
+    /* a broker URL is not a proxy and the other way round */
+    CHECK_INT(parse("socks5://h", &u), LMQ_EURL);
+
+    if (!c) {
+        CHECK(c != NULL);
+        return;
+    }
+    CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, "socks5://u:p@h:1", -1), 0);
+    CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, "socks5://h:99999", -1), LMQ_EURL);
+    CHECK(strstr(lmq_client_errmsg(c), "65535") != NULL);
+    /* RFC 1929: one length byte for the user name, which is not empty */
+    CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, "socks5://:pw@h", -1), LMQ_EURL);
+    {
+        char long_user[300 + 32];
+        memset(long_user, 'u', sizeof long_user);
+        memcpy(long_user, "socks5://", 9);
+        memcpy(long_user + 9 + 256, "@h", 3);
+        CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, long_user, -1), LMQ_EURL);
+        CHECK(strstr(lmq_client_errmsg(c), "255") != NULL);
+        /* HTTP Basic credentials have no such limit */
+        memcpy(long_user, "http://", 7);
+        memset(long_user + 7, 'u', 2);
+        CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, long_user, -1), 0);
+    }
+    CHECK_INT(lmq_client_set_int(c, LMQ_OPT_PROXY, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_set_str(c, LMQ_OPT_PROXY, "", 0), 0);
+    lmq_client_free(c);
+}
+
 int main(void)
 {
     RUN(test_each_scheme_has_its_default_port);
@@ -243,5 +305,6 @@ int main(void)
     RUN(test_a_nul_inside_the_given_length_is_refused);
     RUN(test_client_set_url_accepts_good_and_explains_bad);
     RUN(test_transport_options_are_checked);
+    RUN(test_proxy_urls);
     return check_done();
 }

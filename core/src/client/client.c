@@ -72,6 +72,11 @@ struct lmq_client {
 
     /* the current connection attempt */
     lmq_resolver *resolver;
+    int resolving_target;       /* socks5://: the server's name first, then the proxy's */
+    struct addrinfo *targets;   /* socks5://: the server's addresses, */
+    struct addrinfo *target_next;   /* the one after the one being asked for */
+    struct sockaddr_storage proxy_target;   /* the server's address for socks5:// */
+    socklen_t proxy_target_len;
     struct addrinfo *addrs;
     struct addrinfo *addr_next;
     char last_connect_err[160];
@@ -244,6 +249,9 @@ static void attempt_cleanup(lmq_client *c)
     if (c->addrs)
         freeaddrinfo(c->addrs);
     c->addrs = c->addr_next = NULL;
+    if (c->targets)
+        freeaddrinfo(c->targets);
+    c->targets = c->target_next = NULL;
     c->t.ops->close(&c->t);
 }
 
@@ -873,11 +881,15 @@ static void transport_up(lmq_client *c, int64_t now)
 /* Connect to the next resolved address; on failure the one after. */
 static void try_addresses(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay };
+    lmq_transport_opts o = { c->bind_address, c->tcp_nodelay, NULL, 0 };
     struct addrinfo *a;
     char msg[256];
     int rc;
 
+    if (c->proxy_target_len) {
+        o.proxy_target = (const struct sockaddr *)&c->proxy_target;
+        o.proxy_target_len = c->proxy_target_len;
+    }
     while ((a = c->addr_next) != NULL) {
         c->addr_next = a->ai_next;
         c->fd_gen++;
@@ -899,9 +911,30 @@ static void try_addresses(lmq_client *c, int64_t now)
             return;
         }
     }
+    if (c->net.proxy.kind) {
+        snprintf(msg, sizeof msg, "cannot connect to the %s proxy %s:%d: %s",
+                 lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                 c->net.proxy.port, c->last_connect_err);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, msg, now);
+        return;
+    }
     snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->host, client_port(c),
              c->last_connect_err);
     attempt_failed(c, LMQ_ECONNECT, msg, now);
+}
+
+/* socks5://: the next of the server's addresses to ask the proxy for;
+ * 0 when none is left. */
+static int next_proxy_target(lmq_client *c)
+{
+    struct addrinfo *a = c->target_next;
+
+    if (!a)
+        return 0;
+    memcpy(&c->proxy_target, a->ai_addr, a->ai_addrlen);
+    c->proxy_target_len = a->ai_addrlen;
+    c->target_next = a->ai_next;
+    return 1;
 }
 
 static void resolve_check(lmq_client *c, int64_t now)
@@ -915,8 +948,30 @@ static void resolve_check(lmq_client *c, int64_t now)
         return;
     lmq_resolver_free(c->resolver);
     c->resolver = NULL;
+    if (rc < 0 && c->net.proxy.kind && !c->resolving_target) {
+        char pmsg[300];
+        snprintf(pmsg, sizeof pmsg, "%s proxy: %s", lmq_proxy_kind_name(c->net.proxy.kind), msg);
+        attempt_failed(c, LMQ_EPROXY_UNREACHABLE, pmsg, now);
+        return;
+    }
     if (rc < 0) {
         attempt_failed(c, rc, msg, now);
+        return;
+    }
+    if (c->resolving_target) {
+        /* socks5://: the server's address is sent to the proxy; now find
+         * the proxy itself. */
+        c->targets = res;
+        c->target_next = res;
+        next_proxy_target(c);
+        c->resolving_target = 0;
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+        if (rc < 0) {
+            attempt_failed(c, rc, "out of memory starting name resolution", now);
+            return;
+        }
+        c->fd_gen++;
+        resolve_check(c, now);
         return;
     }
     c->addrs = c->addr_next = res;
@@ -926,7 +981,7 @@ static void resolve_check(lmq_client *c, int64_t now)
 
 static void connect_unix(lmq_client *c, int64_t now)
 {
-    lmq_transport_opts o = { NULL, 0 };
+    lmq_transport_opts o = { NULL, 0, NULL, 0 };
     struct sockaddr_un sun;
     char msg[256];
     int rc;
@@ -972,7 +1027,18 @@ static void begin_attempt(lmq_client *c, int64_t now)
     else if (c->net.tls && c->net.insecure)
         log_ev(c, LMQ_LOG_WARNING, "TLS host name check is off (LMQ_OPT_TLS_INSECURE): "
                "any certificate from a trusted CA passes for %s", c->host);
-    rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
+    c->proxy_target_len = 0;
+    c->resolving_target = c->net.proxy.kind &&
+                          lmq_proxy_resolves_locally(&c->net.proxy, c->host);
+    if (c->net.proxy.kind)
+        log_ev(c, LMQ_LOG_INFO, "through the %s proxy %s:%d (%s resolves %s)",
+               lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host, c->net.proxy.port,
+               c->resolving_target ? "this host" : "the proxy", c->host);
+    /* With a proxy, the addresses tried are the proxy's. */
+    if (c->net.proxy.kind && !c->resolving_target)
+        rc = lmq_resolver_start(c->net.proxy.host, c->net.proxy.port, &c->resolver);
+    else
+        rc = lmq_resolver_start(c->host, client_port(c), &c->resolver);
     if (rc < 0) {
         attempt_failed(c, rc, "out of memory starting name resolution", now);
         return;
@@ -1333,6 +1399,13 @@ static void connect_progress(lmq_client *c, int64_t now)
     snprintf(c->last_connect_err, sizeof c->last_connect_err, "%s", c->t.err);
     log_ev(c, LMQ_LOG_DEBUG, "%s", c->t.err);
     c->t.ops->close(&c->t);
+    if (rc == LMQ_EPROXY_TARGET && next_proxy_target(c)) {
+        /* socks5://: the proxy could not reach that address of the
+         * server; ask it for the next one (as a direct connect would). */
+        c->addr_next = c->addrs;
+        try_addresses(c, now);
+        return;
+    }
     if (!c->unix_path && rc != LMQ_ECONNECT) {
         /* A handshake failed (TLS, WebSocket): the server answered, so no
          * other address is tried, and the specific code is kept. */
@@ -1393,15 +1466,22 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c)
             attempt_failed(c, LMQ_ETIMEOUT, "timed out resolving the host name", now);
             break;
         case CS_CONNECTING:
+        {
+            char via[160] = "", msg[400];
+            if (c->net.proxy.kind)
+                snprintf(via, sizeof via, " (through the %s proxy %s:%d)",
+                         lmq_proxy_kind_name(c->net.proxy.kind), c->net.proxy.host,
+                         c->net.proxy.port);
             if (c->t.handshaking) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out", c->host,
-                         client_port(c), c->t.ops->name);
+                snprintf(msg, sizeof msg, "%s:%d: %s handshake timed out%s", c->host,
+                         client_port(c), c->t.ops->name, via);
                 attempt_failed(c, LMQ_EHANDSHAKE_TIMEOUT, msg, now);
                 break;
             }
-            attempt_failed(c, LMQ_ETIMEOUT, "timed out connecting", now);
+            snprintf(msg, sizeof msg, "timed out connecting%s", via);
+            attempt_failed(c, LMQ_ETIMEOUT, msg, now);
             break;
+        }
         case CS_WAITING:
             begin_attempt(c, now);
             break;

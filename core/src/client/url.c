@@ -15,11 +15,13 @@
 
 #include "client/url.h"
 
-static const struct {
+typedef struct url_scheme {
     const char *name;
     int scheme;
     int port;
-} url_schemes[] = {
+} url_scheme;
+
+static const url_scheme url_schemes[] = {
     { "mqtt", LMQ_URL_MQTT, 1883 },
     { "tcp", LMQ_URL_MQTT, 1883 },      /* as Paho spells it */
     { "mqtts", LMQ_URL_MQTTS, 8883 },
@@ -28,6 +30,15 @@ static const struct {
     { "ws", LMQ_URL_WS, 80 },
     { "wss", LMQ_URL_WSS, 443 },
     { "unix", LMQ_URL_UNIX, 0 },
+    { NULL, 0, 0 }
+};
+
+/* Proxies, as curl and PySocks spell them. */
+static const url_scheme proxy_schemes[] = {
+    { "socks5", LMQ_URL_SOCKS5, 1080 },
+    { "socks5h", LMQ_URL_SOCKS5H, 1080 },
+    { "http", LMQ_URL_HTTP_PROXY, 8080 },
+    { NULL, 0, 0 }
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -155,8 +166,8 @@ static int parse_userinfo(const char *s, size_t n, lmq_url *u, char *err, size_t
     return rc;
 }
 
-static int parse_scheme(const char *s, size_t n, lmq_url *u, size_t *skip, char *err,
-                        size_t errlen)
+static int parse_scheme(const char *s, size_t n, const url_scheme *tab, lmq_url *u,
+                        size_t *skip, char *err, size_t errlen)
 {
     const char *sep = NULL;
 
@@ -167,20 +178,24 @@ static int parse_scheme(const char *s, size_t n, lmq_url *u, size_t *skip, char 
         }
     if (!sep)
         return url_fail(err, errlen, "not a URL (scheme://...): %.*s", (int)(n > 64 ? 64 : n), s);
-    for (size_t i = 0; i < sizeof url_schemes / sizeof url_schemes[0]; i++) {
-        size_t len = strlen(url_schemes[i].name);
-        if (len == (size_t)(sep - s) && strncasecmp(s, url_schemes[i].name, len) == 0) {
-            u->scheme = url_schemes[i].scheme;
-            u->port = url_schemes[i].port;
+    for (size_t i = 0; tab[i].name; i++) {
+        size_t len = strlen(tab[i].name);
+        if (len == (size_t)(sep - s) && strncasecmp(s, tab[i].name, len) == 0) {
+            u->scheme = tab[i].scheme;
+            u->port = tab[i].port;
             *skip = len + 3;
             return 0;
         }
     }
+    if (tab == proxy_schemes)
+        return url_fail(err, errlen, "unknown proxy scheme \"%.*s\" (socks5, socks5h or http)",
+                        (int)(sep - s > 16 ? 16 : sep - s), s);
     return url_fail(err, errlen, "unknown scheme \"%.*s\" (mqtt, mqtts, ws, wss or unix)",
                     (int)(sep - s > 16 ? 16 : sep - s), s);
 }
 
-int lmq_url_parse(const char *s, size_t n, lmq_url *u, char *err, size_t errlen)
+static int parse_with(const char *s, size_t n, const url_scheme *tab, lmq_url *u, char *err,
+                      size_t errlen)
 {
     const char *rest, *end, *auth_end, *at;
     size_t skip = 0;
@@ -190,7 +205,7 @@ int lmq_url_parse(const char *s, size_t n, lmq_url *u, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
             return url_fail(err, errlen, "space or control character in the URL");
-    rc = parse_scheme(s, n, u, &skip, err, errlen);
+    rc = parse_scheme(s, n, tab, u, &skip, err, errlen);
     if (rc < 0)
         return rc;
     rest = s + skip;
@@ -224,6 +239,11 @@ int lmq_url_parse(const char *s, size_t n, lmq_url *u, char *err, size_t errlen)
             rc = url_fail(err, errlen, "mqtt:// and mqtts:// URLs take no path");
         goto out;
     }
+    if (tab == proxy_schemes) {
+        if (end - auth_end != 1 || *auth_end != '/')
+            rc = url_fail(err, errlen, "a proxy URL takes no path");
+        goto out;
+    }
     if (*auth_end == '?') {
         /* ws://host?x=1 means the path "/?x=1" */
         char *p = malloc((size_t)(end - auth_end) + 2);
@@ -249,6 +269,16 @@ out:
     if (rc < 0)
         lmq_url_clear(u);
     return rc;
+}
+
+int lmq_url_parse(const char *s, size_t n, lmq_url *u, char *err, size_t errlen)
+{
+    return parse_with(s, n, url_schemes, u, err, errlen);
+}
+
+int lmq_url_parse_proxy(const char *s, size_t n, lmq_url *u, char *err, size_t errlen)
+{
+    return parse_with(s, n, proxy_schemes, u, err, errlen);
 }
 
 void lmq_url_clear(lmq_url *u)

@@ -21,7 +21,11 @@ enum lmq_url_scheme {
     LMQ_URL_MQTTS = 2,      /* TLS, 8883 */
     LMQ_URL_WS = 3,         /* WebSocket over TCP, 80 */
     LMQ_URL_WSS = 4,        /* WebSocket over TLS, 443 */
-    LMQ_URL_UNIX = 5        /* Unix domain socket: only a path */
+    LMQ_URL_UNIX = 5,       /* Unix domain socket: only a path */
+    /* proxies (lmq_url_parse_proxy) */
+    LMQ_URL_SOCKS5 = 10,    /* socks5://, 1080: the server's name resolved locally */
+    LMQ_URL_SOCKS5H = 11,   /* socks5h://, 1080: the name sent to the proxy */
+    LMQ_URL_HTTP_PROXY = 12 /* http://, 8080: HTTP CONNECT (the proxy resolves) */
 };
 
 /* A parsed URL.  Strings are NUL-terminated copies (user and password
@@ -39,6 +43,10 @@ typedef struct lmq_url {
 /* Parse; 0, or LMQ_EURL / LMQ_ENOMEM with the reason in err. */
 int lmq_url_parse(const char *s, size_t n, lmq_url *u, char *err, size_t errlen);
 void lmq_url_clear(lmq_url *u);
+
+/* A proxy URL: socks5://, socks5h:// or http://, with user:password@,
+ * host and :port, no path.  Same errors as lmq_url_parse. */
+int lmq_url_parse_proxy(const char *s, size_t n, lmq_url *u, char *err, size_t errlen);
 
 /* Parse and set host, port, Unix path, user, password, TLS, WebSocket and
  * its path on c (through the public setters; the caller holds the lock).

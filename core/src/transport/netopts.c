@@ -1,5 +1,5 @@
 /*
- * netopts.c - setters for the TLS and WebSocket options (see netopts.h).
+ * netopts.c - setters for the TLS, WebSocket and proxy options (see netopts.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +33,7 @@ void lmq_netopts_free(lmq_netopts *o)
     free(o->server_name);
     free(o->ws_path);
     free(o->ws_headers);
+    lmq_proxy_cfg_free(&o->proxy);
     memset(o, 0, sizeof *o);
 }
 
@@ -88,6 +89,7 @@ int lmq_netopts_set_int(lmq_netopts *o, int option, int64_t v, char *err, size_t
     case LMQ_OPT_TLS_SERVER_NAME:
     case LMQ_OPT_WS_PATH:
     case LMQ_OPT_WS_HEADERS:
+    case LMQ_OPT_PROXY:
         return opt_fail(err, errlen, "option %d takes a string", option);
     default:
         return LMQ_NETOPT_NOT_MINE;
@@ -177,6 +179,10 @@ int lmq_netopts_set_str(lmq_netopts *o, int option, const char *s, size_t n,
             if (s[i] == '\r')
                 return opt_fail(err, errlen, "separate extra headers with '\\n' only");
         return text(&o->ws_headers, s, n, err, errlen);
+    case LMQ_OPT_PROXY:
+        if (memchr(s, '\0', n))
+            return opt_fail(err, errlen, "string option contains a NUL byte");
+        return lmq_proxy_cfg_set(&o->proxy, s, n, err, errlen);
     case LMQ_OPT_TLS:
     case LMQ_OPT_TLS_INSECURE:
     case LMQ_OPT_TLS_NO_VERIFY:

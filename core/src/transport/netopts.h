@@ -1,5 +1,6 @@
 /*
- * netopts.h - the settings of the secure and web transports (TLS, WebSocket).
+ * netopts.h - the settings of the secure and web transports (TLS, WebSocket)
+ * and of the proxy in front of them.
  *
  * The client keeps one of these and hands it to the transport at every
  * open, so each connection (and each reconnect) is set up afresh from the
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/proxy.h"
 #include "transport/transport.h"
 
 #define LMQ_NETOPT_NOT_MINE 1
@@ -38,6 +40,8 @@ typedef struct lmq_netopts {
 
     char *ws_path;              /* NULL: "/mqtt" */
     char *ws_headers;           /* "Name: value" lines, '\n'-separated */
+
+    lmq_proxy_cfg proxy;        /* LMQ_OPT_PROXY; kind 0: none */
 } lmq_netopts;
 
 void lmq_netopts_init(lmq_netopts *o);

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "transport/netopts.h"
+#include "transport/proxy.h"
 #include "transport/transport.h"
 
 void lmq_transport_init(lmq_transport *t, const lmq_transport_ops *ops)
@@ -73,9 +75,19 @@ static int sock_open(lmq_transport *t, const struct sockaddr *sa, socklen_t sale
         if (rc < 0)
             goto fail;
     }
+    if (is_tcp && t->net && t->net->proxy.kind) {
+        /* sa is the proxy's: its handshake follows the connect (proxy.c) */
+        rc = lmq_proxy_begin(t, o);
+        if (rc < 0)
+            goto fail;
+    }
     do
         rc = connect(t->fd, sa, salen);
     while (rc != 0 && errno == EINTR);
+    if (rc == 0 && t->proxy) {
+        t->connecting = 1;      /* connected to the proxy: its handshake is next */
+        return 1;
+    }
     if (rc == 0)
         return 0;
     if (errno == EINPROGRESS) {
@@ -86,6 +98,7 @@ static int sock_open(lmq_transport *t, const struct sockaddr *sa, socklen_t sale
     }
     rc = sock_fail(t, LMQ_ECONNECT, "connect", errno);
 fail:
+    lmq_proxy_end(t);
     close(t->fd);
     t->fd = -1;
     return rc;
@@ -108,9 +121,12 @@ static int sock_connect_progress(lmq_transport *t)
     struct pollfd pfd = { t->fd, POLLOUT, 0 };
     int err = 0;
     socklen_t len = sizeof err;
+    int rc;
 
     if (!t->connecting)
         return 0;
+    if (t->proxy && lmq_proxy_started(t))
+        goto handshake;
     /* SO_ERROR reads 0 while the connect is still pending too, so first make
      * sure the socket really is writable (a caller may ask early). */
     if (poll(&pfd, 1, 0) == 0)
@@ -122,7 +138,16 @@ static int sock_connect_progress(lmq_transport *t)
     if (err != 0)
         return sock_fail(t, LMQ_ECONNECT, "connect", err);
     t->connecting = 0;
-    return 0;
+    if (!t->proxy)
+        return 0;
+    /* Connected to the proxy; the server is still to be asked for, and
+     * the layers above wait until then. */
+    t->connecting = 1;
+handshake:
+    rc = lmq_proxy_step(t);
+    if (rc == 0)
+        t->connecting = 0;
+    return rc;
 }
 
 static ptrdiff_t sock_read(lmq_transport *t, uint8_t *buf, size_t n)
@@ -161,6 +186,7 @@ static ptrdiff_t sock_write(lmq_transport *t, const uint8_t *buf, size_t n)
 
 static void sock_close(lmq_transport *t)
 {
+    lmq_proxy_end(t);
     if (t->fd >= 0)
         close(t->fd);
     t->fd = -1;
@@ -176,7 +202,9 @@ static int sock_want(const lmq_transport *t)
 {
     if (t->fd < 0)
         return 0;
-    return t->connecting ? LMQ_WANT_WRITE : LMQ_WANT_READ;
+    if (t->connecting)
+        return t->proxy ? lmq_proxy_want(t) : LMQ_WANT_WRITE;
+    return LMQ_WANT_READ;
 }
 
 const lmq_transport_ops lmq_transport_tcp = {

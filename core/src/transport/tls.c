@@ -513,7 +513,7 @@ static int tls_want(const lmq_transport *t)
     if (t->fd < 0)
         return 0;
     if (t->connecting)
-        return LMQ_WANT_WRITE;
+        return lmq_transport_tcp.want(t);   /* the connect, or a proxy's handshake */
     if (t->handshaking && st)
         return st->hs_want ? st->hs_want : LMQ_WANT_WRITE;
     return LMQ_WANT_READ;

@@ -31,6 +31,10 @@ struct lmq_netopts;
 typedef struct lmq_transport_opts {
     const char *bind_address;   /* numeric local address or NULL */
     int tcp_nodelay;            /* 1: disable Nagle (MQTT packets are small) */
+    /* Through a socks5:// proxy (proxy.h): the server's address, resolved
+     * here; NULL when the proxy is given the name. */
+    const struct sockaddr *proxy_target;
+    socklen_t proxy_target_len;
 } lmq_transport_opts;
 
 typedef struct lmq_transport_ops {
@@ -71,6 +75,9 @@ struct lmq_transport {
     int pending_in;             /* it holds received bytes: read again before polling */
     int pending_out;            /* it holds bytes to send: call write(t, NULL, 0) when
                                    the fd is writable */
+    /* The TCP transport's proxy handshake (proxy.c), when t->net names a
+     * proxy; freed by close. */
+    void *proxy;
 };
 
 /* Plain TCP (IPv4 and IPv6) and Unix domain stream sockets. */
@@ -81,6 +88,10 @@ extern const lmq_transport_ops lmq_transport_unix;
 extern const lmq_transport_ops lmq_transport_tls;
 extern const lmq_transport_ops lmq_transport_ws;
 extern const lmq_transport_ops lmq_transport_wss;
+
+/* Standard base64 with padding; out holds 4 * ((n + 2) / 3) + 1 bytes
+ * (ws.c: the upgrade key; proxy.c: Basic credentials). */
+void lmq_base64(const uint8_t *in, size_t n, char *out);
 
 /* SHA-1 (for the WebSocket handshake's accept key; tls.c has the crypto). */
 void lmq_tls_sha1(const void *data, size_t n, uint8_t out[20]);

@@ -70,7 +70,7 @@ static int ws_fail(lmq_transport *t, int code, const char *fmt, ...)
     return code;
 }
 
-static void base64(const uint8_t *in, size_t n, char *out)
+void lmq_base64(const uint8_t *in, size_t n, char *out)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -263,10 +263,10 @@ static int build_request(lmq_transport *t, ws_state *st)
 
     if (fill_random(nonce, sizeof nonce) != 0)
         return ws_fail(t, LMQ_EWS, "no randomness for the WebSocket key");
-    base64(nonce, sizeof nonce, key);
+    lmq_base64(nonce, sizeof nonce, key);
     snprintf(expect, sizeof expect, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
     lmq_tls_sha1(expect, strlen(expect), digest);
-    base64(digest, sizeof digest, st->accept);
+    lmq_base64(digest, sizeof digest, st->accept);
     /* [MQTT-6.0.0-3] offer "mqtt"; MQTT 3.1 brokers knew it as "mqttv3.1" */
     st->subprotocol = o && o->protocol == LMQ_MQTT_31 ? "mqttv3.1" : "mqtt";
     if (t->port != default_port)
