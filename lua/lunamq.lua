@@ -671,6 +671,15 @@ function Client:ack(ack_id, reason)
   return ret_true(C.lmq_client_ack(self.h, ack_id, reason or 0), self.h)
 end
 
+-- Pause (true) or resume (false) the delivery of messages while the
+-- connection goes on (lmq_client_pause_delivery): acks of our publishes,
+-- PINGRESP and the rest are still read, incoming messages and their acks
+-- wait in the engine.  Returns how many messages were held.
+function Client:pause_delivery(paused)
+  if self.h == nil then return closed() end
+  return ret(C.lmq_client_pause_delivery(self.h, paused == false and 0 or 1), self.h)
+end
+
 function Client:disconnect(reason)
   if self.h == nil then return closed() end
   return ret_true(C.lmq_client_disconnect(self.h, reason or 0, nil), self.h)

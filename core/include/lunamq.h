@@ -372,6 +372,12 @@ enum lmq_option {
      * goes on delivering what was accepted (queued, unwritten, awaiting
      * acks) before its DISCONNECT goes; what is left is reported. */
     LMQ_OPT_DRAIN_TIMEOUT_MS = 73,
+    /* int bytes, default 16 MiB, 0 = no bound: while delivery is paused
+     * (lmq_client_pause_delivery), how much message data (topics,
+     * payloads, properties) may be held before the socket stops being
+     * read.  QoS 1/2 are bounded by the server's flow control already;
+     * this bounds a QoS 0 flood. */
+    LMQ_OPT_HOLD_MAX_BYTES = 74,
 
     /* connection URL: mqtt:// mqtts:// ws:// wss:// unix:///path, with
      * user:password@, host, :port and /path (see lmq_client_set_url) */
@@ -555,6 +561,30 @@ LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *p
  * while waiting to reconnect) or LMQ_EV_CONNECT_FAILED when a connect
  * attempt was cut short. */
 LMQ_API int lmq_client_disconnect(lmq_client *c, int32_t reason, const lmq_proplist *props);
+
+/*
+ * Pause (paused = 1) or resume (0) the delivery of application messages,
+ * for an application whose own queue is full: unlike not reading the
+ * socket, the connection goes on.  While paused every packet is still
+ * read and handled (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK, PINGRESP,
+ * DISCONNECT...), so publishes complete and keepalive holds; only
+ * LMQ_EV_MESSAGE events are kept back, in arrival order, and with them the
+ * automatic PUBACK / PUBREC of QoS 1/2 messages, so the server's flow
+ * control holds it back: an MQTT 5 server sends at most our Receive
+ * Maximum (LMQ_OPT_RECEIVE_MAXIMUM) unacknowledged [MQTT-3.3.4-9], a 3.1.1
+ * server its own inflight limit.  QoS 0 has no such window: once
+ * LMQ_OPT_HOLD_MAX_BYTES of messages are held, the socket is not read any
+ * more (a warning is logged; TCP's window then holds the server back, and
+ * acks wait too) until delivery resumes.  Nothing is dropped.  Resuming
+ * queues every held event at once, in order, and sends their acks then
+ * [MQTT-4.6.0-2]; with manual ack nothing changes about acks, with a
+ * durable store a held message is acked when pulled, as usual.  Messages
+ * queued before the call stay queued.  Works with any driver and with
+ * callbacks (held messages are not given to the callback).  Returns the
+ * number of messages held when called (>= 0), or LMQ_EINVAL.  Any
+ * thread; paused state survives reconnects; off for a new client.
+ */
+LMQ_API int lmq_client_pause_delivery(lmq_client *c, int32_t paused);
 
 /*
  * What the client holds that is not complete, for callers that keep a

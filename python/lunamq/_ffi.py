@@ -145,6 +145,7 @@ FUNCTIONS = {
     "lmq_client_unsubscribe": (c_int, [c_void_p, POINTER(c_char_p), POINTER(c_int32),
                                        c_int32, c_void_p]),
     "lmq_client_ack": (c_int, [c_void_p, c_int32, c_int32]),
+    "lmq_client_pause_delivery": (c_int, [c_void_p, c_int32]),
     "lmq_client_auth": (c_int, [c_void_p, c_int32, c_void_p]),
     "lmq_client_load_plugin": (c_int, [c_void_p, c_char_p, c_char_p]),
     "lmq_client_disconnect": (c_int, [c_void_p, c_int32, c_void_p]),

@@ -568,7 +568,7 @@ class Client:
             if fd >= 0 and self._socket_options:
                 self._apply_socket_options(fd)
         want = L.lmq_client_want(h) if fd >= 0 else 0
-        r = bool(want & _ffi.LMQ_WANT_READ) and not self._paused
+        r = bool(want & _ffi.LMQ_WANT_READ)
         if r != self._reading:
             self._reading = r
             if r:
@@ -735,18 +735,20 @@ class Client:
             self._default.push(m)
             delivered = 1
         self._queued += delivered
-        if self._max_incoming and self._queued >= self._max_incoming:
-            # Backpressure: stop reading the socket until the application
-            # catches up (the broker then holds the rest, TCP's window
-            # fills); _rearm leaves the reader off while paused.
+        if self._max_incoming and self._queued >= self._max_incoming and not self._paused:
+            # Backpressure without a stall: the engine holds further
+            # messages (and their acks, so the server's flow control holds
+            # back the rest) while it goes on reading acks and PINGRESP.
             self._paused = True
+            self._L.lmq_client_pause_delivery(self._h, 1)
 
     def _taken(self) -> None:
         self._queued -= 1
         if self._paused and self._queued < max(1, self._max_incoming // 2):
             self._paused = False
             if self._h is not None:
-                self._rearm(False)
+                self._L.lmq_client_pause_delivery(self._h, 0)
+                self._pump()
 
     def _on_connected(self, ev) -> None:
         self.connected = True

@@ -529,8 +529,62 @@ def group_tls(b):
           f"bench conn over TLS ({summary}, {r.stderr!r})")
 
 
+# ---------------------------------------------------------------- proxies
+
+def start_proxy(kind, user, password, *more):
+    """tests/support/proxy.sh KIND on a free port: (process, port, dir)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = tempfile.mkdtemp(prefix="lmq-cli-proxy-")
+    port = free_port()
+    p = subprocess.Popen(["sh", os.path.join(here, "..", "support", "proxy.sh"), kind, d,
+                          str(port), user, password, *[str(m) for m in more]],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return p, port, d
+        except OSError:
+            time.sleep(0.02)
+    check(False, f"{kind} starts (scripts/bootstrap installs it)")
+    return p, port, d
+
+
+def group_proxy(b):
+    socks, sport, sdir = start_proxy("danted", "-", "-", 0)
+    http, hport, hdir = start_proxy("tinyproxy", "alice", "wonder-5", b.port)
+    try:
+        # as a user types it: our sub through SOCKS5, our pub through HTTP
+        s = start_sub(b, "px-sub", ours("sub") + ["--proxy", f"socks5://127.0.0.1:{sport}",
+                                                  "-h", "localhost", "-p", str(b.port),
+                                                  "-t", "px/#", "-v", "-C", "1"])
+        r = lmq("pub", "--proxy", f"http://alice:wonder-5@127.0.0.1:{hport}", "-h", "localhost",
+                "-p", str(b.port), "-t", "px/t", "-m", "via proxies", "-q", "1")
+        check(r.returncode == 0, f"pub --proxy http:// ({r.stderr!r})")
+        rc, out, err = finish(s)
+        check(rc == 0 and out == b"px/t via proxies\n", f"sub --proxy socks5:// ({rc}, {out!r}, {err!r})")
+        r = lmq("bench", "conn", "-c", "3", "--duration", "0.5", "--json", "-p", str(b.port),
+                "--proxy", f"socks5h://127.0.0.1:{sport}")
+        summary = json.loads((r.stdout.decode().strip().splitlines() or ["{}"])[-1])
+        check(r.returncode == 0 and summary.get("connected") == 3,
+              f"bench --proxy ({summary}, {r.stderr!r})")
+        # refusals: exit 1 with the proxy's answer; a bad URL is a usage error
+        r = lmq("pub", "--proxy", f"http://alice:nope@127.0.0.1:{hport}", "-p", str(b.port),
+                "-t", "px/t", "-m", "x")
+        check(r.returncode == 1 and b"HTTP/1.0 401" in r.stderr,
+              f"a wrong proxy password fails with the status line ({r.returncode}, {r.stderr!r})")
+        r = lmq("pub", "--proxy", "socks4://127.0.0.1:1080", "-t", "px/t", "-m", "x")
+        check(r.returncode == 2 and b"unknown proxy scheme" in r.stderr,
+              f"--proxy socks4:// is a usage error ({r.returncode}, {r.stderr!r})")
+    finally:
+        for p, d in ((socks, sdir), (http, hdir)):
+            p.terminate()
+            p.wait(5)
+            shutil.rmtree(d, ignore_errors=True)
+
+
 GROUPS = {"args": group_args, "peers": group_peers, "sub": group_sub, "pub": group_pub,
-          "bench": group_bench, "tls": group_tls}
+          "bench": group_bench, "tls": group_tls, "proxy": group_proxy}
 
 
 def main():

@@ -564,7 +564,7 @@ static void dispatch(lmq_client *c)
      * callback that got it returned: what it wrote out is written before
      * the QoS 2 id is on record, so a process killed in between gets the
      * message again rather than lose it [MQTT-4.3.3-10]. */
-    while (c->cb && !c->free_pending && lmq_session_events_hold(c->s, &ev, 1) == 1) {
+    while (c->cb && !c->free_pending && lmq_session_events_take(c->s, &ev, 1) == 1) {
         deliver(c, &ev);
         lmq_session_events_done(c->s);
     }
@@ -1264,6 +1264,21 @@ LMQ_API int lmq_client_auth(lmq_client *c, int32_t reason, const lmq_proplist *p
     return rc;
 }
 
+LMQ_API int lmq_client_pause_delivery(lmq_client *c, int32_t paused)
+{
+    int rc;
+
+    if (!c)
+        return LMQ_EINVAL;
+    lmq_client_lock(c);
+    rc = lmq_session_hold(c->s, paused != 0);
+    /* Resumed: the released events go to the callback, and the driver
+     * re-arms for the released acks and a socket left unread (hold full). */
+    step_end(c);
+    lmq_client_unlock(c);
+    return rc;
+}
+
 /* ------------------------------------------------------ external driver */
 
 LMQ_API int lmq_client_want(const lmq_client *c)
@@ -1285,6 +1300,9 @@ LMQ_API int lmq_client_want(const lmq_client *c)
         /* WRITE only while there is something to write: a writable socket
          * is nearly always writable, asking for it otherwise would spin. */
         want = c->t.ops->want(&c->t);
+        /* Delivery paused with too much held: TCP holds the server back. */
+        if (lmq_session_hold_full(c->s))
+            want &= ~LMQ_WANT_READ;
         if (lmq_session_out(((lmq_client *)c)->s, &p) > 0)
             want |= LMQ_WANT_WRITE;
         break;
@@ -1336,6 +1354,8 @@ static void read_open(lmq_client *c, int64_t now)
     /* Past the limit too while the transport holds decrypted or
      * unframed bytes: poll() would not report those. */
     for (i = 0; i < READS_PER_STEP || c->t.pending_in; i++) {
+        if (lmq_session_hold_full(c->s))
+            break;              /* delivery paused, too much held */
         r = c->t.ops->read(&c->t, c->rbuf, READ_CHUNK);
         if (r == 0)
             break;

@@ -105,6 +105,11 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
             return LMQ_EINVAL;
         s->strict_rmax = (uint8_t)v;
         return 0;
+    case LMQ_OPT_HOLD_MAX_BYTES:
+        if (v < 0)
+            return LMQ_EINVAL;
+        s->hold_max_bytes = (uint64_t)v;
+        return 0;
     case LMQ_OPT_TOPIC_ALIAS_OUT:
         s->cfg.alias_out = v != 0;
         return 0;

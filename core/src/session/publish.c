@@ -381,10 +381,15 @@ int lmq_pub_on_ack(lmq_session *s, const lmq_packet *pkt)
 
 /* The topic is as the server sent it: a name matching one of our filters
  * is the server's promise [MQTT-3.3.2-3]; the bindings route it to their
- * handlers with lmq_topic_matches (the same rules, section 4.7). */
-static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
+ * handlers with lmq_topic_matches (the same rules, section 4.7).  While
+ * the application has paused delivery the event is held (hold.c), and
+ * `how` says what its release does about the ack of packet pid. */
+static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id, int how,
+                    uint16_t pid, uint16_t gen)
 {
-    lmq_event *ev = lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);
+    lmq_evq *q = s->hold ? &s->held : &s->evq;
+    lmq_event *ev = s->hold ? lmq_hold_push(s, how, pid, gen, &p->props)
+                            : lmq_session_event(s, LMQ_EV_MESSAGE, 0, 0, &p->props);
     if (!ev)
         return;
     ev->qos = p->qos;
@@ -392,10 +397,12 @@ static void deliver(lmq_session *s, const lmq_publish *p, int32_t ack_id)
     ev->dup = p->dup;
     ev->ack_id = ack_id;
     ev->packet_id = p->packet_id;
-    ev->topic = lmq_evq_copy(&s->evq, p->topic.p, p->topic.n);
+    ev->topic = lmq_evq_copy(q, p->topic.p, p->topic.n);
     ev->topic_len = ev->topic ? (int32_t)p->topic.n : 0;
-    ev->payload = lmq_evq_copy(&s->evq, p->payload.p, p->payload.n);
+    ev->payload = lmq_evq_copy(q, p->payload.p, p->payload.n);
     ev->payload_len = ev->payload ? (int32_t)p->payload.n : 0;
+    if (s->hold)
+        lmq_hold_count_bytes(s, p->topic.n + p->payload.n);
 }
 
 /* A manual-ack handle: the connection it came on and the packet id, so an
@@ -440,7 +447,7 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
      * [MQTT-4.3.2-5]. */
     if (p->qos == 0) {
         if (!s->plugins || !lmq_plugin_hook_in(s, p, &(uint8_t){ 0 }))
-            deliver(s, p, 0);
+            deliver(s, p, 0, LMQ_HOLD_ACK_NONE, 0, 0);
         return 0;
     }
     if ((rc = lmq_in_init(s)))
@@ -484,23 +491,25 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         int32_t ack_id = make_ack_id(s, pid);
         if ((rc = lmq_in_set_gen(s, pid, (uint16_t)(ack_id >> 16))))
             return lmq_session_fail(s, rc, "out of memory");
-        deliver(s, p, ack_id);
+        deliver(s, p, ack_id, LMQ_HOLD_ACK_NONE, 0, 0);
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
         return 0;
     }
-    if (s->store) {
+    if (s->store || s->hold) {
         /* Durable: acknowledged when the application pulls it (QoS 2: the
          * id reaches the state file together with the delivery; QoS 1: a
          * process killed before the pull gets it again), durable.c.  A
          * QoS 2 resend meanwhile is not delivered again [MQTT-4.3.3-10]. */
+        /* Held (delivery paused): unacked the same way until its release
+         * (hold.c), which acks it or, with a store, defers that to the pull. */
         uint16_t gen = (uint16_t)(s->conn_gen & 0x7FFFu);
-        if (lmq_in_set_gen(s, pid, gen) || lmq_durable_defer_ack(s, pid, gen))
+        if (lmq_in_set_gen(s, pid, gen) || (!s->hold && lmq_durable_defer_ack(s, pid, gen)))
             return lmq_session_fail(s, LMQ_ENOMEM, "out of memory");
         lmq_in_set(s, pid, p->qos == 1 ? LMQ_IN_Q1_UNACKED : LMQ_IN_Q2_UNACKED);
-        deliver(s, p, 0);
+        deliver(s, p, 0, s->store ? LMQ_HOLD_ACK_PULL : LMQ_HOLD_ACK_NOW, pid, gen);
         return 0;
     }
-    deliver(s, p, 0);
+    deliver(s, p, 0, LMQ_HOLD_ACK_NONE, 0, 0);
     if (p->qos == 1) {
         rc = lmq_pub_send_ack(s, LMQ_PUBACK, pid, 0);       /* [MQTT-4.3.2-4] */
     } else {

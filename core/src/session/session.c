@@ -52,6 +52,7 @@ lmq_session *lmq_session_new(void)
     s->offline_max_msgs = 10000;
     s->offline_max_bytes = 16u << 20;
     s->offline_policy = LMQ_QUEUE_REFUSE;
+    s->hold_max_bytes = 16u << 20;
     s->auto_resub = 1;
     s->log_level = LMQ_LOG_WARNING;
     take_cfg(s);
@@ -78,6 +79,7 @@ void lmq_session_free(lmq_session *s)
     free(s->state_dir);
     lmq_out_free_all(s);
     lmq_evq_free(&s->evq);
+    lmq_hold_free(s);
     lmq_alias_out_free(&s->aout);
     lmq_in_alias_free(s);
     lmq_decoder_free(&s->dec);
@@ -194,19 +196,19 @@ int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size)
 /* The callback form: the events handed out are acknowledged (durable QoS
  * 1/2: recorded, PUBACK / PUBREC queued) by lmq_session_events_done, once
  * the application is done with them, not by the pull. */
-int lmq_session_events_hold(lmq_session *s, lmq_event *out, int max)
+int lmq_session_events_take(lmq_session *s, lmq_event *out, int max)
 {
     if (!s || !out || max <= 0)
         return 0;
     int n = lmq_evq_pull(&s->evq, out, max, sizeof *out);
-    s->held_upto = s->evq.pushed - s->evq.count + (uint32_t)n;
+    s->ack_upto = s->evq.pushed - s->evq.count + (uint32_t)n;
     return n;
 }
 
 void lmq_session_events_done(lmq_session *s)
 {
     if (s->pack_n)
-        lmq_durable_acks_pulled(s, s->held_upto);
+        lmq_durable_acks_pulled(s, s->ack_upto);
     if (s->store)
         lmq_durable_commit(s);
 }

@@ -211,8 +211,18 @@ int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size);
  * handed out only at lmq_session_events_done (after the callback that got
  * them returned: their output is written before their QoS 2 id is
  * recorded). */
-int lmq_session_events_hold(lmq_session *s, lmq_event *out, int max);
+int lmq_session_events_take(lmq_session *s, lmq_event *out, int max);
 void lmq_session_events_done(lmq_session *s);
+
+/*
+ * Pause (on = 1) or resume (0) the delivery of LMQ_EV_MESSAGE events
+ * (hold.c): while paused, incoming PUBLISHes are handled but their events
+ * and automatic acks are kept back; resuming queues them, in order, and
+ * sends the acks.  Returns the number of messages held when called.
+ */
+int lmq_session_hold(lmq_session *s, int on);
+/* 1 while paused with LMQ_OPT_HOLD_MAX_BYTES or more held: stop reading. */
+int lmq_session_hold_full(const lmq_session *s);
 
 /* Queue an event from the layer above (transport errors, logs), so that
  * all events come out of one queue in order.  text is copied. */

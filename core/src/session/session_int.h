@@ -262,7 +262,16 @@ struct lmq_session {
     struct lmq_pull_ack *pack;    /* incoming QoS 2 acked when pulled (durable.c) */
     uint32_t pack_head, pack_n, pack_cap;
     int64_t clock;                /* the latest `now` the caller gave */
-    uint64_t held_upto;           /* lmq_session_events_hold: acks owed up to here */
+    uint64_t ack_upto;           /* lmq_session_events_take: acks owed up to here */
+
+    /* delivery paused by the application (hold.c) */
+    uint8_t hold;                 /* lmq_session_hold(s, 1) */
+    uint8_t hold_warned;          /* the "socket not read" warning was logged */
+    lmq_evq held;                 /* LMQ_EV_MESSAGE events kept back, in order */
+    struct lmq_held *held_ack;    /* one per held event: its deferred ack */
+    uint32_t held_n, held_cap;
+    uint64_t held_bytes;          /* topic + payload + properties held */
+    uint64_t hold_max_bytes;      /* LMQ_OPT_HOLD_MAX_BYTES; 0: no bound */
 };
 
 /* --------------------------------------------------------- shared helpers */
@@ -360,6 +369,20 @@ void lmq_session_stray_ack(lmq_session *s, const char *what, uint16_t pid);
 void lmq_pub_ack_pulled(lmq_session *s, uint16_t pid, uint16_t gen);
 /* Session present = 0: unacknowledged messages go back to the queue. */
 void lmq_pub_session_lost(lmq_session *s, lmq_reqlist *old);
+
+/* hold.c: what a held message's release does about its ack */
+enum lmq_hold_ack {
+    LMQ_HOLD_ACK_NONE = 0,        /* QoS 0, manual ack, or acked already */
+    LMQ_HOLD_ACK_NOW = 1,         /* PUBACK / PUBREC when released */
+    LMQ_HOLD_ACK_PULL = 2         /* durable store: when pulled (durable.c) */
+};
+/* Push the event of a message to hold (topic and payload are then copied
+ * with lmq_evq_copy(&s->held, ...) and counted with lmq_hold_count_bytes). */
+lmq_event *lmq_hold_push(lmq_session *s, int how, uint16_t pid, uint16_t gen,
+                         const lmq_props *props);
+void lmq_hold_count_bytes(lmq_session *s, size_t n);
+int lmq_hold_full(const lmq_session *s);
+void lmq_hold_free(lmq_session *s);
 
 /* subscribe.c */
 int lmq_sub_send(lmq_session *s, lmq_req *r);

@@ -421,7 +421,9 @@ static int http_answer(lmq_transport *t, proxy_state *st, size_t head_len)
         code = LMQ_EPROXY_REFUSED;
         break;
     }
-    return fail(t, code, "answered CONNECT %s with \"%s\"%s", t->host, line,
+    return fail(t, code, "answered CONNECT %s%s%s:%d with \"%s\"%s",
+                strchr(t->host, ':') ? "[" : "", t->host, strchr(t->host, ':') ? "]" : "",
+                t->port, line,
                 code == LMQ_EPROXY_AUTH ? (st->cfg->user ? " (user name or password refused)"
                                                : " (put user:password@ in the proxy URL)")
                               : "");

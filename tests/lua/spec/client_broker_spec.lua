@@ -166,4 +166,37 @@ describe("a client against mosquitto #broker", function()
     assert.are.equal(n, #got)
     for i = 1, n do assert.are.equal(i, got[i]) end
   end)
+
+  it("keeps completing its QoS 1 publishes while message delivery is paused", function()
+    local c = connected { protocol = 5, receive_maximum = 10 }
+    finally(function() c:close() end)
+    assert(c:subscribe("lua/spec/paused", 1))
+    assert(c:wait(is("subscribed"), 3000))
+    assert.are.equal(0, c:pause_delivery(true))
+    -- more than the Receive Maximum of our own messages come back while
+    -- paused: the PUBACKs of our publishes are still read [MQTT-3.3.4-9]
+    local n, done = 30, 0
+    for i = 1, n do assert(c:publish("lua/spec/paused", tostring(i), 1)) end
+    local deadline = lunamq.monotonic_ms() + 5000
+    while done < n and lunamq.monotonic_ms() < deadline do
+      local ev = c:wait(function(e) return e.type == "published" or e.type == "message" end, 1000)
+      assert.is_false(ev ~= nil and ev.type == "message", "no message while paused")
+      if ev and ev.type == "published" then
+        assert.are.equal(0, ev.error)
+        done = done + 1
+      end
+    end
+    assert.are.equal(n, done)
+    local held = assert(c:pause_delivery(false))
+    assert.is_true(held > 0 and held <= 10)
+    local got = {}
+    deadline = lunamq.monotonic_ms() + 5000
+    while #got < n and lunamq.monotonic_ms() < deadline do
+      local ev = c:wait(is("message"), 1000)
+      if ev then got[#got + 1] = tonumber(ev.payload) end
+    end
+    -- every message once, in order, once delivery resumed
+    assert.are.equal(n, #got)
+    for i = 1, n do assert.are.equal(i, got[i]) end
+  end)
 end)
