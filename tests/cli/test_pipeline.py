@@ -161,10 +161,13 @@ def shared_pipe(b, rnd):
                                   stdout=w_fd)
         os.close(w_fd)
         runs = 0
-        pub = [LUNAMQ, "pub", "-p", str(b.port), "-t", "pipe/s", "-l", "-q", "1"]
+        pub = [LUNAMQ, "pub", "-p", str(b.port), "-t", "pipe/s", "-l", "-q", "1",
+               "--rate", "5000"]
         while runs < 200:
             p = subprocess.Popen(pub, stdin=r_fd, stderr=subprocess.PIPE)
             runs += 1
+            # its signal handlers are set once it is connected
+            b.wait_log(f"as lunamq-pub-{p.pid} ", 1, 10)
             try:
                 p.wait(rnd.uniform(0.05, 0.3))
                 break           # the input ended: this run finished it
