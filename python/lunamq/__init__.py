@@ -7,6 +7,9 @@ lunamq C engine (liblunamq, loaded with ctypes).
 The library is found through $LUNAMQ_LIBRARY, next to this package, or on
 the system path (lunamq._ffi says how).
 """
+# First: lunamq.aio reads it while this package is being imported.
+__version__ = "0.1.0"
+
 from ._common import (Message, MqttCodeError, MqttConnectError, MqttError,
                       MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
                       SubscribeOptions, TLSParameters, Topic, Wildcard, Will)
@@ -14,7 +17,6 @@ from ._ffi import LibraryNotFound
 from .aio import Client, MqttTimeoutError
 from .sync import publish_multiple, publish_single, subscribe_simple
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Client", "Message", "MqttCodeError", "MqttConnectError", "MqttError",

@@ -16,17 +16,77 @@ class MqttError(Exception):
     """Base of every error this package raises about MQTT."""
 
 
-class MqttCodeError(MqttError):
-    """An error with a code: `rc` is the lunamq error code (negative,
-    LMQ_E*) or the MQTT reason code the server sent (>= 0x80, or the
-    3.1.1 CONNACK return code) when `reason` is set."""
+# What aiomqtt (after paho-mqtt) says for a bare error number, so that
+# `str(MqttCodeError(n))` reads the same as there.
+_ERROR_STRINGS = {
+    0: "No error.",
+    1: "Out of memory.",
+    2: "A network protocol error occurred when communicating with the broker.",
+    3: "Invalid function arguments provided.",
+    4: "The client is not currently connected.",
+    5: "The connection was refused.",
+    6: "Message not found (internal error).",
+    7: "The connection was lost.",
+    8: "A TLS error occurred.",
+    9: "Payload too large.",
+    10: "This feature is not supported.",
+    11: "Authorisation failed.",
+    12: "Access denied by ACL.",
+    13: "Unknown error.",
+    14: "Error defined by errno.",
+    15: "Message queue full.",
+    16: "Client or broker did not communicate in the keepalive interval.",
+}
 
-    def __init__(self, rc: int, message: str = "", reason: Optional[int] = None):
+# MQTT 3.1.1 CONNACK return codes (section 3.2.2.3), aiomqtt's wording.
+_CONNECT_RC_STRINGS = {
+    1: "Incorrect protocol version",
+    2: "Invalid client identifier",
+    3: "Server unavailable",
+    4: "Bad username or password",
+    5: "Not authorised",
+}
+
+
+def _is_reason_code(rc) -> bool:
+    # paho's ReasonCode, without importing paho: a value and a name.
+    return hasattr(rc, "value") and hasattr(rc, "getName")
+
+
+class MqttCodeError(MqttError):
+    """An error with a code, built as aiomqtt's is: `MqttCodeError(rc,
+    *args)`, rc an int, a paho ReasonCode or None.
+
+    `rc` is what aiomqtt's carries: the MQTT reason code the server sent
+    (a CONNACK / DISCONNECT / PUBACK / SUBACK reason >= 0x80, or the 3.1.1
+    CONNACK return code) when there is one, else lunamq's error code
+    (negative, LMQ_E*).  `code` is always lunamq's code (LMQ_E*, or None),
+    `name` its name ("LMQ_EREFUSED"), `reason` the server's reason or None.
+    str(): "[code:RC] text"."""
+
+    def __init__(self, rc: Any = None, *args: Any, reason: Optional[int] = None,
+                 code: Optional[int] = None):
+        super().__init__(*args)
+        if code is None and isinstance(rc, int) and rc < 0 and reason is None:
+            code = rc
         self.rc = rc
         self.reason = reason
-        self.name = error_name(rc) if rc < 0 else None
-        text = message or (error_text(rc) if rc < 0 else "reason code %#04x" % rc)
-        super().__init__("[code:%d] %s" % (rc, text))
+        self.code = code
+        self.name = error_name(code) if code is not None and code < 0 else None
+
+    def __str__(self) -> str:
+        rc = self.rc
+        if _is_reason_code(rc):
+            return "[code:%d] %s" % (rc.value, rc)
+        text = getattr(self, "_text", None)
+        if text is None:
+            if self.args:
+                text = super().__str__()
+            elif isinstance(rc, int) and not isinstance(rc, bool):
+                text = _ERROR_STRINGS.get(rc, "Unknown error.")
+            else:
+                text = ""
+        return "[code:%s] %s" % (rc, text)
 
 
 class MqttInvalidArgument(MqttCodeError, ValueError):
@@ -35,8 +95,21 @@ class MqttInvalidArgument(MqttCodeError, ValueError):
 
 
 class MqttConnectError(MqttCodeError):
-    """The connection could not be made, or the server refused it (then
-    `reason` is its CONNACK reason / return code)."""
+    """The connection could not be made, or the server refused it: then
+    `rc` (and `reason`) is its CONNACK reason code (MQTT 5) or return code
+    (3.1.1).  `MqttConnectError(rc)` alone reads as aiomqtt's does
+    ("Connection refused: Not authorised")."""
+
+    def __init__(self, rc: Any = None, *args: Any, reason: Optional[int] = None,
+                 code: Optional[int] = None):
+        if args or _is_reason_code(rc) or not isinstance(rc, int):
+            super().__init__(rc, *args, reason=reason, code=code)
+            return
+        msg = "Connection refused"
+        if rc in _CONNECT_RC_STRINGS:
+            msg += ": " + _CONNECT_RC_STRINGS[rc]
+        super().__init__(rc, msg, reason=reason, code=code)
+        self._text = _ERROR_STRINGS.get(rc, "Unknown error.")
 
 
 class MqttReentrantError(MqttError):
@@ -101,7 +174,7 @@ class Wildcard:
         b = value.encode("utf-8", "surrogatepass")
         rc = _ffi.lib().lmq_topic_validate_filter(b, len(b))
         if rc < 0:
-            raise MqttInvalidArgument(rc, "invalid topic filter %r: %s" % (value, error_text(rc)))
+            raise MqttInvalidArgument(rc, "Invalid wildcard: %r (%s)" % (value, error_text(rc)))
         self.value = value
         self._b = b
 
@@ -131,7 +204,7 @@ class Topic:
         b = value.encode("utf-8", "surrogatepass")
         rc = _ffi.lib().lmq_topic_validate_name(b, len(b))
         if rc < 0:
-            raise MqttInvalidArgument(rc, "invalid topic %r: %s" % (value, error_text(rc)))
+            raise MqttInvalidArgument(rc, "Invalid topic: %r (%s)" % (value, error_text(rc)))
         self.value = value
         self._b = b
 
@@ -364,6 +437,10 @@ class Message:
         if self._props is None:
             self._props = parse_props(self._raw_props) if self._raw_props else {}
         return self._props
+
+    def __lt__(self, other: "Message") -> bool:
+        # aiomqtt orders messages by packet id (for queue_type=PriorityQueue)
+        return self.mid < other.mid
 
     def __repr__(self) -> str:
         return "Message(topic=%r, payload=%r, qos=%d, retain=%r)" % (

@@ -27,17 +27,37 @@ from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, 
 
 from . import _ffi
 from ._proxy import ProxySettings, proxy_url
+from . import __version__ as _pkg_version
 from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS, E_PACKET_ID,
                    E_PAYLOAD, E_PAYLOAD_LEN, E_PROPS, E_PROPS_LEN, E_QOS, E_REASON, E_REASONS,
                    E_RETAIN, E_SESSION_PRESENT, E_TEXT, E_TOPIC, E_TOPIC_LEN, E_TYPE)
-from ._common import (Message, MqttCodeError, MqttConnectError, MqttError,
+from ._common import (_CONNECT_RC_STRINGS, Message, MqttCodeError, MqttConnectError, MqttError,
                       MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
                       SubscribeOptions, TLSParameters, Topic, Will, Wildcard, check,
                       check_qos, encode_payload, error_text, parse_props, proplist)
 
-__all__ = ["Client", "MessagesIterator", "FilteredMessages", "MqttTimeoutError", "ProxySettings"]
+__all__ = ["Client", "Message", "MessagesIterator", "FilteredMessages", "MqttError",
+           "MqttCodeError", "MqttConnectError", "MqttInvalidArgument", "MqttReentrantError",
+           "MqttTimeoutError", "ProtocolVersion", "ProxySettings", "SubscribeOptions",
+           "TLSParameters", "Topic", "TopicLike", "Wildcard", "WildcardLike", "Will",
+           "PayloadType", "SubscribeTopic", "SocketOption", "WebSocketHeaders",
+           "__version__", "__version_tuple__"]
 
-_log = logging.getLogger("lunamq")
+__version__ = _pkg_version
+__version_tuple__ = tuple(int(x) for x in __version__.split("."))
+
+# aiomqtt's type names (aiomqtt.types and aiomqtt.topic), for code that
+# annotates with them.
+PayloadType = Union[str, bytes, bytearray, int, float, None]
+TopicLike = Union[str, Topic]
+WildcardLike = Union[str, Wildcard]
+SubscribeTopic = Union[str, Tuple[str, SubscribeOptions], List[Tuple[str, SubscribeOptions]],
+                       List[Tuple[str, int]]]
+WebSocketHeaders = Dict[str, str]
+SocketOption = Tuple[Any, ...]
+
+# aiomqtt logs to "mqtt" unless given a logger; so does this client.
+_log = logging.getLogger("mqtt")
 
 # Events pulled per lmq_client_events call.
 _BATCH = 64
@@ -69,16 +89,40 @@ def _timeout_fut(fut: asyncio.Future, what: str) -> None:
         fut.set_exception(MqttTimeoutError("%s timed out" % what))
 
 
+class _QueueAdapter:
+    """An asyncio.Queue subclass given as queue_type (PriorityQueue,
+    LifoQueue...) behind the deque interface _Receiver uses."""
+
+    __slots__ = ("q",)
+
+    def __init__(self, q: asyncio.Queue):
+        self.q = q
+
+    def append(self, m: Message) -> None:
+        self.q.put_nowait(m)
+
+    def popleft(self) -> Message:
+        return self.q.get_nowait()
+
+    def clear(self) -> None:
+        while not self.q.empty():
+            self.q.get_nowait()
+
+    def __len__(self) -> int:
+        return self.q.qsize()
+
+
 class _Receiver:
     """A queue of messages and the tasks waiting on it.  The default one
     takes what no filter took."""
 
     __slots__ = ("client", "wildcard", "queue", "waiters", "closed")
 
-    def __init__(self, client: "Client", wildcard: Optional[Wildcard]):
+    def __init__(self, client: "Client", wildcard: Optional[Wildcard], queue_type=None):
         self.client = client
         self.wildcard = wildcard
-        self.queue: Deque[Message] = collections.deque()
+        self.queue: Deque[Message] = (collections.deque() if queue_type is None
+                                      else _QueueAdapter(queue_type()))
         self.waiters: List[asyncio.Future] = []
         self.closed = False
 
@@ -185,6 +229,29 @@ class FilteredMessages:
         self.close()
 
 
+def _outgoing_call(method):
+    """At most max_concurrent_outgoing_calls of publish / subscribe /
+    unsubscribe run at once (aiomqtt's option); without it, no extra
+    await on the way."""
+    def call(self, *args, **kwargs):
+        sem = self._outgoing_calls_sem
+        if sem is None:
+            return method(self, *args, **kwargs)
+        return _limited(sem, method(self, *args, **kwargs))
+    call.__name__ = method.__name__
+    call.__qualname__ = method.__qualname__
+    call.__doc__ = method.__doc__
+    return call
+
+
+async def _limited(sem: asyncio.Semaphore, coro):
+    try:
+        async with sem:
+            return await coro
+    finally:
+        coro.close()    # never started when the wait was cancelled
+
+
 class Client:
     """An MQTT client for asyncio, with aiomqtt's constructor keywords.
 
@@ -223,6 +290,8 @@ class Client:
         max_queued_incoming_messages: Optional[int] = None,
         max_queued_outgoing_messages: Optional[int] = None,
         max_inflight_messages: Optional[int] = None,
+        max_concurrent_outgoing_calls: Optional[int] = None,
+        queue_type: Optional[type] = None,
         properties: Any = None,
         tls_context: Optional[ssl.SSLContext] = None,
         tls_params: Optional[TLSParameters] = None,
@@ -260,7 +329,7 @@ class Client:
         if not identifier and self._protocol == ProtocolVersion.V31:
             # 3.1 servers need 1 to 23 characters (3.1.1 and 5 may
             # assign one); paho makes one up the same way.
-            identifier = "lunamq-" + os.urandom(8).hex()
+            identifier = "lunamq-" + os.urandom(8).hex()[:15]     # 22 characters
         self.identifier = identifier or ""
         self._will = will
         if self._protocol == ProtocolVersion.V5:
@@ -279,6 +348,14 @@ class Client:
         self._max_incoming = mq          # 0: unbounded, as in aiomqtt
         self._max_outgoing = max_queued_outgoing_messages
         self._max_inflight = max_inflight_messages
+        if max_concurrent_outgoing_calls is not None and max_concurrent_outgoing_calls < 1:
+            raise MqttInvalidArgument(_ffi.LMQ_EINVAL, "max_concurrent_outgoing_calls < 1")
+        self._max_outgoing_calls = max_concurrent_outgoing_calls
+        self._outgoing_calls_sem: Optional[asyncio.Semaphore] = None
+        # aiomqtt's: a warning on the logger when more publish / subscribe
+        # / unsubscribe calls than this wait for completion at once.
+        self.pending_calls_threshold = 10
+        self._queue_type = queue_type
         self._connect_props = properties
         self._tls_context = tls_context
         self._tls_params = tls_params
@@ -320,7 +397,7 @@ class Client:
         self._closed_fut: Optional[asyncio.Future] = None
         self._closing = False
         self._error: Optional[MqttError] = None
-        self._default = _Receiver(self, None)
+        self._default = _Receiver(self, None, self._queue_type)
         self._routes: List[_Receiver] = []
         self._queued = 0
         self._topics: Dict[bytes, Topic] = {}
@@ -458,13 +535,15 @@ class Client:
         self._h = h
         self._error = None
         self._closing = False
-        self._default = _Receiver(self, None)
+        self._default = _Receiver(self, None, self._queue_type)
         self._routes = []
         self._queued = 0
         self._paused = False
         self.connected = False
         if self._max_inflight:
             self._inflight_sem = asyncio.Semaphore(self._max_inflight)
+        if self._max_outgoing_calls:
+            self._outgoing_calls_sem = asyncio.Semaphore(self._max_outgoing_calls)
         try:
             self._configure()
             self._connect_fut = self._loop.create_future()
@@ -700,13 +779,16 @@ class Client:
         return _string_at(ev[E_TEXT]).decode("utf-8", "replace") if ev[E_TEXT] else ""
 
     def _code_error(self, ev, cls=MqttCodeError) -> MqttCodeError:
-        rc, reason, text = ev[E_ERROR], ev[E_REASON], self._text(ev)
-        msg = error_text(rc) if rc else "refused"
+        code, reason, text = ev[E_ERROR], ev[E_REASON], self._text(ev)
+        msg = error_text(code) if code else "refused"
         if reason:
             msg += " (reason %#04x)" % reason
         if text:
             msg += ": " + text
-        return cls(rc, msg, reason or None)
+        # e.rc: the server's reason code when it sent one (aiomqtt's rc),
+        # else lunamq's error code; e.code is always lunamq's.
+        return cls(reason if reason else code, msg, reason=reason or None,
+                   code=code or None)
 
     def _on_message(self, ev) -> None:
         tb = _string_at(ev[E_TOPIC], ev[E_TOPIC_LEN])
@@ -780,7 +862,8 @@ class Client:
                 cf.set_result(None)
             return
         err = self._code_error(ev) if ev[E_ERROR] else MqttCodeError(
-            _ffi.LMQ_EDISCONNECTED, "disconnected by the server", ev[E_REASON] or None)
+            ev[E_REASON] or _ffi.LMQ_EDISCONNECTED, "disconnected by the server",
+            reason=ev[E_REASON] or None, code=_ffi.LMQ_EDISCONNECTED)
         if self._reconnect:
             self._logger.warning("connection lost, reconnecting: %s", err)
             return
@@ -806,6 +889,7 @@ class Client:
             if handle is not None:
                 handle.cancel()
 
+    @_outgoing_call
     async def publish(self, topic: Union[str, Topic], payload: Any = None, qos: int = 0,
                       retain: bool = False, properties: Any = None, *,
                       timeout: Optional[float] = None) -> None:
@@ -833,7 +917,7 @@ class Client:
                 self._pump()
                 return
             fut = self._loop.create_future()
-            self._pending[mid] = fut
+            self._track(mid, fut)
             self._pump()
             await self._wait(fut, timeout, "publish")
         finally:
@@ -846,6 +930,7 @@ class Client:
             return False
         return b.unwritten_bytes < _QOS0_BYTES and b.unwritten_msgs < _QOS0_MSGS
 
+    @_outgoing_call
     async def subscribe(self, topic: Union[str, Wildcard, Sequence[Any]], qos: int = 0,
                         options: Optional[SubscribeOptions] = None, properties: Any = None,
                         *, timeout: Optional[float] = None) -> Tuple[int, ...]:
@@ -875,6 +960,7 @@ class Client:
             check(mid, h)
         return await self._request(mid, timeout, "subscribe")
 
+    @_outgoing_call
     async def unsubscribe(self, topic: Union[str, Wildcard, Sequence[Union[str, Wildcard]]],
                           properties: Any = None, *,
                           timeout: Optional[float] = None) -> Tuple[int, ...]:
@@ -892,9 +978,15 @@ class Client:
             check(mid, h)
         return await self._request(mid, timeout, "unsubscribe")
 
+    def _track(self, mid: int, fut: asyncio.Future) -> None:
+        pending = self._pending
+        pending[mid] = fut
+        if len(pending) > self.pending_calls_threshold:
+            self._logger.warning("There are %d pending publish calls.", len(pending))
+
     async def _request(self, mid: int, timeout: Optional[float], what: str):
         fut = self._loop.create_future()
-        self._pending[mid] = fut
+        self._track(mid, fut)
         self._pump()
         return await self._wait(fut, timeout, what)
 

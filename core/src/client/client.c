@@ -42,9 +42,12 @@
 
 enum { CS_IDLE, CS_RESOLVING, CS_CONNECTING, CS_OPEN, CS_WAITING };
 
-/* Read in large chunks straight into the session; a few per step so one
- * busy client does not starve the others sharing a loop. */
-#define READ_CHUNK 65536
+/* Reads go straight into the session's decoder, sized to the traffic: a
+ * read that fills its room doubles the next one (up to READ_MAX), one that
+ * fills under a quarter halves it (down to READ_MIN).  A few reads per
+ * step, so one busy client does not starve the others sharing a loop. */
+#define READ_MIN 1024
+#define READ_MAX 65536
 #define READS_PER_STEP 4
 #define NO_DEADLINE INT64_MAX
 
@@ -93,7 +96,7 @@ struct lmq_client {
     int reported_fd;            /* for LMQ_EV_FD_CHANGED */
     unsigned fd_gen;            /* bumped for every new fd, even a reused number */
     unsigned reported_gen;
-    uint8_t *rbuf;
+    uint32_t read_size;         /* the next read's size: see READ_MIN */
 
     lmq_event_fn cb;
     void *cb_ud;
@@ -214,9 +217,9 @@ LMQ_API lmq_client *lmq_client_new(void)
     pthread_mutex_init(&c->mu, &ma);
     pthread_mutexattr_destroy(&ma);
     c->s = lmq_session_new();
-    c->rbuf = malloc(READ_CHUNK);
+    c->read_size = READ_MIN;
     c->host = dup_n("localhost", 9);
-    if (!c->s || !c->rbuf || !c->host)
+    if (!c->s || !c->host)
         goto fail;
     lmq_transport_init(&c->t, &lmq_transport_tcp);
     lmq_netopts_init(&c->net);
@@ -235,7 +238,6 @@ LMQ_API lmq_client *lmq_client_new(void)
     return c;
 fail:
     lmq_session_free(c->s);
-    free(c->rbuf);
     free(c->host);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -286,7 +288,6 @@ static void free_now(lmq_client *c)
     if (c->cb_fin)
         c->cb_fin(c->cb_ud);
     lmq_session_free(c->s);
-    free(c->rbuf);
     free(c->host);
     free(c->unix_path);
     free(c->bind_address);
@@ -1349,35 +1350,51 @@ LMQ_API int64_t lmq_client_timeout_ms(const lmq_client *c)
 static void read_open(lmq_client *c, int64_t now)
 {
     ptrdiff_t r;
-    int i, rc;
+    uint8_t *p;
+    int i, rc, room;
 
     /* Past the limit too while the transport holds decrypted or
      * unframed bytes: poll() would not report those. */
     for (i = 0; i < READS_PER_STEP || c->t.pending_in; i++) {
         if (lmq_session_hold_full(c->s))
             break;              /* delivery paused, too much held */
-        r = c->t.ops->read(&c->t, c->rbuf, READ_CHUNK);
+        room = lmq_session_input_space(c->s, c->read_size, &p);
+        if (room < 0) {
+            fatal(c, room, now);
+            return;
+        }
+        if (room > READ_MAX)
+            room = READ_MAX;        /* a step reads at most READS_PER_STEP x this */
+        r = c->t.ops->read(&c->t, p, (size_t)room);
         if (r == 0)
             break;
         if (r < 0) {
             conn_lost(c, (int)r, now);
             return;
         }
-        rc = lmq_session_input(c->s, c->rbuf, (size_t)r, now);
+        if (r == room && c->read_size < READ_MAX)
+            c->read_size *= 2;
+        else if (r < room / 4 && c->read_size > READ_MIN)
+            c->read_size /= 2;
+        rc = lmq_session_input_commit(c->s, (size_t)r, now);
         if (rc < 0) {
             fatal(c, rc, now);
             return;
         }
         check_connack(c);
-        if (r < READ_CHUNK && !c->t.pending_in)
+        if (r < room && !c->t.pending_in)
             break;
     }
-    /* Answer at once (PUBACK, PINGREQ...) rather than a loop turn later. */
+    /* Answer at once (PUBACK, PINGREQ...) rather than a loop turn later:
+     * everything this batch of reads owes goes in one write. */
     rc = flush(c, now);
     if (rc < 0) {
         conn_lost(c, rc, now);
         return;
     }
+    /* Caught up: the buffers that hold nothing go back until needed. */
+    if (!c->t.pending_in)
+        lmq_session_trim(c->s);
     after_io(c, now);
 }
 

@@ -6,7 +6,10 @@
  * never reallocated), so an event handed out stays valid while new ones
  * are pushed.  A pull first forgets the events of the previous pull and
  * frees the chunks only they used: data is appended in push order, so the
- * chunks before the first remaining event's chunk are done with.
+ * chunks before the first remaining event's chunk are done with.  When
+ * the queue runs empty, the ring and the arena go back to the allocator
+ * (an idle client holds neither); the next busy spell starts at the size
+ * the last one reached, so a steady stream does not regrow them in steps.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -14,7 +17,9 @@
 
 #include "session/session_int.h"
 
-#define LMQ_CHUNK_MIN 65536u
+#define LMQ_CHUNK_MIN 1024u     /* the first chunk of a spell, at least */
+#define LMQ_CHUNK_MAX 65536u    /* chunks double up to this (or one event's need) */
+#define LMQ_RING_MIN 8u
 
 struct lmq_arena_chunk {
     struct lmq_arena_chunk *next;
@@ -42,7 +47,7 @@ void lmq_evq_free(lmq_evq *q)
 
 static int ring_grow(lmq_evq *q)
 {
-    uint32_t cap = q->cap ? q->cap * 2 : 64;
+    uint32_t cap = q->cap ? q->cap * 2 : q->ring_hint > LMQ_RING_MIN ? q->ring_hint : LMQ_RING_MIN;
     lmq_event *ev = malloc(cap * sizeof *ev);
     lmq_arena_chunk **ch = malloc(cap * sizeof *ch);
     if (!ev || !ch) {
@@ -70,6 +75,8 @@ lmq_event *lmq_evq_push(lmq_evq *q, int type)
     uint32_t i = (q->head + q->count) % q->cap;
     q->count++;
     q->pushed++;
+    if (q->count > q->peak)
+        q->peak = q->count;
     memset(&q->ev[i], 0, sizeof q->ev[i]);
     q->ev[i].type = type;
     q->chunk[i] = q->last;      /* its data, if any, starts at or after here */
@@ -83,7 +90,13 @@ static lmq_arena_chunk *chunk_new(lmq_evq *q, size_t need)
         c = q->spare;
         q->spare = NULL;
     } else {
-        size_t cap = need > LMQ_CHUNK_MIN ? need : LMQ_CHUNK_MIN;
+        size_t cap = q->last ? q->last->cap * 2 : q->chunk_hint;
+        if (cap > LMQ_CHUNK_MAX)
+            cap = LMQ_CHUNK_MAX;
+        if (cap < LMQ_CHUNK_MIN)
+            cap = LMQ_CHUNK_MIN;
+        if (cap < need)
+            cap = need;
         c = malloc(sizeof *c + cap);
         if (!c)
             return NULL;
@@ -117,21 +130,15 @@ void *lmq_evq_copy(lmq_evq *q, const void *p, size_t n)
         memcpy(dst, p, n);
     dst[n] = 0;
     c->used += (need + 7) & ~(size_t)7;
+    q->spell_bytes += (need + 7) & ~(size_t)7;
     if (c->used > c->cap)
         c->used = c->cap;
     return dst;
 }
 
-/* Free the chunks before `keep`; keep NULL (nothing referenced any more):
- * all but the last, which starts over. */
+/* Free the chunks before `keep` (the first one still referenced). */
 static void arena_trim(lmq_evq *q, lmq_arena_chunk *keep)
 {
-    if (!keep) {
-        if (!q->last)
-            return;
-        keep = q->last;
-        keep->used = 0;
-    }
     while (q->first && q->first != keep) {
         lmq_arena_chunk *c = q->first;
         q->first = c->next;
@@ -162,14 +169,42 @@ static void event_out(uint8_t *dst, const lmq_event *ev, size_t size)
         memset(dst + n, 0, size - n);
 }
 
+/* Nothing queued nor handed out: give everything back, remembering the
+ * sizes this spell needed (powers of two, bounded like the growth). */
+static void evq_release(lmq_evq *q)
+{
+    uint32_t ring = LMQ_RING_MIN;
+    size_t chunk = LMQ_CHUNK_MIN;
+
+    if (!q->ev && !q->first && !q->spare)
+        return;
+    while (ring < q->peak && ring < 65536u)
+        ring *= 2;
+    while (chunk < q->spell_bytes && chunk < LMQ_CHUNK_MAX)
+        chunk *= 2;
+    q->ring_hint = ring;
+    q->chunk_hint = chunk;
+    q->peak = 0;
+    q->spell_bytes = 0;
+    chunk_free_list(q->first);
+    free(q->spare);
+    free(q->ev);
+    free(q->chunk);
+    q->first = q->last = q->spare = NULL;
+    q->ev = NULL;
+    q->chunk = NULL;
+    q->cap = q->head = 0;
+}
+
 int lmq_evq_pull(lmq_evq *q, void *out, int max, size_t size)
 {
     q->head = q->cap ? (q->head + q->delivered) % q->cap : 0;
     q->count -= q->delivered;
     q->delivered = 0;
-    if (q->count == 0)
-        arena_trim(q, NULL);
-    else if (q->chunk[q->head])
+    if (q->count == 0) {
+        evq_release(q);
+        return 0;
+    } else if (q->chunk[q->head])
         arena_trim(q, q->chunk[q->head]);
     /* else: the first remaining event came before any chunk existed, so
      * every chunk is still needed. */

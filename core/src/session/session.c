@@ -681,27 +681,27 @@ static int dispatch(lmq_session *s, lmq_packet *pkt, int64_t now)
     }
 }
 
-int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
+/* Whether bytes received now count: 0 yes, 1 ignore them (after our
+ * DISCONNECT nothing matters), else the LMQ_E* code to return. */
+static int input_gate(lmq_session *s, int64_t now)
 {
-    lmq_packet pkt;
-    char msg[128];
-    int rc;
-
-    if (!s || (!p && n))
-        return LMQ_EINVAL;
     s->clock = now;
     if (s->failed)
         return s->failed;
     if (s->state == LMQ_SS_OFFLINE)
         return LMQ_ESTATE;
     if (s->state == LMQ_SS_CLOSING)
-        return 0;               /* after our DISCONNECT: nothing matters */
-    if (n == 0)
-        return 0;
-    /* Any cut of the ordered byte stream the transport gives (TCP, TLS,
-     * WebSocket [MQTT-4.2-1]): the decoder buffers partial packets. */
-    if ((rc = lmq_decoder_feed(&s->dec, p, n)))
-        return lmq_session_fail(s, rc, "out of memory buffering input");
+        return 1;
+    return 0;
+}
+
+/* Act on every whole packet the decoder holds. */
+static int input_decode(lmq_session *s, int64_t now)
+{
+    lmq_packet pkt;
+    char msg[128];
+    int rc;
+
     while ((rc = lmq_decoder_next(&s->dec, &pkt)) == 1) {
         /* Only a whole packet proves the server alive: a server that
          * trickles the bytes of a packet it never finishes must not keep
@@ -720,6 +720,64 @@ int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
         return lmq_session_fail(s, rc, msg);
     }
     return 0;
+}
+
+int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
+{
+    int rc;
+
+    if (!s || (!p && n))
+        return LMQ_EINVAL;
+    if ((rc = input_gate(s, now)))
+        return rc < 0 ? rc : 0;
+    if (n == 0)
+        return 0;
+    /* Any cut of the ordered byte stream the transport gives (TCP, TLS,
+     * WebSocket [MQTT-4.2-1]): the decoder buffers partial packets. */
+    if ((rc = lmq_decoder_feed(&s->dec, p, n)))
+        return lmq_session_fail(s, rc, "out of memory buffering input");
+    return input_decode(s, now);
+}
+
+int lmq_session_input_space(lmq_session *s, size_t want, uint8_t **p)
+{
+    int rc;
+
+    if (!s || !p)
+        return LMQ_EINVAL;
+    rc = lmq_decoder_space(&s->dec, want, p);
+    if (rc < 0 && !s->failed)
+        return lmq_session_fail(s, rc, "out of memory buffering input");
+    return rc;
+}
+
+int lmq_session_input_commit(lmq_session *s, size_t n, int64_t now)
+{
+    int rc;
+
+    if (!s)
+        return LMQ_EINVAL;
+    /* Bytes not to act on are simply not committed: the room they were
+     * read into is handed out again. */
+    if ((rc = input_gate(s, now)))
+        return rc < 0 ? rc : 0;
+    if (n == 0)
+        return 0;
+    lmq_decoder_commit(&s->dec, n);
+    return input_decode(s, now);
+}
+
+void lmq_session_trim(lmq_session *s)
+{
+    if (!s)
+        return;
+    if (s->dec.start == s->dec.end)
+        lmq_decoder_free(&s->dec);
+    if (s->ostart == s->oend && s->obuf) {
+        free(s->obuf);
+        s->obuf = NULL;
+        s->ostart = s->oend = s->ocap = 0;
+    }
 }
 
 /* ----------------------------------------------------------- time */

@@ -68,6 +68,20 @@ int lmq_session_start(lmq_session *s, int64_t now);
  */
 int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now);
 
+/*
+ * The same without a copy: the transport reads straight into the decoder.
+ * lmq_session_input_space gives room for at least `want` bytes at *p (the
+ * room, or LMQ_ENOMEM); after reading k bytes there, lmq_session_input_commit
+ * acts on them exactly as lmq_session_input(s, *p, k, now) would.
+ */
+int lmq_session_input_space(lmq_session *s, size_t want, uint8_t **p);
+int lmq_session_input_commit(lmq_session *s, size_t n, int64_t now);
+
+/* Give back the buffers that hold nothing now (the input buffer when no
+ * partial packet waits in it, the output buffer when all was written), so
+ * an idle connection keeps no buffer; they grow again on demand. */
+void lmq_session_trim(lmq_session *s);
+
 /* Time passed: keepalive, PINGRESP wait, CONNACK wait, retries.  0, or a
  * negative LMQ_E* (LMQ_EKEEPALIVE, LMQ_ETIMEOUT) meaning close, as above. */
 int lmq_session_tick(lmq_session *s, int64_t now);

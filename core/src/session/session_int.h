@@ -49,6 +49,10 @@ typedef struct lmq_evq {
     uint64_t pushed;              /* events ever pushed (absolute index) */
     lmq_arena_chunk *first, *last;/* arena: chunks never move */
     lmq_arena_chunk *spare;
+    /* sizes to start the next busy spell with (the queue gives back its
+     * memory whenever it runs empty): the last spell's peak */
+    uint32_t peak, ring_hint;
+    size_t spell_bytes, chunk_hint;
 } lmq_evq;
 
 void lmq_evq_free(lmq_evq *q);
