@@ -164,10 +164,12 @@ def shared_pipe(b, rnd):
         pub = [LUNAMQ, "pub", "-p", str(b.port), "-t", "pipe/s", "-l", "-q", "1",
                "--rate", "5000"]
         while runs < 200:
+            before = os.path.getsize(out)
             p = subprocess.Popen(pub, stdin=r_fd, stderr=subprocess.PIPE)
             runs += 1
-            # its signal handlers are set once it is connected
-            b.wait_log(f"as lunamq-pub-{p.pid} ", 1, 10)
+            # its signal handlers are set once it publishes (the broker's
+            # log is too long by now to be read in a loop)
+            wait_for(lambda: os.path.getsize(out) > before or p.poll() is not None, 10)
             try:
                 p.wait(rnd.uniform(0.05, 0.3))
                 break           # the input ended: this run finished it
