@@ -31,7 +31,8 @@ const char cli_conn_usage[] =
     "  --state-dir DIR    durable session: QoS 1/2 state kept in DIR, survives a\n"
     "                     restart or kill -9 (needs -c and -i)\n"
     "  -x SECONDS         session expiry interval (MQTT 5; -1: never)\n"
-    "  -V VERSION         31, 311, 5 (or mqttv31, mqttv311, mqttv5); default 5\n"
+    "  -V VERSION         31, 311, 5 (or mqttv31, mqttv311, mqttv5) or auto; default\n"
+    "                     auto: MQTT 5, or 3.1.1 when the server refuses 5\n"
     "  -D PACKET NAME VALUE [VALUE]\n"
     "                     an MQTT 5 property, e.g. -D publish user-property a b;\n"
     "                     PACKET: connect publish subscribe unsubscribe disconnect will\n"
@@ -168,7 +169,7 @@ const char *cli_connack_text(int protocol, int reason)
     };
     const char *name;
 
-    if (protocol < LMQ_MQTT_5)
+    if (protocol != LMQ_MQTT_AUTO && protocol < LMQ_MQTT_5)
         return reason >= 0 && reason < 6 ? v3[reason] : "Connection Refused: unknown reason";
     name = lmq_reason_name(2, reason);
     return name ? name : "unknown reason";
@@ -296,7 +297,7 @@ void cli_conn_init(cli_conn *o, const char *prog)
     o->keepalive = 60;
     o->clean = 1;
     o->session_expiry = -1;
-    o->protocol = LMQ_MQTT_5;
+    o->protocol = LMQ_MQTT_AUTO;
     o->receive_maximum = o->max_packet_size = o->topic_alias_max = -1;
     o->req_problem = o->req_response = -1;
     for (int k = 0; k < CLI_PK_COUNT; k++)
@@ -319,8 +320,10 @@ static int parse_version(cli_conn *o, const char *v)
         o->protocol = LMQ_MQTT_311;
     else if (!strcmp(v, "5") || !strcmp(v, "mqttv5"))
         o->protocol = LMQ_MQTT_5;
+    else if (!strcmp(v, "auto"))
+        o->protocol = LMQ_MQTT_AUTO;
     else {
-        cli_err(o, "-V: unknown protocol version '%s' (31, 311 or 5)", v);
+        cli_err(o, "-V: unknown protocol version '%s' (31, 311, 5 or auto)", v);
         return -1;
     }
     return 0;
@@ -540,6 +543,14 @@ int cli_conn_check(cli_conn *o)
         cli_err(o, "--state-dir needs a persistent session (-c) and a client id (-i)");
         return -1;
     }
+    /* auto (the default) tries MQTT 5 and falls back to 3.1.1 only on a
+     * 3.1.1 server's refusal; a flag that only MQTT 5 can carry pins 5,
+     * so nothing asked for is dropped by a fallback. */
+    if (o->protocol == LMQ_MQTT_AUTO &&
+        (o->nprops || o->session_expiry >= 0 || o->receive_maximum >= 0 ||
+         o->max_packet_size >= 0 || o->topic_alias_max >= 0 || o->req_problem >= 0 ||
+         o->req_response >= 0 || o->auth_method || (o->password && !o->username)))
+        o->protocol = LMQ_MQTT_5;
     if (o->protocol != LMQ_MQTT_5 && o->nprops) {
         cli_err(o, "-D (properties) needs MQTT 5 (-V 5)");
         return -1;
@@ -562,7 +573,8 @@ int cli_conn_check(cli_conn *o)
         return -1;
     }
     /* mosquitto's rule: -c alone keeps the session for ever (MQTT 5) */
-    if (!o->clean && o->session_expiry < 0 && o->protocol == LMQ_MQTT_5)
+    if (!o->clean && o->session_expiry < 0 &&
+        (o->protocol == LMQ_MQTT_5 || o->protocol == LMQ_MQTT_AUTO))
         o->session_expiry = 4294967295LL;
     return 0;
 }

@@ -240,9 +240,11 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             ev_break(p->app.ev, EVBREAK_ALL);
             break;
         }
-        if (ev->reason)
+        if (ev->reason && !(ev->text && *ev->text))
             cli_err(&p->conn, "connection refused: %s",
                     cli_connack_text(p->conn.protocol, ev->reason));
+        else if (ev->error == LMQ_EREFUSED || ev->error == LMQ_EDISCONNECTED)
+            cli_err(&p->conn, "%s", ev->text);    /* named by the engine */
         else
             cli_err(&p->conn, "connection failed: %s",
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));

@@ -206,9 +206,11 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             ev_break(s->app.ev, EVBREAK_ALL);
             break;
         }
-        if (ev->reason)
+        if (ev->reason && !(ev->text && *ev->text))
             cli_err(&s->conn, "connection refused: %s",
                     cli_connack_text(s->conn.protocol, ev->reason));
+        else if (ev->error == LMQ_EREFUSED || ev->error == LMQ_EDISCONNECTED)
+            cli_err(&s->conn, "%s", ev->text);    /* named by the engine */
         else
             cli_err(&s->conn, "connection failed: %s",
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
@@ -223,8 +225,11 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
             ev_break(s->app.ev, EVBREAK_ALL);
             break;
         }
-        cli_err(&s->conn, "connection lost: %s (reconnecting)",
-                ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
+        /* (after DISCONNECT 0x8E the engine stops: an LMQ_ETAKEN_OVER
+         * error follows and ends the program) */
+        cli_err(&s->conn, "connection lost: %s%s",
+                ev->text && *ev->text ? ev->text : lmq_strerror(ev->error),
+                ev->error == LMQ_EDISCONNECTED && ev->reason == 0x8E ? "" : " (reconnecting)");
         break;
     case LMQ_EV_SUBSCRIBED:
         on_suback(s, ev);
@@ -238,6 +243,10 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         break;
     case LMQ_EV_ERROR:
         cli_err(&s->conn, "%s", ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
+        if (ev->error == LMQ_ETAKEN_OVER) {     /* the engine stopped */
+            s->exit_code = CLI_EXIT_FAIL;
+            ev_break(s->app.ev, EVBREAK_ALL);
+        }
         break;
     default:
         break;

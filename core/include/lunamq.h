@@ -126,6 +126,12 @@ enum lmq_error {
     LMQ_EDISCONNECTED = -118,
     LMQ_EREJECTED = -119,
     LMQ_ESUB_ID_NOT_SUPPORTED = -120, /* a Subscription Identifier, the server has none */
+    LMQ_ENOT_MQTT5 = -121,    /* a v5 CONNECT got the 3.1.1 refusal "unacceptable
+                                 protocol version" (CONNACK 20 02 00 01) */
+    LMQ_ETAKEN_OVER = -122,   /* DISCONNECT 0x8E: another client took the session
+                                 over; no reconnect unless LMQ_OPT_RECONNECT_TAKEN_OVER */
+    LMQ_ECLIENT_ID = -123,    /* the client id breaks the protocol level's rule
+                                 (3.1: 1 to 23 characters), refused before connecting */
     LMQ_EUNDELIVERED = -125,  /* our disconnect left accepted messages undelivered */
 
     /* secure and web transports, connection URLs */
@@ -180,7 +186,12 @@ LMQ_API const char *lmq_errname(int code);
 enum lmq_protocol {
     LMQ_MQTT_31 = 3,
     LMQ_MQTT_311 = 4,
-    LMQ_MQTT_5 = 5
+    LMQ_MQTT_5 = 5,
+    /* Not a level: try MQTT 5; when the server answers with the 3.1.1
+     * refusal "unacceptable protocol version" (LMQ_ENOT_MQTT5), connect
+     * again at once with 3.1.1 and keep 3.1.1 for every reconnect of this
+     * client (a log line says so). */
+    LMQ_MQTT_AUTO = 0
 };
 
 /*
@@ -303,8 +314,11 @@ enum lmq_property {
  */
 typedef struct lmq_proplist lmq_proplist;
 
+/* A new empty list, or NULL when out of memory. */
 LMQ_API lmq_proplist *lmq_proplist_new(void);
-LMQ_API void lmq_proplist_free(lmq_proplist *pl);        /* NULL is a no-op */
+/* Frees the list and its copies of the values.  NULL is a no-op. */
+LMQ_API void lmq_proplist_free(lmq_proplist *pl);
+/* Empties the list to build another one in it.  NULL is a no-op. */
 LMQ_API void lmq_proplist_clear(lmq_proplist *pl);
 /* Integer-valued property (byte, two-byte, four-byte, varint kinds). */
 LMQ_API int lmq_proplist_add_int(lmq_proplist *pl, int id, int64_t value);
@@ -329,7 +343,7 @@ enum lmq_option {
     LMQ_OPT_CONNECT_TIMEOUT_MS = 6, /* int, default 10000: TCP + CONNACK */
 
     /* CONNECT */
-    LMQ_OPT_PROTOCOL = 20,          /* int 3, 4 or 5 (enum lmq_protocol), default 5 */
+    LMQ_OPT_PROTOCOL = 20,          /* int 3, 4, 5 or 0 auto (enum lmq_protocol), default 5 */
     LMQ_OPT_CLIENT_ID = 21,         /* str; empty: the server assigns one (v5) */
     LMQ_OPT_USERNAME = 22,          /* str */
     LMQ_OPT_PASSWORD = 23,          /* str (binary allowed); never logged */
@@ -361,13 +375,21 @@ enum lmq_option {
     LMQ_OPT_MANUAL_ACK = 67,        /* int 0/1: the application acks QoS 1/2 messages */
     LMQ_OPT_AUTO_RESUBSCRIBE = 68,  /* int 0/1, default 1 */
     LMQ_OPT_TOPIC_ALIAS_OUT = 69,   /* int 0/1, default 1: assign outgoing aliases */
-    LMQ_OPT_FOLLOW_REDIRECT = 70,   /* int 0/1, default 0: follow Server Reference */
+    /* 70 is reserved: it was LMQ_OPT_FOLLOW_REDIRECT, which was accepted
+     * and never did anything; it is refused now (a Server Reference is
+     * logged, and the application may connect there itself). */
     LMQ_OPT_LOG_LEVEL = 71,         /* int enum lmq_log_level, default LMQ_LOG_WARNING */
     /* int 0/1, default 0.  A server that sends more unacknowledged QoS 1/2
      * messages than our Receive Maximum is answered with DISCONNECT 0x93
      * when 1; when 0 the excess is accepted and a warning logged once per
      * connection (mosquitto 2.0.11 overshoots by one now and then). */
     LMQ_OPT_STRICT_RECEIVE_MAX = 72,
+    /* int 0/1, default 0.  After the server's DISCONNECT 0x8E (Session
+     * taken over: another connection with this client id) the client stops
+     * with LMQ_ETAKEN_OVER instead of reconnecting, so two clients sharing
+     * an id do not throw each other out for ever; 1 reconnects as after
+     * any other loss. */
+    LMQ_OPT_RECONNECT_TAKEN_OVER = 76,
     /* int ms, default 10000, 0: none.  How long lmq_client_disconnect
      * goes on delivering what was accepted (queued, unwritten, awaiting
      * acks) before its DISCONNECT goes; what is left is reported. */
@@ -463,8 +485,16 @@ LMQ_API lmq_client *lmq_client_new(void);
  * another thread in thread mode it stops and joins the loop thread first. */
 LMQ_API void lmq_client_free(lmq_client *c);
 
+/*
+ * Set an integer option (enum lmq_option; the comment of each says its
+ * range and default).  0, or LMQ_EINVAL with the reason in
+ * lmq_client_errmsg: an unknown option, a string option, or a value out
+ * of its range (nothing is changed then).  Options set while connected
+ * apply from the next connection.
+ */
 LMQ_API int lmq_client_set_int(lmq_client *c, int option, int64_t value);
-/* The string is copied. */
+/* Set a string option (enum lmq_option), as lmq_client_set_int; len < 0:
+ * NUL-terminated.  The string is copied. */
 LMQ_API int lmq_client_set_str(lmq_client *c, int option, const char *s, int32_t len);
 /* The list is copied; NULL clears. */
 LMQ_API int lmq_client_set_props(lmq_client *c, int target, const lmq_proplist *pl);
@@ -765,7 +795,10 @@ LMQ_API int lmq_client_on_timeout(lmq_client *c);
  */
 typedef struct lmq_loop lmq_loop;
 
+/* A new libev loop of the library's own; NULL when out of memory. */
 LMQ_API lmq_loop *lmq_loop_new(void);
+/* The caller's struct ev_loop *, used as it is (lmq_loop_free frees the
+ * wrapper, not the loop); NULL for a NULL ev_loop or out of memory. */
 LMQ_API lmq_loop *lmq_loop_wrap(void *ev_loop);
 /* Detaches nothing: free the clients on it first.  NULL is a no-op. */
 LMQ_API void lmq_loop_free(lmq_loop *loop);
@@ -815,6 +848,8 @@ LMQ_API int lmq_client_wait(lmq_client *c, int32_t msg_id, int32_t timeout_ms);
  * it runs, publish/subscribe/unsubscribe/disconnect may be called from any
  * thread.  Events go to the callback, on the loop thread only. */
 LMQ_API int lmq_client_thread_start(lmq_client *c);
+/* Stop the background thread and wait for it: 0, or LMQ_ESTATE when none
+ * runs or when called from the loop thread itself. */
 LMQ_API int lmq_client_thread_stop(lmq_client *c);
 
 /* ---------------------------------------------------------------- one-shot */

@@ -285,16 +285,22 @@ function M.cron_schedule(spec)
   end
   return function(after)
     local day = local_day(after)
+    -- on after's own day the hours before it cannot come after it (one
+    -- hour of margin for a DST change)
+    local skip_below = os.date("*t", floor(after)).hour - 1
     for _ = 1, 366 * 8 do -- (Feb 29 on a Monday comes within 28 years; 8 will do for most)
       if day_ok(day) then
         for _, h in ipairs(hours) do
+          if h >= skip_below then
           for _, m in ipairs(minutes) do
             local t = os.time { year = day.year, month = day.month, day = day.day, hour = h, min = m,
                                 sec = 0 }
             if t > after then return t end
           end
+          end
         end
       end
+      skip_below = -1
       day = add_days(day, 1)
     end
     return nil

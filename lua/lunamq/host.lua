@@ -16,7 +16,7 @@
 --   -u, --username U       (username)
 --   -P, --pw PASSWORD      (password)
 --   -i, --id ID            (client_id, default lunamq-host-<pid>)
---   -V, --protocol-version 31|311|5   (protocol; also 3, 4, mqttv5...; default 5)
+--   -V, --protocol-version 31|311|5|auto (protocol; also 3, 4, mqttv5...; default 5)
 --   -k, --keepalive S      (keepalive)
 --   --tls                  (tls = true) TLS with the system's CAs
 --   --cafile F, --capath D, --cert F, --key F, --keypass S, --insecure,
@@ -114,10 +114,10 @@ local function flag(v)
   return v
 end
 local PROTOCOLS = { ["3"] = 3, ["31"] = 3, mqttv31 = 3, ["4"] = 4, ["311"] = 4, mqttv311 = 4,
-                    ["5"] = 5, mqttv5 = 5 }
+                    ["5"] = 5, mqttv5 = 5, auto = 0, ["0"] = 0 }
 local function protocol(v)
   local p = PROTOCOLS[tostring(v)]
-  if not p then return nil, "needs 31, 311 or 5" end
+  if not p then return nil, "needs 31, 311, 5 or auto" end
   return p
 end
 local LEVELS = { debug = 1, info = 2, warn = 3, error = 4 }
@@ -251,20 +251,28 @@ end
 
 -- The settings a --config file makes: a chunk in an empty environment that
 -- returns a table or assigns globals.  nil, message on any problem.
-function M.read_config(path)
+-- A Lua file that returns a table or sets globals (the config, the
+-- secrets), run in an empty environment: the table, or nil, message
+-- ("what path: ...").
+local function table_file(what, path)
   local f = io.open(path, "rb")
-  if not f then return nil, ("config %s: cannot be read"):format(path) end
+  if not f then return nil, ("%s %s: cannot be read"):format(what, path) end
   local src = f:read("*a")
   f:close()
   local env = {}
   local chunk, err = load(src, "@" .. path, "t", env)
-  if not chunk then return nil, "config " .. err end
+  if not chunk then return nil, what .. " " .. err end
   local ok, ret = pcall(chunk)
-  if not ok then return nil, "config " .. tostring(ret) end
+  if not ok then return nil, what .. " " .. tostring(ret) end
   if ret ~= nil and type(ret) ~= "table" then
-    return nil, ("config %s: returns a %s, not a table"):format(path, type(ret))
+    return nil, ("%s %s: returns a %s, not a table"):format(what, path, type(ret))
   end
-  local t = ret or env
+  return ret or env
+end
+
+function M.read_config(path)
+  local t, err = table_file("config", path)
+  if not t then return nil, err end
   local out = {}
   for k, v in pairs(t) do
     local s = BY_KEY[k]
@@ -365,17 +373,7 @@ function M.read_secrets(path)
   if bit.band(st.mode, 63) ~= 0 then -- 0077
     return nil, ("secrets %s: mode %04o lets others read it; chmod 600 %s"):format(path, st.mode, path)
   end
-  local src = sys.read_file(path)
-  if not src then return nil, ("secrets %s: cannot be read"):format(path) end
-  local env = {}
-  local chunk, err = load(src, "@" .. path, "t", env)
-  if not chunk then return nil, "secrets " .. err end
-  local ok, ret = pcall(chunk)
-  if not ok then return nil, "secrets " .. tostring(ret) end
-  if ret ~= nil and type(ret) ~= "table" then
-    return nil, ("secrets %s: returns a %s, not a table"):format(path, type(ret))
-  end
-  return ret or env
+  return table_file("secrets", path)
 end
 
 -- Where the script API reference is: docs/host-api.md beside the lua/
@@ -455,6 +453,8 @@ end
 -- 20 x scan_ms, as a safety net; it is the only watch with --watch poll or
 -- when inotify cannot be had (then every scan_ms).
 M.DEBOUNCE_MS = 5
+-- state and pending timers are saved at most this often while scripts run
+M.FLUSH_MS = 50
 M.MAX_DELAY_MS = 200
 function M.watcher(o, sys, log)
   local w = { interval = o.scan_ms }
@@ -514,7 +514,9 @@ end
 -- names the mode when it is first known or changes; returns it.
 function M.connected(o, rt, ev, log, shown)
   local why
-  if o.protocol ~= 5 then
+  if o.protocol == 0 then
+    why = "protocol auto (the level is the server's choice)"
+  elseif o.protocol ~= 5 then
     why = "MQTT 3.x"
   elseif o.no_sub_ids then
     why = "--no-sub-ids"
@@ -670,6 +672,7 @@ function M.main(args)
   local next_scan = clock() + watch.interval
 
   local shown_mode
+  local next_flush = 0
   local function loop()
     while true do
       for ev in client:events() do
@@ -696,8 +699,14 @@ function M.main(args)
         end
       end
       rt:run_timers()
-      rt:flush()
       local now = clock()
+      -- state and timers to disk: at the end of a batch, but while
+      -- messages stream in at most every FLUSH_MS (encoding the state of
+      -- every script that ran, per batch, cost more than the messages)
+      if next(rt.touched) and now >= next_flush then
+        rt:flush()
+        next_flush = now + M.FLUSH_MS
+      end
       -- (between two batches: every message before is handled by the old
       -- version, every message after by the new one)
       if now >= next_scan or (watch.due and now >= watch.due) then
@@ -708,6 +717,7 @@ function M.main(args)
       end
       if stop_at and now >= stop_at then return end
       local wait = next_scan - now
+      if next(rt.touched) and next_flush - now < wait then wait = next_flush - now end
       if watch.due and watch.due - now < wait then wait = watch.due - now end
       local t = rt:next_timer_in()
       if t and t < wait then wait = t end

@@ -1388,26 +1388,26 @@ function R:on_reply(msg)
   if not pend then return end
   self.requests[corr] = nil
   self.timers:cancel(pend.owner, pend.timer)
+  self:wake_with(pend.task, msg, pend.json, "reply is not JSON: ")
+end
+
+-- Resume a request or wait_for with a message: payload (decoded when
+-- asked), message; or nil, why, message when it is not JSON.
+function R:wake_with(task, msg, as_json, not_json)
   local payload = msg.payload
-  if pend.json then
+  if as_json then
     local ok, v = pcall(json.decode, payload)
-    if not ok then return self:resume(pend.task, nil, "reply is not JSON: " .. tostring(v), msg) end
+    if not ok then return self:resume(task, nil, not_json .. tostring(v), msg) end
     payload = v
   end
-  self:resume(pend.task, payload, msg)
+  self:resume(task, payload, msg)
 end
 
 -- A message for a wait_for (a retained copy only when it asked).
 function R:on_wait(w, msg)
   if w.ended or (msg.retain and not w.retained) then return end
   self:end_wait(w)
-  local payload = msg.payload
-  if w.json then
-    local ok, v = pcall(json.decode, payload)
-    if not ok then return self:resume(w.task, nil, "not JSON: " .. tostring(v), msg) end
-    payload = v
-  end
-  self:resume(w.task, payload, msg)
+  self:wake_with(w.task, msg, w.json, "not JSON: ")
 end
 
 -- The client is connected (every CONNACK): every script's on_connect.

@@ -76,10 +76,15 @@ end
 -- the past (a long stall does not cause a burst).
 function Timers:run_due(call)
   local now = self.clock()
-  local due = {}
+  local due
   for _, t in pairs(self.all) do
-    if t.due <= now then due[#due + 1] = t end
+    if t.due <= now then
+      due = due or {}
+      due[#due + 1] = t
+    end
   end
+  -- (the common case, between two messages: nothing due, nothing made)
+  if not due then return 0 end
   table.sort(due, function(a, b)
     if a.due ~= b.due then return a.due < b.due end
     return a.seq < b.seq

@@ -67,6 +67,9 @@ class Error(enum.IntEnum):
     EDISCONNECTED = -118
     EREJECTED = -119
     ESUB_ID_NOT_SUPPORTED = -120
+    ENOT_MQTT5 = -121
+    ETAKEN_OVER = -122
+    ECLIENT_ID = -123
     EUNDELIVERED = -125
     ETLS = -130
     ETLS_UNKNOWN_CA = -131
@@ -155,6 +158,9 @@ LMQ_ESESSION_LOST = Error.ESESSION_LOST
 LMQ_EDISCONNECTED = Error.EDISCONNECTED
 LMQ_EREJECTED = Error.EREJECTED
 LMQ_ESUB_ID_NOT_SUPPORTED = Error.ESUB_ID_NOT_SUPPORTED
+LMQ_ENOT_MQTT5 = Error.ENOT_MQTT5
+LMQ_ETAKEN_OVER = Error.ETAKEN_OVER
+LMQ_ECLIENT_ID = Error.ECLIENT_ID
 LMQ_EUNDELIVERED = Error.EUNDELIVERED
 LMQ_ETLS = Error.ETLS
 LMQ_ETLS_UNKNOWN_CA = Error.ETLS_UNKNOWN_CA
@@ -189,10 +195,12 @@ class Protocol(enum.IntEnum):
     MQTT_31 = 3
     MQTT_311 = 4
     MQTT_5 = 5
+    AUTO = 0
 
 LMQ_MQTT_31 = Protocol.MQTT_31
 LMQ_MQTT_311 = Protocol.MQTT_311
 LMQ_MQTT_5 = Protocol.MQTT_5
+LMQ_MQTT_AUTO = Protocol.AUTO
 
 
 class Property(enum.IntEnum):
@@ -290,9 +298,9 @@ class Option(enum.IntEnum):
     MANUAL_ACK = 67
     AUTO_RESUBSCRIBE = 68
     TOPIC_ALIAS_OUT = 69
-    FOLLOW_REDIRECT = 70
     LOG_LEVEL = 71
     STRICT_RECEIVE_MAX = 72
+    RECONNECT_TAKEN_OVER = 76
     DRAIN_TIMEOUT_MS = 73
     HOLD_MAX_BYTES = 74
     URL = 80
@@ -351,9 +359,9 @@ LMQ_OPT_OFFLINE_POLICY = Option.OFFLINE_POLICY
 LMQ_OPT_MANUAL_ACK = Option.MANUAL_ACK
 LMQ_OPT_AUTO_RESUBSCRIBE = Option.AUTO_RESUBSCRIBE
 LMQ_OPT_TOPIC_ALIAS_OUT = Option.TOPIC_ALIAS_OUT
-LMQ_OPT_FOLLOW_REDIRECT = Option.FOLLOW_REDIRECT
 LMQ_OPT_LOG_LEVEL = Option.LOG_LEVEL
 LMQ_OPT_STRICT_RECEIVE_MAX = Option.STRICT_RECEIVE_MAX
+LMQ_OPT_RECONNECT_TAKEN_OVER = Option.RECONNECT_TAKEN_OVER
 LMQ_OPT_DRAIN_TIMEOUT_MS = Option.DRAIN_TIMEOUT_MS
 LMQ_OPT_HOLD_MAX_BYTES = Option.HOLD_MAX_BYTES
 LMQ_OPT_URL = Option.URL
@@ -547,6 +555,9 @@ ERROR_GROUP: Dict[int, str] = {
     -118: "the client: connections and the server's behaviour",  # LMQ_EDISCONNECTED
     -119: "the client: connections and the server's behaviour",  # LMQ_EREJECTED
     -120: "the client: connections and the server's behaviour",  # LMQ_ESUB_ID_NOT_SUPPORTED
+    -121: "the client: connections and the server's behaviour",  # LMQ_ENOT_MQTT5
+    -122: "the client: connections and the server's behaviour",  # LMQ_ETAKEN_OVER
+    -123: "the client: connections and the server's behaviour",  # LMQ_ECLIENT_ID
     -125: "the client: connections and the server's behaviour",  # LMQ_EUNDELIVERED
     -130: 'secure and web transports, connection URLs',  # LMQ_ETLS
     -131: 'secure and web transports, connection URLs',  # LMQ_ETLS_UNKNOWN_CA

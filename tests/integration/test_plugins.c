@@ -26,6 +26,13 @@
 #ifndef LMQ_PLUGIN_PROBE
 #define LMQ_PLUGIN_PROBE ""
 #endif
+/* $LMQ_PLUGIN_PROBE_SO replaces the probe: integration.test_plugins.abi_1_1
+ * runs these tests with the probe built against the 1.1 plugin header. */
+static const char *probe_so(void)
+{
+    const char *env = getenv("LMQ_PLUGIN_PROBE_SO");
+    return env && env[0] ? env : LMQ_PLUGIN_PROBE;
+}
 
 #include "probe.h"
 
@@ -137,7 +144,7 @@ static int probe_load(tw_client *t, lmq_probe *p)
 {
     char cfg[64];
     snprintf(cfg, sizeof cfg, "p=%p", (void *)p);
-    return lmq_client_load_plugin(t->c, LMQ_PLUGIN_PROBE, cfg);
+    return lmq_client_load_plugin(t->c, probe_so(), cfg);
 }
 
 static void test_reconnect_attempts_and_offline_ticks_reach_plugins(void)
@@ -146,7 +153,7 @@ static void test_reconnect_attempts_and_offline_ticks_reach_plugins(void)
     tw_client *t = tw_new("probe-offline");
     memset(&p, 0, sizeof p);
     p.tick_ms = 20;
-    REQUIRE(t && LMQ_PLUGIN_PROBE[0]);
+    REQUIRE(t && probe_so()[0]);
     /* Nothing listens there: every attempt fails, the client retries. */
     lmq_client_set_str(t->c, LMQ_OPT_HOST, "127.0.0.1", -1);
     lmq_client_set_int(t->c, LMQ_OPT_PORT, tb_free_port(0));
@@ -188,7 +195,7 @@ static void test_plugin_sets_connect_credentials_and_answers_auth(void)
     p.user = "token-user";
     p.password = "token-123";
     p.auth_answer = "client-proof";
-    REQUIRE(f && LMQ_PLUGIN_PROBE[0]);
+    REQUIRE(f && probe_so()[0]);
     t = it_fake_client(f, "probe-auth", LMQ_MQTT_5);
     REQUIRE(t);
     lmq_client_set_str(t->c, LMQ_OPT_USERNAME, "configured", -1);
@@ -259,7 +266,7 @@ static void test_user_property_added_on_publish_out_reaches_a_subscriber(void)
     char path[64], cfg[96], *log = NULL;
 
     memset(&p, 0, sizeof p);
-    REQUIRE(broker && LMQ_PLUGIN_PROBE[0]);
+    REQUIRE(broker && probe_so()[0]);
     snprintf(path, sizeof path, "/tmp/lmq_itplug_props_%d.log", (int)getpid());
     unlink(path);
     p.out_user_key = "trace-id";
@@ -311,7 +318,7 @@ static void test_fd_watch_in_thread_mode_stays_on_the_loop_thread(void)
     char cfg[64];
 
     memset(&p, 0, sizeof p);
-    REQUIRE(broker && LMQ_PLUGIN_PROBE[0]);
+    REQUIRE(broker && probe_so()[0]);
     REQUIRE(pipe(pfd) == 0);
     p.tick_ms = 10;
     p.watch_fd = pfd[0];
@@ -320,7 +327,7 @@ static void test_fd_watch_in_thread_mode_stays_on_the_loop_thread(void)
     lmq_client_set_str(c, LMQ_OPT_HOST, "127.0.0.1", -1);
     lmq_client_set_int(c, LMQ_OPT_PORT, tb_broker_port(broker));
     snprintf(cfg, sizeof cfg, "p=%p", (void *)&p);
-    REQUIRE(lmq_client_load_plugin(c, LMQ_PLUGIN_PROBE, cfg) == 0);
+    REQUIRE(lmq_client_load_plugin(c, probe_so(), cfg) == 0);
     REQUIRE(lmq_client_connect_wait(c, IT_SHORT_MS) == 0);
     REQUIRE(lmq_client_thread_start(c) == 0);
     started = 1;

@@ -137,10 +137,21 @@ static void test_port_outside_1_to_65535_is_refused(void)
     lmq_client_free(c);
 }
 
+/* 70 was LMQ_OPT_FOLLOW_REDIRECT, accepted and never acted on: refused now. */
+static void test_the_retired_follow_redirect_option_is_refused(void)
+{
+    lmq_client *c = lmq_client_new();
+
+    CHECK_INT(lmq_client_set_int(c, 70, 1), LMQ_EINVAL);
+    CHECK_INT(lmq_client_set_int(c, 70, 0), LMQ_EINVAL);
+    CHECK(strstr(lmq_client_errmsg(c), "70") != NULL);
+    lmq_client_free(c);
+}
+
 static void test_boolean_options_take_only_0_or_1(void)
 {
     static const int opts[] = { LMQ_OPT_TCP_NODELAY, LMQ_OPT_RECONNECT,
-                                LMQ_OPT_RECONNECT_FIRST, LMQ_OPT_FOLLOW_REDIRECT };
+                                LMQ_OPT_RECONNECT_FIRST };
     lmq_client *c = lmq_client_new();
     size_t i;
 
@@ -554,6 +565,7 @@ int main(void)
 {
     RUN(test_port_outside_1_to_65535_is_refused);
     RUN(test_boolean_options_take_only_0_or_1);
+    RUN(test_the_retired_follow_redirect_option_is_refused);
     RUN(test_timeouts_and_log_level_are_range_checked);
     RUN(test_string_and_integer_options_are_not_interchangeable);
     RUN(test_bad_strings_are_refused_with_a_message);

@@ -188,13 +188,15 @@ static void test_connect_refuses_bad_client_ids_at_3x(void)
     fx f;
     fx_init(&f, 3);
     str(&f, LMQ_OPT_CLIENT_ID, "");
-    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_EINVAL);   /* 3.1: 1..23 chars */
+    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_ECLIENT_ID);   /* 3.1: 1..23 chars */
+    CHECK(strstr(lmq_session_errmsg(f.s), "1 to 23") != NULL);
     CHECK_INT(lmq_session_state(f.s), LMQ_SS_OFFLINE);
     fx_free(&f);
     fx_init(&f, 4);
     str(&f, LMQ_OPT_CLIENT_ID, "");
     lmq_session_set_int(f.s, LMQ_OPT_CLEAN_START, 0);
-    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_EINVAL);   /* empty id needs clean */
+    CHECK_INT(lmq_session_start(f.s, f.now), LMQ_ECLIENT_ID);   /* empty id needs clean */
+    CHECK(strstr(lmq_session_errmsg(f.s), "MQTT-3.1.3-7") != NULL);
     fx_free(&f);
 }
 

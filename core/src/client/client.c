@@ -69,8 +69,8 @@ struct lmq_client {
     int64_t reconnect_min;
     int64_t reconnect_max;
     int reconnect_first;
+    int reconnect_taken_over;   /* LMQ_OPT_RECONNECT_TAKEN_OVER */
     int64_t drain_timeout;      /* LMQ_OPT_DRAIN_TIMEOUT_MS (the session's copy rules) */
-    int follow_redirect;        /* stored; redirects are not followed yet */
     int log_level;
 
     /* the current connection attempt */
@@ -85,6 +85,9 @@ struct lmq_client {
     char last_connect_err[160];
     int64_t deadline;           /* attempt timeout, backoff end, or CLOSING bound */
     unsigned attempt;           /* reconnects since the last CONNACK */
+    unsigned attempt_at_connack; /* `attempt` when this connection's CONNACK came */
+    unsigned fault_streak;      /* connections in a row the server's bytes broke */
+    int faulted;                /* this connection ends on the server's fault */
     uint32_t rng;
 
     int outcome;                /* see lmq_client_outcome() */
@@ -361,8 +364,8 @@ static int set_int_locked(lmq_client *c, int option, int64_t v)
         return ms_opt(c, &c->reconnect_max, v, 0);
     case LMQ_OPT_RECONNECT_FIRST:
         return bool_opt(c, &c->reconnect_first, v);
-    case LMQ_OPT_FOLLOW_REDIRECT:
-        return bool_opt(c, &c->follow_redirect, v);
+    case LMQ_OPT_RECONNECT_TAKEN_OVER:
+        return bool_opt(c, &c->reconnect_taken_over, v);
     case LMQ_OPT_LOG_LEVEL:
         if (v < LMQ_LOG_ERROR || v > LMQ_LOG_DEBUG) {
             set_err(c, "log level out of range 1..4: %lld", (long long)v);
@@ -443,7 +446,7 @@ static int set_str_locked(lmq_client *c, int option, const char *s, size_t n)
     case LMQ_OPT_RECONNECT_MIN_MS:
     case LMQ_OPT_RECONNECT_MAX_MS:
     case LMQ_OPT_RECONNECT_FIRST:
-    case LMQ_OPT_FOLLOW_REDIRECT:
+    case LMQ_OPT_RECONNECT_TAKEN_OVER:
     case LMQ_OPT_LOG_LEVEL:
         set_err(c, "option %d takes an integer", option);
         return LMQ_EINVAL;
@@ -752,10 +755,36 @@ static void go_idle(lmq_client *c, int err)
 static void after_lost(lmq_client *c, int err, int64_t now)
 {
     int64_t delay;
+    char msg[256];
 
+    /* A connection the server's own bytes broke (a protocol error, a bad
+     * topic alias...) does not restart the backoff at its CONNACK: a
+     * server that does it on every connection would otherwise be met
+     * with a reconnect every half second for ever. */
+    if (c->session_up) {
+        if (c->faulted) {
+            c->fault_streak++;
+            c->attempt = c->attempt_at_connack;
+        } else {
+            c->fault_streak = 0;
+        }
+    }
+    c->faulted = 0;
     c->session_up = 0;
     if (c->user_stop) {
         go_idle(c, 0);
+        return;
+    }
+    /* DISCONNECT 0x8E: another connection took our client id over.
+     * Reconnecting would throw it out in turn, and it us, for ever. */
+    if (err == LMQ_EDISCONNECTED && lmq_session_server_reason(c->s) == 0x8E &&
+        c->reconnect && !c->reconnect_taken_over) {
+        snprintf(msg, sizeof msg, "not reconnecting: the server sent DISCONNECT 0x8E "
+                 "Session taken over (another client connected with this client id); "
+                 "LMQ_OPT_RECONNECT_TAKEN_OVER reconnects anyway");
+        set_err(c, "%s", msg);
+        lmq_session_push_event(c->s, LMQ_EV_ERROR, LMQ_ETAKEN_OVER, 0, msg);
+        go_idle(c, LMQ_ETAKEN_OVER);
         return;
     }
     if (!c->reconnect || !(c->ever_connected || c->reconnect_first)) {
@@ -767,7 +796,15 @@ static void after_lost(lmq_client *c, int err, int64_t now)
         c->attempt++;
     c->cs = CS_WAITING;
     c->deadline = now + delay;
-    log_ev(c, LMQ_LOG_INFO, "reconnecting in %lld ms", (long long)delay);
+    if (c->fault_streak >= 2) {
+        snprintf(msg, sizeof msg, "the server broke the protocol on %u connections in a "
+                 "row (last: %s); reconnecting in %lld ms", c->fault_streak,
+                 lmq_errname(err) ? lmq_errname(err) : "?", (long long)delay);
+        lmq_session_push_event(c->s, LMQ_EV_ERROR, err, 0, msg);
+        log_ev(c, LMQ_LOG_WARNING, "%s", msg);
+    } else {
+        log_ev(c, LMQ_LOG_INFO, "reconnecting in %lld ms", (long long)delay);
+    }
     lmq_plugin_hook_reconnect(c->s, (int32_t)c->attempt, delay, now);
 }
 
@@ -819,12 +856,32 @@ static int flush(lmq_client *c, int64_t now)
     return 0;
 }
 
+static void begin_attempt(lmq_client *c, int64_t now);
+
 /* The session refused the peer's bytes or timed out: it has queued what it
  * owes (a v5 DISCONNECT); send it if the socket takes it, then close. */
 static void fatal(lmq_client *c, int err, int64_t now)
 {
     session_err(c, err);
     (void)flush(c, now);
+    /* LMQ_MQTT_AUTO met a 3.1.1 server: connect again at once with 3.1.1
+     * (the session changed its level; nothing was reported). */
+    if (err == LMQ_ENOT_MQTT5 && lmq_session_fell_back(c->s)) {
+        attempt_cleanup(c);
+        lmq_session_lost(c->s, now, err);
+        begin_attempt(c, now);
+        return;
+    }
+    /* The server's bytes broke the rules (an error that has a v5 reason
+     * code to answer with): see after_lost.  (The CONNACK may have come
+     * in the same read as the bad packet: check_connack never ran.) */
+    if (lmq_session_got_connack(c->s) && !c->session_up) {
+        c->session_up = 1;
+        c->ever_connected = 1;
+        c->attempt_at_connack = c->attempt;
+        c->outcome = 0;
+    }
+    c->faulted = lmq_error_reason(err) != 0;
     conn_lost(c, err, now);
 }
 
@@ -834,6 +891,7 @@ static void check_connack(lmq_client *c)
         return;
     c->session_up = 1;
     c->ever_connected = 1;
+    c->attempt_at_connack = c->attempt;
     c->attempt = 0;              /* backoff starts over after a CONNACK */
     c->outcome = 0;
 }
@@ -1068,10 +1126,18 @@ LMQ_API int lmq_client_connect(lmq_client *c)
         rc = LMQ_EINVAL;
         goto out;
     }
+    /* Refused here, naming the id and the rule, rather than after the TCP
+     * connect as "invalid argument". */
+    if ((rc = lmq_session_check_client_id(c->s)) < 0) {
+        session_err(c, rc);
+        goto out;
+    }
     c->user_stop = 0;
     c->close_pending = 0;
     c->ever_connected = 0;
     c->attempt = 0;
+    c->fault_streak = 0;
+    c->faulted = 0;
     c->stop_error = 0;
     c->outcome = 1;
     begin_attempt(c, lmq_client_now_ms());

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "lunamq.h"
+#include "common/errors.h"
+#include "common/text.h"
 
 /* Control packet types, the high nibble of the first byte [MQTT-2.1.2]. */
 enum lmq_ptype {
@@ -376,17 +378,6 @@ int lmq_varint_put(uint8_t *p, uint32_t v);
  * LMQ_EMAL_VARINT / LMQ_EMAL_VARINT_LONG. */
 int lmq_varint_get(const uint8_t *p, size_t len, uint32_t *v);
 
-/*
- * Check a UTF-8 string as MQTT requires [MQTT-1.5.4-1] [MQTT-1.5.4-2]:
- * well-formed (no overlong forms, no surrogates U+D800..U+DFFF, nothing
- * above U+10FFFF) and no U+0000.  A BOM (U+FEFF) is allowed and kept
- * [MQTT-1.5.4-3].  0, LMQ_EUTF8 or LMQ_EUTF8_NUL.
- */
-int lmq_utf8_check(const uint8_t *s, size_t n);
-
-/* The reason code (0x81 malformed, 0x82 protocol error, 0x94, 0x95) a v5
- * client sends in DISCONNECT for an error from lmq_decode, or 0. */
-int lmq_error_reason(int code);
 
 /* 1 if `reason` is an MQTT 5 reason code defined for packet type
  * `packet_type` (spec section 2.4, Table 2-6), else 0.  reasons.c holds the

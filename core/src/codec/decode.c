@@ -414,6 +414,13 @@ static int dec_connack(rd *r, uint8_t level, int direction, lmq_connack *c)
 
     if ((rc = rd_u8(r, &ack)) || (rc = rd_u8(r, &c->reason)))
         return rc;
+    /* A v5 CONNECT answered as 3.1.1 prescribes for a level it does not
+     * speak: exactly two bytes, return code 1 "unacceptable protocol
+     * version" (3.1.1 section 3.2.2.3; 3.1.1 [MQTT-3.1.2-2]).  Not
+     * malformed v5 but another protocol: its own code, so the client can
+     * say so and fall back (LMQ_MQTT_AUTO). */
+    if (level == 5 && r->n == 2 && ack == 0 && c->reason == 0x01)
+        return LMQ_ENOT_MQTT5;
     /* MQTT 3.1 has no acknowledge flags: its first byte is reserved and
      * unused, so it is ignored and no session is reported (the encoder
      * refuses session_present at level 3 and writes 0). */

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "codec/codec.h"
-#include "topic/topic.h"
 
 /* ---------------------------------------------------- variable byte integer */
 
@@ -52,48 +51,6 @@ int lmq_varint_get(const uint8_t *p, size_t len, uint32_t *v)
         }
     }
     return LMQ_EMAL_VARINT;
-}
-
-/* ------------------------------------------------------------------- UTF-8 */
-
-int lmq_utf8_check(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80u) {
-            if (c == 0)
-                return LMQ_EUTF8_NUL;           /* [MQTT-1.5.4-2] */
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t len;
-        uint32_t min;
-        if ((c & 0xE0u) == 0xC0u) {
-            cp = c & 0x1Fu; len = 2; min = 0x80u;
-        } else if ((c & 0xF0u) == 0xE0u) {
-            cp = c & 0x0Fu; len = 3; min = 0x800u;
-        } else if ((c & 0xF8u) == 0xF0u) {
-            cp = c & 0x07u; len = 4; min = 0x10000u;
-        } else {
-            return LMQ_EUTF8;                   /* stray continuation, 0xF8.. */
-        }
-        if (n - i < len)
-            return LMQ_EUTF8;                   /* truncated sequence */
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0u) != 0x80u)
-                return LMQ_EUTF8;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        /* [MQTT-1.5.4-1] overlong forms, surrogates and code points past
-         * U+10FFFF are ill-formed.  U+FEFF (BOM) is fine and kept
-         * [MQTT-1.5.4-3]. */
-        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu))
-            return LMQ_EUTF8;
-        i += len;
-    }
-    return 0;
 }
 
 /* -------------------------------------------------------------- properties */

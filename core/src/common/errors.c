@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "lunamq.h"
-#include "codec/codec.h"
+#include "common/errors.h"
 
 /* Every entry of the list must be declared in lunamq.h with the same value. */
 #define X(name, value, reason, msg) \

@@ -31,16 +31,22 @@ static int64_t session_stat(void *ctx, int which)
     }
 }
 
+static const lmq_session_hooks plugin_hooks;
+
 lmq_plugin_chain *lmq_plugin_session_chain(lmq_session *s)
 {
-    if (!s->plugins && (s->plugins = lmq_plugin_chain_new(session_sink, s)))
-        lmq_plugin_chain_set_stat(s->plugins, session_stat, s);
-    return s->plugins;
+    lmq_plugin_chain *ch = lmq_session_hooks_ctx(s, &plugin_hooks);
+
+    if (!ch && (ch = lmq_plugin_chain_new(session_sink, s))) {
+        lmq_plugin_chain_set_stat(ch, session_stat, s);
+        lmq_session_set_hooks(s, &plugin_hooks, ch);
+    }
+    return ch;
 }
 
 lmq_plugin_chain *lmq_plugin_session_chain_get(const lmq_session *s)
 {
-    return s ? s->plugins : NULL;
+    return lmq_session_hooks_ctx(s, &plugin_hooks);
 }
 
 /* Load from a file (path) or add a descriptor (desc, named label). */
@@ -60,10 +66,8 @@ static int session_add(lmq_session *s, const char *path, const lmq_plugin *desc,
         lmq_session_log(s, LMQ_LOG_ERROR, "%s", s->errmsg);
     }
     /* An empty chain costs a call per hook point: keep the NULL instead. */
-    if (!lmq_plugin_chain_count(s->plugins)) {
-        lmq_plugin_chain_free(s->plugins);
-        s->plugins = NULL;
-    }
+    if (!lmq_plugin_chain_count(s->plugins))
+        lmq_session_set_hooks(s, NULL, NULL);
     return rc;
 }
 
@@ -382,3 +386,42 @@ int lmq_plugin_hook_out(lmq_session *s, const uint8_t **topic, size_t *tlen,
     *retain = m.retain;
     return 0;
 }
+
+/* ------------------------------------------------ the session's hook port */
+
+static void port_log(void *ctx, int level, const char *text)
+{
+    lmq_plugin_run_log(ctx, level, text);
+}
+
+static void port_tick(void *ctx, int64_t now)
+{
+    lmq_plugin_run_tick(ctx, now);
+}
+
+static int64_t port_tick_deadline(void *ctx)
+{
+    return lmq_plugin_tick_deadline(ctx);
+}
+
+static void port_release(void *ctx)
+{
+    lmq_plugin_chain_free(ctx);
+}
+
+static const lmq_session_hooks plugin_hooks = {
+    .connect = lmq_plugin_hook_connect,
+    .connack = lmq_plugin_hook_connack,
+    .disconnect = lmq_plugin_hook_disconnect,
+    .subscribe = lmq_plugin_hook_subscribe,
+    .suback = lmq_plugin_hook_suback,
+    .connect_send = lmq_plugin_hook_connect_send,
+    .auth = lmq_plugin_hook_auth,
+    .done = lmq_plugin_hook_done,
+    .in = lmq_plugin_hook_in,
+    .out = lmq_plugin_hook_out,
+    .log = port_log,
+    .tick = port_tick,
+    .tick_deadline = port_tick_deadline,
+    .release = port_release,
+};

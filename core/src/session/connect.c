@@ -3,10 +3,10 @@
  * limit it sets), the AUTH exchange of enhanced authentication and
  * re-authentication (MQTT 5, section 4.12).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 static uint8_t *malloc_copy(const uint8_t *p, uint32_t n)
@@ -90,17 +90,35 @@ static int apply_own_limits(lmq_session *s, const lmq_props *pr)
     return lmq_in_alias_reset(s);
 }
 
-static int check_client_id(const lmq_session *s)
+/* The client id rules of the level `level`; 0 or LMQ_ECLIENT_ID with the
+ * id and the rule in the session's message. */
+static int check_client_id_at(lmq_session *s, int level)
 {
     uint32_t n = s->client_id.n;
-    /* 3.1 wants 1..23 characters; 3.1.1 lets an empty id through only
-     * with a clean session [MQTT-3.1.3-7 of 3.1.1]; 5.0 lets the server
-     * assign one [MQTT-3.1.3-6]. */
-    if (s->level == LMQ_MQTT_31 && (n == 0 || n > 23))
-        return LMQ_EINVAL;
-    if (s->level == LMQ_MQTT_311 && n == 0 && !s->clean_start)
-        return LMQ_EINVAL;
+    const char *id = s->client_id.p ? (const char *)s->client_id.p : "";
+    /* 3.1 wants 1..23 characters (MQTT 3.1, section 3.1, Client
+     * Identifier); 3.1.1 lets an empty id through only with a clean
+     * session [MQTT-3.1.3-7 of 3.1.1]; 5.0 lets the server assign one
+     * [MQTT-3.1.3-6].  Which characters an id holds is not the client's
+     * rule at any level: a server must take 0-9a-zA-Z and may take more
+     * ([MQTT-3.1.3-5]), so other characters are left to it to refuse. */
+    if (level == LMQ_MQTT_31 && (n == 0 || n > 23)) {
+        lmq_session_seterr(s, "client id '%.*s' has %u characters: MQTT 3.1 allows 1 to 23 "
+                           "(3.1 section 3.1, Client Identifier); shorten it or use "
+                           "MQTT 3.1.1 or 5", (int)(n > 64 ? 64 : n), id, (unsigned)n);
+        return LMQ_ECLIENT_ID;
+    }
+    if (level == LMQ_MQTT_311 && n == 0 && !s->clean_start) {
+        lmq_session_seterr(s, "an empty client id needs a clean session in MQTT 3.1.1 "
+                           "[MQTT-3.1.3-7 of 3.1.1]: give an id or set clean start");
+        return LMQ_ECLIENT_ID;
+    }
     return 0;
+}
+
+int lmq_session_check_client_id(lmq_session *s)
+{
+    return s ? check_client_id_at(s, s->cfg.level) : LMQ_EINVAL;
 }
 
 int lmq_connect_send(lmq_session *s)
@@ -108,7 +126,7 @@ int lmq_connect_send(lmq_session *s)
     lmq_packet pkt;
     int rc;
 
-    if ((rc = check_client_id(s)))
+    if ((rc = check_client_id_at(s, s->level)))
         return rc;
     if (s->password.set && !s->username.set && s->level < 5)
         return LMQ_EINVAL;      /* 3.x: password only with a user name */
@@ -135,7 +153,7 @@ int lmq_connect_send(lmq_session *s)
     }
     /* Plugins may set this attempt's credentials and add properties. */
     const lmq_proplist *cprops = s->connect_props;
-    if (s->plugins && (rc = lmq_plugin_hook_connect_send(s, c, &cprops)))
+    if (s->plugins && (rc = s->hooks->connect_send(s, c, &cprops)))
         return rc;
     if (c->password.p && !c->username.p && s->level < 5)
         return LMQ_EINVAL;      /* a plugin's password without a user name */
@@ -152,7 +170,7 @@ int lmq_connect_send(lmq_session *s)
     if ((rc = lmq_session_emit(s, &pkt)))
         return rc;
     if (s->plugins)
-        lmq_plugin_hook_connect(s, c);
+        s->hooks->connect(s, c);
     /* Never the password or auth data in a log. */
     lmq_session_log(s, LMQ_LOG_INFO, "CONNECT level %d client id '%.*s' keepalive %u%s%s",
                     s->level, (int)c->client_id.n, (const char *)c->client_id.p,
@@ -163,12 +181,33 @@ int lmq_connect_send(lmq_session *s)
 
 /* --------------------------------------------------------------- CONNACK */
 
+/* The CONNACK return codes of 3.1.1 and 3.1 (3.1.1 section 3.2.2.3). */
+static const char *v3_refusal(int code)
+{
+    static const char *const names[] = {
+        NULL, "Unacceptable protocol version", "Identifier rejected",
+        "Server unavailable", "Bad user name or password", "Not authorized",
+    };
+    return code > 0 && code < 6 ? names[code] : NULL;
+}
+
 static int refused(lmq_session *s, const lmq_connack *ca)
 {
-    const char *name = s->level == 5 ? lmq_reason_name(LMQ_CONNACK, ca->reason) : NULL;
+    const char *name = s->level == 5 ? lmq_reason_name(LMQ_CONNACK, ca->reason)
+                                     : v3_refusal(ca->reason);
     lmq_event *ev = lmq_session_event(s, LMQ_EV_CONNECT_FAILED, LMQ_EREFUSED,
                                       ca->reason, &ca->props);
-    (void)ev;
+    char text[256];
+    int n;
+
+    /* Named (3.x codes too), with the Reason String when there is one. */
+    n = snprintf(text, sizeof text, "connection refused: 0x%02X %s", ca->reason,
+                 name ? name : "(unknown reason)");
+    if (lmq_props_has(&ca->props, LMQ_PROP_REASON_STRING) && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, " (\"%.*s\")",
+                 (int)ca->props.reason_string.n, (const char *)ca->props.reason_string.p);
+    if (ev)
+        ev->text = lmq_evq_copy(&s->evq, text, strlen(text));
     s->reported = 1;
     s->failed = LMQ_EREFUSED;
     /* A reason >= 0x80 closes the connection [MQTT-4.13.2-1]: whatever the
@@ -176,10 +215,34 @@ static int refused(lmq_session *s, const lmq_connack *ca)
      * [MQTT-3.1.3-8], credentials or authorization [MQTT-3.1.4-2], or an
      * authentication exchange [MQTT-4.12.0-4]. */
     s->state = LMQ_SS_CLOSING;
-    lmq_session_seterr(s, "connection refused: 0x%02x %s", ca->reason, name ? name : "");
-    lmq_session_log(s, LMQ_LOG_ERROR, "connection refused: 0x%02x %s", ca->reason,
-                    name ? name : "");
+    lmq_session_seterr(s, "%s", text);
+    lmq_session_log(s, LMQ_LOG_ERROR, "%s", text);
     return LMQ_EREFUSED;
+}
+
+/* CONNACK 20 02 00 01 to our v5 CONNECT: a 3.1.1 server refusing a level
+ * it does not speak [MQTT-3.1.2-2 of 3.1.1].  Under LMQ_MQTT_AUTO the
+ * client tries again at once with 3.1.1, kept for every reconnect;
+ * otherwise the failure says what happened and what to change. */
+int lmq_connect_not_v5(lmq_session *s)
+{
+    if (s->cfg.proto_auto) {
+        s->cfg.level = LMQ_MQTT_311;
+        s->fell_back = 1;
+        s->failed = LMQ_ENOT_MQTT5;
+        s->reported = 1;        /* not a failure: the next attempt follows */
+        s->state = LMQ_SS_CLOSING;
+        lmq_session_log(s, LMQ_LOG_WARNING, "the server does not speak MQTT 5 (it answered "
+                        "CONNECT with the 3.1.1 refusal \"unacceptable protocol version\"): "
+                        "connecting with MQTT 3.1.1 from now on (protocol auto)");
+        return LMQ_ENOT_MQTT5;
+    }
+    /* (no DISCONNECT: the code maps to no reason; the server closes) */
+    return lmq_session_fail(s, LMQ_ENOT_MQTT5,
+                            "the server does not speak MQTT 5: it refused the CONNECT "
+                            "as a 3.1.1 server does (CONNACK return code 1, unacceptable "
+                            "protocol version); connect with MQTT 3.1.1 (LMQ_MQTT_311, "
+                            "lunamq -V 311) or let the client choose (LMQ_MQTT_AUTO, -V auto)");
 }
 
 /* Every CONNACK property the client must obey (section 3.2.2.3); absent
@@ -267,7 +330,7 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
 
     (void)now;
     if (s->plugins)
-        lmq_plugin_hook_connack(s, ca);
+        s->hooks->connack(s, ca);
     if (s->level == 5 ? ca->reason >= 0x80 : ca->reason != 0)
         return refused(s, ca);
     /* With clean start the server must answer session present 0
@@ -279,6 +342,7 @@ int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now)
         return lmq_session_fail(s, rc, "out of memory");
     s->auth_active = 0;
     s->state = LMQ_SS_CONNECTED;
+    s->got_connack = 1;
     lmq_event *ev = lmq_session_event(s, LMQ_EV_CONNECTED, 0, ca->reason, &ca->props);
     if (ev)
         ev->session_present = ca->session_present;
@@ -330,7 +394,7 @@ int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au)
     } else if (s->plugins) {
         /* A plugin may answer the challenge itself (then the application
          * is not asked). */
-        int rc = lmq_plugin_hook_auth(s, au, s->last_recv);
+        int rc = s->hooks->auth(s, au, s->last_recv);
         if (rc < 0)
             return lmq_session_fail(s, rc, "cannot send a plugin's AUTH answer");
         if (rc == 1)

@@ -23,9 +23,10 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
         return LMQ_EINVAL;
     switch (option) {
     case LMQ_OPT_PROTOCOL:
-        if (v != LMQ_MQTT_31 && v != LMQ_MQTT_311 && v != LMQ_MQTT_5)
+        if (v != LMQ_MQTT_31 && v != LMQ_MQTT_311 && v != LMQ_MQTT_5 && v != LMQ_MQTT_AUTO)
             return LMQ_EVERSION;
-        s->cfg.level = (uint8_t)v;
+        s->cfg.proto_auto = v == LMQ_MQTT_AUTO;
+        s->cfg.level = v == LMQ_MQTT_AUTO ? LMQ_MQTT_5 : (uint8_t)v;
         return 0;
     case LMQ_OPT_KEEPALIVE:
         if (!in_range(v, 0, 65535))
@@ -114,7 +115,7 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
         s->cfg.alias_out = v != 0;
         return 0;
     case LMQ_OPT_LOG_LEVEL:
-        if (!in_range(v, 0, LMQ_LOG_DEBUG))
+        if (!in_range(v, LMQ_LOG_ERROR, LMQ_LOG_DEBUG))   /* as the client: 1..4 */
             return LMQ_EINVAL;
         s->log_level = (int)v;
         return 0;
@@ -124,6 +125,7 @@ int lmq_session_set_int(lmq_session *s, int option, int64_t v)
         s->durability = (int)v;
         return 0;
     default:
+        lmq_session_seterr(s, "unknown integer option %d", option);
         return LMQ_EINVAL;
     }
 }
@@ -208,6 +210,7 @@ int lmq_session_set_str(lmq_session *s, int option, const uint8_t *p, size_t n)
             return LMQ_ETOOBIG;
         return bytes_set(&s->will_payload, p, n);
     default:
+        lmq_session_seterr(s, "unknown string option %d", option);
         return LMQ_EINVAL;
     }
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 /* ------------------------------------------------------------------- out */
@@ -22,7 +21,7 @@ void lmq_pub_complete(lmq_session *s, lmq_req *r, int error, int reason,
     lmq_session_done(s, r->msg_id, error);
     lmq_out_release_id(s, r);
     if (s->plugins)
-        lmq_plugin_hook_done(s, r, error, reason, props);
+        s->hooks->done(s, r, error, reason, props);
     lmq_event *ev = lmq_session_event(s, LMQ_EV_PUBLISHED, error, reason, props);
     if (ev) {
         ev->msg_id = r->msg_id;
@@ -446,7 +445,7 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
      * automatic QoS 1 PUBACK leaves no state: the id is new again
      * [MQTT-4.3.2-5]. */
     if (p->qos == 0) {
-        if (!s->plugins || !lmq_plugin_hook_in(s, p, &(uint8_t){ 0 }))
+        if (!s->plugins || !s->hooks->in(s, p, &(uint8_t){ 0 }))
             deliver(s, p, 0, LMQ_HOLD_ACK_NONE, 0, 0);
         return 0;
     }
@@ -485,7 +484,7 @@ int lmq_pub_on_publish(lmq_session *s, lmq_publish *p)
         }
     }
     uint8_t drop_reason = 0;
-    if (s->plugins && lmq_plugin_hook_in(s, p, &drop_reason))
+    if (s->plugins && s->hooks->in(s, p, &drop_reason))
         return drop_in(s, p, drop_reason);
     if (s->manual_ack) {
         int32_t ack_id = make_ack_id(s, pid);
@@ -724,7 +723,7 @@ int lmq_session_publish(lmq_session *s, const uint8_t *topic, size_t tlen,
         return LMQ_EINVAL;
     if (s->user_closing)
         return LMQ_ESTATE;
-    if (s->plugins && (rc = lmq_plugin_hook_out(s, &topic, &tlen, &payload, &plen, &qos,
+    if (s->plugins && (rc = s->hooks->out(s, &topic, &tlen, &payload, &plen, &qos,
                                                 &retain, &props, now)))
         return rc;
     if ((rc = check_publish(s, topic, tlen, payload, plen, qos, retain, props)))

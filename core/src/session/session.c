@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 #define LMQ_PING_WAIT_MIN_MS 3000   /* "a few seconds" for a PINGRESP */
@@ -59,6 +58,7 @@ lmq_session *lmq_session_new(void)
     server_defaults(s);
     s->next_pid = 1;
     s->next_msg_id = 1;
+    s->server_reason = -1;
     return s;
 }
 
@@ -73,8 +73,7 @@ void lmq_session_free(lmq_session *s)
     if (!s)
         return;
     /* First: a plugin's shutdown may still log through the session. */
-    lmq_plugin_chain_free(s->plugins);
-    s->plugins = NULL;
+    lmq_session_set_hooks(s, NULL, NULL);
     lmq_durable_close(s);
     free(s->state_dir);
     lmq_out_free_all(s);
@@ -108,7 +107,7 @@ lmq_event *lmq_session_event(lmq_session *s, int type, int error, int reason,
 {
     /* Every end of a connection comes through here, whichever path saw it. */
     if (s->plugins && (type == LMQ_EV_DISCONNECTED || type == LMQ_EV_CONNECT_FAILED))
-        lmq_plugin_hook_disconnect(s, error, reason, props);
+        s->hooks->disconnect(s, error, reason, props);
     lmq_event *ev = lmq_evq_push(&s->evq, type);
     if (!ev)
         return NULL;
@@ -142,7 +141,7 @@ void lmq_session_log(lmq_session *s, int level, const char *fmt, ...)
     va_end(ap);
     lmq_session_push_log(s, level, buf);
     if (s->plugins)
-        lmq_plugin_run_log(s->plugins, level, buf);
+        s->hooks->log(s->plugins, level, buf);
 }
 
 void lmq_session_seterr(lmq_session *s, const char *fmt, ...)
@@ -163,6 +162,24 @@ void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
 {
     if (s)
         event_text(s, lmq_session_event(s, type, error, reason, NULL), text);
+}
+
+void lmq_session_set_hooks(lmq_session *s, const lmq_session_hooks *h, void *ctx)
+{
+    const lmq_session_hooks *old = s->hooks;
+    void *old_ctx = s->plugins;
+
+    /* Released while still installed: a plugin's shutdown may log through
+     * the session, to the chain being shut down, as it always did. */
+    if (old && old_ctx && old_ctx != ctx)
+        old->release(old_ctx);
+    s->hooks = h && ctx ? h : NULL;
+    s->plugins = h && ctx ? ctx : NULL;
+}
+
+void *lmq_session_hooks_ctx(const lmq_session *s, const lmq_session_hooks *h)
+{
+    return s && s->hooks == h ? s->plugins : NULL;
 }
 
 void lmq_session_push_log(lmq_session *s, int level, const char *text)
@@ -376,6 +393,9 @@ int lmq_session_start(lmq_session *s, int64_t now)
         return rc;
     s->conn_gen++;
     s->failed = 0;
+    s->server_reason = -1;
+    s->fell_back = 0;
+    s->got_connack = 0;
     s->undelivered = 0;
     s->reported = 0;
     s->user_closing = 0;
@@ -587,15 +607,29 @@ static int on_server_disconnect(lmq_session *s, const lmq_disconnect *d)
                                              ? LMQ_EV_CONNECT_FAILED
                                              : LMQ_EV_DISCONNECTED,
                                       LMQ_EDISCONNECTED, d->reason, &d->props);
+    const char *name = lmq_reason_name(LMQ_DISCONNECT, d->reason);
+    char text[256];
+    int n;
+
     s->reported = 1;
+    s->server_reason = d->reason;
     if (lmq_props_has(&d->props, LMQ_PROP_SERVER_REFERENCE))
         lmq_session_log(s, LMQ_LOG_INFO, "server reference: %.*s",
                         (int)d->props.server_reference.n,
                         (const char *)d->props.server_reference.p);
-    (void)ev;
-    lmq_session_seterr(s, "the server sent DISCONNECT, reason 0x%02x", d->reason);
-    lmq_session_log(s, LMQ_LOG_WARNING, "the server sent DISCONNECT, reason 0x%02x",
-                    d->reason);
+    /* Named, with the server's Reason String when it gave one, so every
+     * front end shows what happened without a debug log. */
+    n = snprintf(text, sizeof text, "the server sent DISCONNECT 0x%02X %s", d->reason,
+                 name ? name : "(unknown reason)");
+    if (d->reason == 0x8E && n > 0 && (size_t)n < sizeof text)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      ": another client connected with this client id");
+    if (lmq_props_has(&d->props, LMQ_PROP_REASON_STRING) && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, " (\"%.*s\")",
+                 (int)d->props.reason_string.n, (const char *)d->props.reason_string.p);
+    event_text(s, ev, text);
+    lmq_session_seterr(s, "%s", text);
+    lmq_session_log(s, LMQ_LOG_WARNING, "%s", text);
     /* The server closes; we send nothing more [MQTT-3.14.4-1].  This is
      * also how a failed re-authentication ends [MQTT-4.12.1-2]. */
     s->failed = LMQ_EDISCONNECTED;
@@ -714,12 +748,29 @@ static int input_decode(lmq_session *s, int64_t now)
         if (s->state == LMQ_SS_CLOSING)
             return 0;
     }
+    if (rc == LMQ_ENOT_MQTT5 && s->state == LMQ_SS_CONNECTING)
+        return lmq_connect_not_v5(s);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "malformed packet from the server: %s",
                  lmq_strerror(rc));
         return lmq_session_fail(s, rc, msg);
     }
     return 0;
+}
+
+int lmq_session_server_reason(const lmq_session *s)
+{
+    return s ? s->server_reason : -1;
+}
+
+int lmq_session_fell_back(const lmq_session *s)
+{
+    return s && s->fell_back;
+}
+
+int lmq_session_got_connack(const lmq_session *s)
+{
+    return s && s->got_connack;
 }
 
 int lmq_session_input(lmq_session *s, const uint8_t *p, size_t n, int64_t now)
@@ -807,7 +858,7 @@ int lmq_session_tick(lmq_session *s, int64_t now)
     /* Plugin ticks run in every state: the client calls this while
      * connected, and lmq_plugin_run_tick directly while offline. */
     if (s->plugins)
-        lmq_plugin_run_tick(s->plugins, now);
+        s->hooks->tick(s->plugins, now);
     if (s->failed)
         return s->failed;
     if (s->state == LMQ_SS_CONNECTING && s->connect_deadline &&
@@ -848,7 +899,7 @@ int64_t lmq_session_deadline(const lmq_session *s)
     /* Plugin ticks too (the client asks the session while connected, the
      * chain itself while waiting to reconnect). */
     if (s && s->plugins && !s->failed) {
-        int64_t t = lmq_plugin_tick_deadline(s->plugins);
+        int64_t t = s->hooks->tick_deadline(s->plugins);
         if (t < d)
             d = t;
     }

@@ -110,6 +110,18 @@ int lmq_session_state(const lmq_session *s);
 
 /* Set when CLOSING has nothing left to send: the caller closes now. */
 int lmq_session_wants_close(const lmq_session *s);
+/* The reason code of the DISCONNECT the server sent on the last connection,
+ * or -1 when it sent none. */
+int lmq_session_server_reason(const lmq_session *s);
+/* 1 when the last connection ended in the 3.1.1 refusal of a v5 CONNECT
+ * under LMQ_MQTT_AUTO: the next connection speaks 3.1.1 and should start
+ * at once (nothing was reported as a failure). */
+int lmq_session_fell_back(const lmq_session *s);
+/* 1 when the current (or just ended) connection got its CONNACK. */
+int lmq_session_got_connack(const lmq_session *s);
+/* Is the client id one the configured protocol level allows?  0, or
+ * LMQ_ECLIENT_ID / LMQ_EINVAL with the id and the rule in lmq_session_errmsg. */
+int lmq_session_check_client_id(lmq_session *s);
 
 /* ------------------------------------------------------------- API calls */
 
@@ -242,6 +254,45 @@ int lmq_session_hold_full(const lmq_session *s);
  * all events come out of one queue in order.  text is copied. */
 void lmq_session_push_event(lmq_session *s, int type, int error, int reason,
                             const char *text);
+
+/* ------------------------------------------------------------ hook port */
+
+/*
+ * The session's hook port: every point where something outside the
+ * session (the plugin chain, plugin/hooks.c) may look at or change what
+ * happens.  The client installs it with lmq_session_set_hooks; a session
+ * without hooks pays one NULL test per hook point.  ctx is the
+ * implementation's (the plugin chain), given back to log, tick,
+ * tick_deadline and release; the others get the session, which they
+ * read through session.h and, for now, session_int.h (issue 13: the
+ * plugin side still reads session internals).
+ */
+struct lmq_req;
+typedef struct lmq_session_hooks {
+    void (*connect)(lmq_session *s, const lmq_connect *c);
+    void (*connack)(lmq_session *s, const lmq_connack *ca);
+    void (*disconnect)(lmq_session *s, int error, int reason, const lmq_props *props);
+    int (*subscribe)(lmq_session *s, lmq_slice *f, uint8_t *o, int n, int64_t now);
+    void (*suback)(lmq_session *s, const struct lmq_req *r, const lmq_slice *reasons,
+                   const lmq_props *props, int64_t now);
+    int (*connect_send)(lmq_session *s, lmq_connect *c, const lmq_proplist **props);
+    int (*auth)(lmq_session *s, const lmq_disconnect *au, int64_t now);
+    void (*done)(lmq_session *s, const struct lmq_req *r, int error, int reason,
+                 const lmq_props *props);
+    int (*in)(lmq_session *s, lmq_publish *p, uint8_t *reason);
+    int (*out)(lmq_session *s, const uint8_t **topic, size_t *tlen, const uint8_t **payload,
+               size_t *plen, int *qos, int *retain, const lmq_proplist **props, int64_t now);
+    void (*log)(void *ctx, int level, const char *text);
+    void (*tick)(void *ctx, int64_t now);
+    int64_t (*tick_deadline)(void *ctx);
+    void (*release)(void *ctx);       /* lmq_session_free, or hooks replaced */
+} lmq_session_hooks;
+
+/* Install (or with NULL remove) the hooks; the previous ones are released.
+ * The session owns ctx from here: release(ctx) at lmq_session_free. */
+void lmq_session_set_hooks(lmq_session *s, const lmq_session_hooks *h, void *ctx);
+/* The ctx installed with h, or NULL when the session has other hooks or none. */
+void *lmq_session_hooks_ctx(const lmq_session *s, const lmq_session_hooks *h);
 
 /* Queue an LMQ_EV_LOG event of that level (no level filter: the caller's). */
 void lmq_session_push_log(lmq_session *s, int level, const char *text);

@@ -160,6 +160,7 @@ typedef struct lmq_sub_memo {
  * a live connection would make the server read garbage). */
 typedef struct lmq_session_cfg {
     uint8_t level, manual_ack, alias_out;
+    uint8_t proto_auto;           /* LMQ_MQTT_AUTO: level 5 until a 3.1.1 refusal */
     uint16_t keepalive;
 } lmq_session_cfg;
 
@@ -201,6 +202,9 @@ struct lmq_session {
     struct { int32_t msg_id, error; } done[64];   /* recent completions (wait) */
     uint32_t done_next;
     int failed;                   /* sticky error of this connection */
+    int server_reason;            /* reason of the server's DISCONNECT, -1 none */
+    uint8_t fell_back;            /* auto: this connection's refusal moved cfg to 3.1.1 */
+    uint8_t got_connack;          /* this connection was accepted */
     int close_reason;             /* reason of our DISCONNECT */
     uint32_t sent_session_expiry;
     uint16_t in_receive_max;      /* Receive Maximum as sent in CONNECT */
@@ -253,7 +257,8 @@ struct lmq_session {
 
     /* C plugins (plugin/plugin.h): NULL when none is loaded, and every hook
      * point tests just that. */
-    struct lmq_plugin_chain *plugins;
+    void *plugins;                        /* the hooks' ctx */
+    const lmq_session_hooks *hooks;       /* set when plugins is */
 
     /* durable sessions (durable.c, store/store.h): NULL store when no
      * LMQ_OPT_STATE_DIR is set, and every hook tests just that */
@@ -333,6 +338,8 @@ int lmq_alias_out_add(lmq_alias_out *a, const uint8_t *t, uint32_t n);
 int lmq_connect_send(lmq_session *s);
 int lmq_connect_on_connack(lmq_session *s, const lmq_connack *ca, int64_t now);
 int lmq_connect_on_auth(lmq_session *s, const lmq_disconnect *au);
+/* A 3.1.1 refusal of our v5 CONNECT (LMQ_ENOT_MQTT5 from the decoder). */
+int lmq_connect_not_v5(lmq_session *s);
 
 /* The protocol level API calls are judged by: the live connection's, or
  * the configured one (the next connection's) while offline. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/hooks.h"
 #include "session/session_int.h"
 
 #define LMQ_RESUB_BATCH 64u     /* filters per automatic SUBSCRIBE */
@@ -258,7 +257,7 @@ int lmq_sub_on_ack(lmq_session *s, const lmq_packet *pkt)
             memo_del(s, r->entries[i].filter);
     }
     if (s->plugins && want == LMQ_SUBSCRIBE)
-        lmq_plugin_hook_suback(s, r, &a->reasons, &a->props, s->last_recv);
+        s->hooks->suback(s, r, &a->reasons, &a->props, s->last_recv);
     sub_event(s, r, 0, &a->reasons, &a->props);
     lmq_req_free(r);
     return 0;
@@ -336,7 +335,7 @@ int lmq_session_subscribe(lmq_session *s, const lmq_subscription *subs, int n,
             break;                              /* [MQTT-4.7.1-1] [MQTT-4.7.1-2] */
         rc = check_options(s, f[i], o[i]);
     }
-    if (!rc && s->plugins && !(rc = lmq_plugin_hook_subscribe(s, f, o, n, now))) {
+    if (!rc && s->plugins && !(rc = s->hooks->subscribe(s, f, o, n, now))) {
         /* What a plugin rewrote is checked as the caller's was. */
         for (int i = 0; !rc && i < n; i++) {
             if (lmq_session_api_level(s) != 5)

@@ -5,11 +5,8 @@
  */
 #include <string.h>
 
-#include "codec/codec.h"
+#include "common/text.h"
 #include "topic/topic.h"
-
-static const char lmq_share_prefix[] = "$share/";
-#define LMQ_SHARE_PREFIX_LEN (sizeof lmq_share_prefix - 1)
 
 /* The end of the level starting at s[i]: the index of the next '/', or n. */
 static size_t level_end(const char *s, size_t n, size_t i)
@@ -71,42 +68,6 @@ int lmq_topic_filter_check(const char *s, size_t n)
     if (rc < 0)
         return rc;
     return wildcard_check(inner.p, inner.n);
-}
-
-int lmq_topic_share_split(const char *filter, size_t len,
-                          lmq_topic_part *group, lmq_topic_part *inner)
-{
-    if (len < LMQ_SHARE_PREFIX_LEN
-        || memcmp(filter, lmq_share_prefix, LMQ_SHARE_PREFIX_LEN) != 0) {
-        if (group) {
-            group->p = NULL;
-            group->n = 0;
-        }
-        if (inner) {
-            inner->p = filter;
-            inner->n = len;
-        }
-        return 0;
-    }
-    size_t g = LMQ_SHARE_PREFIX_LEN;
-    size_t gend = level_end(filter, len, g);
-    /* [MQTT-4.8.2-1] a group of at least one character; [MQTT-4.8.2-2]
-     * without '+' or '#', followed by '/' and a filter (which a filter
-     * needs at least one character to be [MQTT-4.7.3-1]). */
-    if (gend == g || gend + 1 >= len)
-        return LMQ_ESHARE;
-    for (size_t i = g; i < gend; i++)
-        if (filter[i] == '+' || filter[i] == '#')
-            return LMQ_ESHARE;
-    if (group) {
-        group->p = filter + g;
-        group->n = gend - g;
-    }
-    if (inner) {
-        inner->p = filter + gend + 1;
-        inner->n = len - gend - 1;
-    }
-    return 1;
 }
 
 static int is_level(const char *s, size_t from, size_t to, char c)

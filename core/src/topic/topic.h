@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "lunamq.h"
+#include "common/text.h"
 
 /* The longest topic name or filter: its length is a two-byte integer on
  * the wire [MQTT-4.7.3-3]. */
@@ -50,26 +51,8 @@ size_t lmq_topic_api_len(const char *s, int32_t len);
 
 /* ---------------------------------------------------------------- sharing */
 
-/* A borrowed run of characters. */
-typedef struct lmq_topic_part {
-    const char *p;
-    size_t n;
-} lmq_topic_part;
 
-/*
- * Split a shared filter "$share/{group}/{inner}" [MQTT-4.8.2-1]
- * [MQTT-4.8.2-2].
- *   1            shared: *group and *inner point into filter
- *   0            not shared (no "$share/" prefix): *group is {NULL, 0},
- *                *inner is the whole filter
- *   LMQ_ESHARE   "$share/" followed by an empty group, a group holding
- *                '+' or '#', no '/' after the group, or an empty inner
- *                filter; *group and *inner are left alone
- * Only the structure is checked; the inner filter's wildcards are not.
- * group or inner may be NULL when the caller does not want them.
- */
-int lmq_topic_share_split(const char *filter, size_t len,
-                          lmq_topic_part *group, lmq_topic_part *inner);
+/* lmq_topic_share_split: common/text.h (the codec checks it too). */
 
 /* ---------------------------------------------------------------- matching */
 

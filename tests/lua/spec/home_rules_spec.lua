@@ -37,17 +37,7 @@ describe("examples/home/rules #unit", function()
   end)
 
   local function at_local(y, m, d, h, mi) return os.time { year = y, month = m, day = d, hour = h, min = mi } end
-  local function run_to(t)
-    local until_ms = (t - start) * 1000
-    while true do
-      local d = rt:next_timer_in()
-      if not d or clock.now() + d > until_ms then break end
-      clock.advance(d)
-      rt:run_timers()
-    end
-    clock.advance(until_ms - clock.now())
-    rt:run_timers(); rt:flush()
-  end
+  local function run_to(t) util.run_timers_to(rt, clock, (t - start) * 1000) end
   local function sent(topic)
     local r = {}
     for _, p in ipairs(tr.published) do

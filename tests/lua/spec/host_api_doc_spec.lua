@@ -9,6 +9,7 @@ local runtime = require "lunamq.runtime"
 local host = require "lunamq.host"
 local util = require "helpers.util"
 local json = require "lunamq.json"
+local sys = require "lunamq.sys"
 
 pcall(ffi.cdef, "int setenv(const char *, const char *, int); int unsetenv(const char *); void tzset(void);")
 
@@ -46,7 +47,6 @@ describe("docs/host-api.md #unit", function()
     ffi.C.setenv("TZ", "Europe/Berlin", 1); ffi.C.tzset()
     START = os.time { year = 2026, month = 6, day = 5, hour = 12, min = 0, sec = 0 }
     dir = util.tmpdir()
-    os.execute("mkdir -p '" .. dir .. "/lib'")
   end)
   after_each(function()
     ffi.C.unsetenv("TZ"); ffi.C.tzset()
@@ -66,9 +66,10 @@ describe("docs/host-api.md #unit", function()
 
   it("runs every example as its test says, without an error logged", function()
     local ran = 0
+    local libs = {} -- lib module name -> source, for the scripts after it
     for i, ex in ipairs(examples()) do
       if ex.kind == "lib" then
-        util.write(dir .. "/lib/" .. ex.name .. ".lua", ex.code)
+        libs[ex.name] = ex.code
       elseif ex.kind == "config" then
         local path = dir .. "/config.lua"
         util.write(path, ex.code)
@@ -76,7 +77,8 @@ describe("docs/host-api.md #unit", function()
         assert(c, "docs/host-api.md:" .. ex.line .. ": " .. tostring(err))
       else
         local sdir = dir .. "/ex" .. i
-        os.execute("mkdir -p '" .. sdir .. "' && cp -r '" .. dir .. "/lib' '" .. sdir .. "/lib'")
+        assert(sys.mkdir_p(sdir .. "/lib"))
+        for name, code in pairs(libs) do util.write(sdir .. "/lib/" .. name .. ".lua", code) end
         util.write(sdir .. "/ex.lua", ex.code)
         local clock = util.fake_clock(0)
         local sink = util.log_sink()
@@ -104,16 +106,7 @@ describe("docs/host-api.md #unit", function()
           local m = { topic = topic, payload = payload, qos = 0, retain = o and o.retain or false }
           rt:deliver(m); rt:run_timers(); rt:flush()
         end
-        local function run_to(until_ms)
-          while true do
-            local d = rt:next_timer_in()
-            if not d or clock.now() + d > until_ms then break end
-            clock.advance(d)
-            rt:run_timers()
-          end
-          clock.advance(until_ms - clock.now())
-          rt:run_timers(); rt:flush()
-        end
+        local function run_to(until_ms) util.run_timers_to(rt, clock, until_ms) end
         function env.advance(s) run_to(clock.now() + s * 1000) end
         function env.advance_to(text)
           local y, mo, d, h, mi, sec = text:match("^(%d+)-(%d+)-(%d+) (%d+):(%d+):?(%d*)$")

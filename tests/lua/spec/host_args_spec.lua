@@ -83,7 +83,7 @@ describe("lunamq host's settings #unit", function()
     local cases = {
       { { "x", "--nope" }, "^unknown option %-%-nope$" },
       { { "x", "-p" }, "^%-p needs a value$" },
-      { { "x", "-V", "6" }, "^%-V needs 31, 311 or 5" },
+      { { "x", "-V", "6" }, "^%-V needs 31, 311, 5 or auto" },
       { { "x", "--log-level", "loud" }, "^%-%-log%-level needs debug, info, warn or error" },
       { { "x", "y" }, "^one scripts directory only" },
       { { "x", "--will-qos", "1" }, "need %-%-will%-topic" },

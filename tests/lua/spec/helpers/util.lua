@@ -35,6 +35,20 @@ function M.fake_clock(start)
   return c
 end
 
+-- Let the fake clock run to until_ms, timer by timer (each at its
+-- deadline), then run what is due and flush.
+function M.run_timers_to(rt, clock, until_ms)
+  while true do
+    local d = rt:next_timer_in()
+    if not d or clock.now() + d > until_ms then break end
+    clock.advance(d)
+    rt:run_timers()
+  end
+  clock.advance(until_ms - clock.now())
+  rt:run_timers()
+  rt:flush()
+end
+
 function M.fake_transport()
   local t = { published = {}, subscribes = {}, unsubscribes = {}, next_id = 0 }
   function t.publish(topic, payload, qos, retain, props)
