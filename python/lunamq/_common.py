@@ -413,6 +413,24 @@ def parse_props(raw: bytes) -> Dict[str, Any]:
 # -------------------------------------------------------------- messages
 
 
+class Properties(dict):
+    """A message's MQTT 5 properties: a dict (m.properties["content_type"],
+    names as in PROPERTIES), also readable as paho's Properties are
+    (m.properties.ContentType, .UserProperty, .SubscriptionIdentifier...):
+    a property that is absent raises AttributeError, as paho's does."""
+
+    def __getattr__(self, name: str) -> Any:
+        k = _BY_KEY.get(name.replace("_", "").lower())
+        if k is None or k[1] not in self:
+            raise AttributeError(name)
+        return self[k[1]]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[_prop_key(name)[1]] = value
+
+
+
+
 class Message:
     """A message received.  `properties` (MQTT 5) is a dict, parsed on
     first use; `ack_id` is the handle for Client.ack() with manual_ack."""
@@ -433,9 +451,9 @@ class Message:
         self._props = properties
 
     @property
-    def properties(self) -> Dict[str, Any]:
+    def properties(self) -> "Properties":
         if self._props is None:
-            self._props = parse_props(self._raw_props) if self._raw_props else {}
+            self._props = Properties(parse_props(self._raw_props) if self._raw_props else {})
         return self._props
 
     def __lt__(self, other: "Message") -> bool:
@@ -496,6 +514,17 @@ class SubscribeOptions:
             raise MqttInvalidArgument(_ffi.LMQ_EINVAL, "retain_handling must be 0, 1 or 2")
         return (self.qos | (4 if self.no_local else 0) | (8 if self.retain_as_published else 0)
                 | (self.retain_handling << 4))
+
+
+def subscribe_bits(o) -> int:
+    """The option bits of a subscription: a QoS, our SubscribeOptions, or
+    paho's (QoS, noLocal, retainAsPublished, retainHandling)."""
+    if isinstance(o, SubscribeOptions):
+        return o.bits()
+    if hasattr(o, "retainHandling") and hasattr(o, "QoS"):
+        return SubscribeOptions(o.QoS, bool(o.noLocal), bool(o.retainAsPublished),
+                                o.retainHandling).bits()
+    return check_qos(o)
 
 
 def encode_payload(payload) -> bytes:

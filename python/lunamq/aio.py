@@ -34,7 +34,8 @@ from ._ffi import (E_ACK_ID, E_DUP, E_ERROR, E_LOG_LEVEL, E_MSG_ID, E_N_REASONS,
 from ._common import (_CONNECT_RC_STRINGS, Message, MqttCodeError, MqttConnectError, MqttError,
                       MqttInvalidArgument, MqttReentrantError, ProtocolVersion,
                       SubscribeOptions, TLSParameters, Topic, Will, Wildcard, check,
-                      check_qos, encode_payload, error_text, parse_props, proplist)
+                      check_qos, encode_payload, error_text, parse_props, proplist,
+                      subscribe_bits)
 
 __all__ = ["Client", "Message", "MessagesIterator", "FilteredMessages", "MqttError",
            "MqttCodeError", "MqttConnectError", "MqttInvalidArgument", "MqttReentrantError",
@@ -191,8 +192,20 @@ class FilteredMessages:
 
     def __init__(self, client: "Client", wildcard: Wildcard):
         self._client = client
-        self._r = _Receiver(client, wildcard)
-        client._routes.append(self._r)
+        self._r = r = _Receiver(client, wildcard)
+        client._routes.append(r)
+        # The rule: a message belongs to the filters existing when it is
+        # taken off the engine, and one still waiting in client.messages
+        # when a matching filter is made moves to the filter (in order):
+        # so a filter made right after subscribe() misses nothing.
+        d = client._default.queue
+        if isinstance(d, collections.deque) and d:
+            keep = collections.deque()
+            for m in d:
+                (r.queue if m.topic.matches(wildcard) else keep).append(m)
+            if r.queue:
+                d.clear()
+                d.extend(keep)
 
     @property
     def wildcard(self) -> Wildcard:
@@ -356,6 +369,9 @@ class Client:
         # / unsubscribe calls than this wait for completion at once.
         self.pending_calls_threshold = 10
         self._queue_type = queue_type
+        self._tmp_files: List[str] = []
+        if tls_context is not None and not isinstance(tls_context, ssl.SSLContext):
+            raise MqttInvalidArgument(_ffi.LMQ_EINVAL, "tls_context must be an ssl.SSLContext")
         self._connect_props = properties
         self._tls_context = tls_context
         self._tls_params = tls_params
@@ -485,6 +501,15 @@ class Client:
         for path, config in self._plugins:
             check(L.lmq_client_load_plugin(h, path.encode("utf-8"), config.encode("utf-8")), h)
 
+    def _ca_file(self, ders) -> str:
+        import tempfile
+        fd, path = tempfile.mkstemp(prefix="lunamq-ca-", suffix=".pem")
+        with os.fdopen(fd, "w") as f:
+            for der in ders:
+                f.write(ssl.DER_cert_to_PEM_cert(der))
+        self._tmp_files.append(path)
+        return path
+
     def _configure_tls(self, si, ss) -> None:
         si(_ffi.LMQ_OPT_TLS, 1)
         ctx, p = self._tls_context, self._tls_params
@@ -496,6 +521,12 @@ class Client:
                 si(_ffi.LMQ_OPT_TLS_NO_VERIFY, 1)
             elif not ctx.check_hostname and insecure is None:
                 insecure = True
+            cas = ctx.get_ca_certs(binary_form=True) if ctx.verify_mode != ssl.CERT_NONE else []
+            if cas and not (p is not None and (p.ca_certs or p.ca_path)):
+                # The CAs loaded into the context (load_verify_locations)
+                # are the trust store: carried to the engine as a PEM file,
+                # never replaced by the system's.
+                ss(_ffi.LMQ_OPT_TLS_CA_FILE, self._ca_file(cas))
             if ctx.minimum_version == ssl.TLSVersion.TLSv1_3:
                 si(_ffi.LMQ_OPT_TLS_MIN_VERSION, 13)
         if p is not None:
@@ -588,6 +619,12 @@ class Client:
     def _teardown(self, err: MqttError) -> None:
         """Stop watching, fail what waits, free the engine."""
         self._unwatch()
+        for path in self._tmp_files:         # tls_context's CAs, read at connect
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._tmp_files = []
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -948,7 +985,7 @@ class Client:
         keep = []
         for i, (f, o) in enumerate(entries):
             w = Wildcard(f)
-            bits = o.bits() if isinstance(o, SubscribeOptions) else check_qos(o)
+            bits = subscribe_bits(o)
             keep.append(w._b)
             subs[i].filter = w._b
             subs[i].filter_len = len(w._b)
@@ -981,7 +1018,9 @@ class Client:
     def _track(self, mid: int, fut: asyncio.Future) -> None:
         pending = self._pending
         pending[mid] = fut
-        if len(pending) > self.pending_calls_threshold:
+        # Once each time the count rises past the threshold (aiomqtt warns
+        # on every call above it, which floods a busy publisher's log).
+        if len(pending) == self.pending_calls_threshold + 1:
             self._logger.warning("There are %d pending publish calls.", len(pending))
 
     async def _request(self, mid: int, timeout: Optional[float], what: str):

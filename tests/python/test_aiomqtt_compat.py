@@ -162,6 +162,49 @@ class TestClient(BrokerTestCase):
         self.assertTrue(0 < m1.mid < 65536)       # [MQTT-2.2.1-3]
         self.assertTrue(m0 < m1)                  # ordered by mid, as aiomqtt's
 
+    async def test_properties_read_as_a_dict_and_as_paho_attributes(self):
+        t = topic("props")
+        async with self.client(protocol=5) as c:
+            await within(c.subscribe(t, qos=1, properties={"subscription_identifier": 3}))
+            await within(c.publish(t, "p", qos=1, properties={
+                "content_type": "text/plain", "user_property": [("k", "v")]}))
+            (m,) = await take(c.messages, 1)
+        p = m.properties
+        self.assertIsInstance(p, dict)
+        self.assertEqual(p["content_type"], "text/plain")
+        self.assertEqual(p.ContentType, "text/plain")
+        self.assertEqual(p.UserProperty, [("k", "v")])
+        self.assertEqual(p.SubscriptionIdentifier, [3])
+        self.assertFalse(hasattr(p, "ResponseTopic"))    # absent, as in paho
+
+    async def test_paho_subscribe_options_are_accepted(self):
+        class PahoLike:          # paho.mqtt.subscribeoptions.SubscribeOptions' fields
+            QoS, noLocal, retainAsPublished, retainHandling = 1, True, False, 0
+
+        class PahoLocal(PahoLike):
+            noLocal = False
+        t = topic("nolocal")
+        async with self.client(protocol=5) as c:
+            self.assertEqual(await within(c.subscribe(t, options=PahoLike())), (1,))
+            self.assertEqual(await within(c.subscribe([(t + "/b", PahoLocal())])), (1,))
+            await within(c.publish(t, "own", qos=1))        # no local: not back
+            await within(c.publish(t + "/b", "marker", qos=1))
+            (m,) = await take(c.messages, 1)
+        self.assertEqual(m.topic.value, t + "/b")
+
+    async def test_a_filter_takes_the_matching_messages_already_waiting(self):
+        t = topic("filter")
+        async with self.client() as c:
+            await within(c.subscribe(t + "/#", qos=1))
+            for sub in ("a", "b", "a"):
+                await within(c.publish("%s/%s" % (t, sub), sub, qos=1))
+            while len(c.messages) < 3:
+                await asyncio.sleep(0.01)
+            async with c.messages.filter(t + "/a") as only_a:
+                got = await take(only_a, 2)
+                self.assertEqual([m.topic.value for m in got], [t + "/a"] * 2)
+                self.assertEqual(len(c.messages), 1)    # b stays where it was
+
     async def test_reusable_but_not_reentrant(self):
         t = topic("reuse")
         c = self.client()

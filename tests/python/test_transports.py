@@ -54,6 +54,20 @@ class TestTLS(unittest.IsolatedAsyncioTestCase):
         async with Client("127.0.0.1", self.broker.tls_port, tls_context=ctx) as c:
             await self.pubsub(c)
 
+    async def test_tls_context_cas_are_the_trust_store(self):
+        # aiomqtt's way: an SSLContext with its CAs loaded; they are carried
+        # to the engine, never replaced by the system's store
+        ctx = ssl.create_default_context(cafile=self.cert("ca.crt"))
+        async with Client("localhost", self.broker.tls_port, protocol=5, tls_context=ctx) as c:
+            await self.pubsub(c)
+        other = ssl.create_default_context(cafile=self.cert("other-ca.crt"))
+        c = Client("localhost", self.broker.tls_port, tls_context=other)
+        with self.assertRaises(MqttConnectError) as cm:
+            await within(c.__aenter__())
+        self.assertEqual(cm.exception.rc, _ffi.LMQ_ETLS_UNKNOWN_CA)
+        with self.assertRaises(ValueError):
+            Client("localhost", tls_context="not a context")
+
     async def test_tls_to_a_plain_listener_fails_with_a_tls_error(self):
         c = Client("localhost", self.broker.port, timeout=5,
                    tls_params=TLSParameters(ca_certs=self.cert("ca.crt")))
