@@ -30,8 +30,8 @@ enum {
     CLI_EXIT_TLS = 8,           /* TLS failed (MOSQ_ERR_TLS): TLS to a plain
                                    port, an untrusted or wrong certificate */
     CLI_EXIT_TIMEOUT = 27,      /* -W ran out (MOSQ_ERR_TIMEOUT) */
-    CLI_EXIT_UNDELIVERED = 32   /* messages accepted but not delivered when
-                                   the client ended (past mosquitto's 0-31) */
+    CLI_EXIT_UNDELIVERED = 3    /* messages accepted were not delivered (i18's
+                                   choice; 3.1.1's CONNACK 3 too: stderr says which) */
 };
 
 /* The MQTT 5 packets a -D property may go to. */
@@ -144,6 +144,32 @@ int cli_buf_add(cli_buf *b, const void *p, size_t n);
 int cli_buf_addc(cli_buf *b, char ch);
 int cli_buf_addf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_buf_free(cli_buf *b);
+
+/* input.c: stdin line by line, consuming only the lines used, so that
+ * what a run did not publish stays in the pipe or file for the next. */
+typedef struct cli_input {
+    int fd, mode;
+    int peek[2];                /* pipe mode: tee(2) target */
+    cli_buf buf;
+    size_t owned;               /* buf bytes already taken off the fd */
+    size_t line_len;            /* the line cli_input_line handed out, newline included */
+    int eof;
+    int stalled;                /* a pipe with a partial line and nothing new:
+                                   readable all the time, look again later */
+} cli_input;
+
+int cli_input_open(cli_input *r, int fd);
+void cli_input_close(cli_input *r);
+/* Read more: 1 got some, 0 would block (wait for cli_input_fd readable,
+ * or a moment when r->stalled), -1 end of input, -2 error (errno). */
+int cli_input_fill(cli_input *r);
+/* The next whole line (without its newline): 1, 0 need cli_input_fill, -1
+ * end.  Stays in the input until cli_input_used. */
+int cli_input_line(cli_input *r, const char **line, size_t *n);
+/* The line handed out was published: consume it.  0 or -1. */
+int cli_input_used(cli_input *r);
+/* The fd to wait on, -1 when reading never blocks (a file). */
+int cli_input_fd(const cli_input *r);
 
 /* json.c */
 int cli_utf8_valid(const char *s, size_t n);

@@ -3,10 +3,16 @@
  * line, optionally repeated and paced (--rate), then disconnect cleanly.
  *
  * Messages are produced by pump() while the client is connected: at most
- * PUB_WINDOW unfinished at a time (so a long stdin is not read into memory
- * ahead of the broker), no faster than the pace, and stdin is read only
- * when pump() needs another line.  The program ends once every message
- * has completed (QoS 0: written; QoS 1: PUBACK; QoS 2: PUBCOMP).
+ * PUB_WINDOW incomplete at a time (lmq_client_backlog: QoS 0 written,
+ * QoS 1 PUBACK, QoS 2 PUBCOMP; messages a --state-dir restored count too),
+ * no faster than the pace, and stdin is read only when pump() needs
+ * another line and consumed a line at a time as each is published
+ * (input.c), so memory stays bounded and what was not published stays in
+ * the input for whoever reads it next.  The stream modes (-l, -s, -f)
+ * reconnect after a lost connection, with their session.  The program
+ * ends once the input is done and every message has completed (the
+ * disconnect delivers what is left within LMQ_OPT_DRAIN_TIMEOUT_MS);
+ * anything accepted and not delivered makes the exit code 3.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,13 +45,13 @@ typedef struct pub {
     ev_io in_w;
     ev_timer pace_t;
 
-    cli_buf lines;              /* stdin read so far (-l) */
-    size_t line_off;            /* start of the next line in it */
-    int in_eof;
+    cli_input in;               /* stdin, line by line (-l) */
+    ev_timer in_retry;          /* a pipe holding a partial line: look again */
 
     int64_t sent, done, failed;
     int64_t t0_ns;
-    int connected, finishing, in_pump, repump;
+    int connected, finishing, in_pump, repump, signals;
+    int reconnect;              /* a stream: reconnect after a loss */
     int exit_code;
 } pub;
 
@@ -63,7 +69,7 @@ static const char pub_usage[] =
 /* ------------------------------------------------------------- the source */
 
 /* The next message: 1 (in *p, *n), 0 not yet (stdin must be read), -1 no
- * more. */
+ * more.  A line stays in the input until pump_one says it was published. */
 static int next_message(pub *p, const char **data, size_t *n)
 {
     if (p->src != SRC_LINES) {
@@ -73,25 +79,27 @@ static int next_message(pub *p, const char **data, size_t *n)
         *n = p->payload.len;
         return 1;
     }
-    const char *start = p->lines.p + p->line_off;
-    size_t left = p->lines.len - p->line_off;
-    const char *nl = left ? memchr(start, '\n', left) : NULL;
+    for (;;) {
+        int rc = cli_input_line(&p->in, data, n);
+        if (rc != 0)
+            return rc;
+        rc = cli_input_fill(&p->in);
+        if (rc == -2) {
+            cli_err(&p->conn, "reading stdin: %s", strerror(errno));
+            return -1;
+        }
+        if (rc == 0)
+            return 0;
+    }
+}
 
-    if (nl) {
-        *data = start;
-        *n = (size_t)(nl - start);
-        p->line_off += *n + 1;
-        return 1;
-    }
-    if (!p->in_eof)
+/* Messages accepted and not complete (restored ones included). */
+static int incomplete(pub *p)
+{
+    lmq_backlog b;
+    if (lmq_client_backlog(p->app.c, &b, sizeof b) < 0)
         return 0;
-    if (left) {                 /* a last line without a newline */
-        *data = start;
-        *n = left;
-        p->line_off += left;
-        return 1;
-    }
-    return -1;
+    return b.incomplete_msgs;
 }
 
 /* ------------------------------------------------------------------ flow */
@@ -105,6 +113,7 @@ static void finish(pub *p, int code)
     p->finishing = 1;
     ev_io_stop(p->app.ev, &p->in_w);
     ev_timer_stop(p->app.ev, &p->pace_t);
+    ev_timer_stop(p->app.ev, &p->in_retry);
     if (lmq_client_disconnect(p->app.c, 0, p->conn.props[CLI_PK_DISCONNECT]) < 0)
         ev_break(p->app.ev, EVBREAK_ALL);
 }
@@ -116,7 +125,7 @@ static int pump_one(pub *p)
     int rc;
 
     if (p->src != SRC_LINES && p->sent >= p->repeat) {
-        if (p->done == p->sent)
+        if (!incomplete(p))
             finish(p, CLI_EXIT_OK);
         return 0;
     }
@@ -130,11 +139,16 @@ static int pump_one(pub *p)
     }
     rc = next_message(p, &data, &n);
     if (rc == 0) {
-        ev_io_start(p->app.ev, &p->in_w);
+        if (p->in.stalled)
+            ev_timer_start(p->app.ev, &p->in_retry);
+        else
+            ev_io_start(p->app.ev, &p->in_w);
         return 0;
     }
     if (rc < 0) {
-        if (p->done == p->sent)
+        /* the end of the input: done once everything completed (what a
+         * --state-dir restored included) */
+        if (!incomplete(p))
             finish(p, CLI_EXIT_OK);
         return 0;
     }
@@ -156,6 +170,13 @@ static int pump_one(pub *p)
         finish(p, CLI_EXIT_FAIL);
         return 0;
     }
+    /* accepted (with --state-dir: in the state file): the line leaves the
+     * input now, not before */
+    if (p->src == SRC_LINES && cli_input_used(&p->in) < 0) {
+        cli_err(&p->conn, "reading stdin: %s", strerror(errno));
+        finish(p, CLI_EXIT_FAIL);
+        return 0;
+    }
     return 1;
 }
 
@@ -170,7 +191,7 @@ static void pump(pub *p)
     p->in_pump = 1;
     do {
         p->repump = 0;
-        while (p->connected && !p->finishing && p->sent - p->done < PUB_WINDOW &&
+        while (p->connected && !p->finishing && incomplete(p) < PUB_WINDOW &&
                pump_one(p))
             ;
     } while (p->repump);
@@ -179,33 +200,9 @@ static void pump(pub *p)
 
 static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
 {
-    pub *p = w->data;
-    char buf[PUB_READ_CHUNK];
-    ssize_t n;
-
     (void)revents;
-    n = read(0, buf, sizeof buf);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    ev_io_stop(loop, w);
-    if (n <= 0) {
-        if (n < 0)
-            cli_err(&p->conn, "reading stdin: %s", strerror(errno));
-        p->in_eof = 1;
-    } else {
-        /* drop what was sent already before growing the buffer */
-        if (p->line_off > 0) {
-            memmove(p->lines.p, p->lines.p + p->line_off, p->lines.len - p->line_off);
-            p->lines.len -= p->line_off;
-            p->line_off = 0;
-        }
-        if (cli_buf_add(&p->lines, buf, (size_t)n) < 0) {
-            cli_err(&p->conn, "out of memory");
-            finish(p, CLI_EXIT_FAIL);
-            return;
-        }
-    }
-    pump(p);
+    ev_io_stop(loop, w);        /* pump() asks again when it needs more */
+    pump(w->data);
 }
 
 static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
@@ -215,13 +212,17 @@ static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
     pump(w->data);
 }
 
+/* The first signal stops reading and delivers what was accepted; a second
+ * one stops at once (what is left is reported, exit code 3). */
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     pub *p = w->data;
 
-    (void)loop;
     (void)revents;
-    finish(p, CLI_EXIT_OK);
+    if (p->signals++ > 0)
+        ev_break(loop, EVBREAK_ALL);
+    else
+        finish(p, CLI_EXIT_OK);
 }
 
 static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
@@ -243,6 +244,15 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         ev_break(p->app.ev, EVBREAK_ALL);
         break;
     case LMQ_EV_DISCONNECTED:
+        p->connected = 0;
+        if (!p->finishing && p->reconnect) {
+            /* the engine reconnects, with the session; pump() goes on at
+             * the next CONNECTED */
+            if (!p->conn.quiet)
+                cli_err(&p->conn, "connection lost: %s; reconnecting",
+                        ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
+            break;
+        }
         if (!p->finishing || ev->error) {
             cli_err(&p->conn, "connection lost: %s",
                     ev->text && *ev->text ? ev->text : lmq_strerror(ev->error));
@@ -251,6 +261,7 @@ static void on_event(lmq_client *c, const lmq_event *ev, void *ud)
         ev_break(p->app.ev, EVBREAK_ALL);
         break;
     case LMQ_EV_PUBLISHED:
+        /* (restored messages of a --state-dir complete here too) */
         p->done++;
         if (ev->error || ev->reason >= 0x80) {
             const char *r = lmq_reason_name(4, ev->reason);
@@ -428,8 +439,7 @@ static int load_payload(pub *p)
         }
         return 0;
     case SRC_LINES:
-        fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-        return 0;
+        return cli_input_open(&p->in, 0);
     default:
         return 0;
     }
@@ -441,14 +451,29 @@ static int run(pub *p)
 
     if (rc)
         return rc;
-    /* a publisher gives up when its connection goes, like mosquitto_pub */
-    lmq_client_set_int(p->app.c, LMQ_OPT_RECONNECT, 0);
-    ev_io_init(&p->in_w, on_stdin, 0, EV_READ);
+    /* A stream (-l, -s, -f) reconnects with its session after a lost
+     * connection, as the engine does; one -m / -n message gives up like
+     * mosquitto_pub. */
+    p->reconnect = p->src == SRC_LINES || p->src == SRC_STDIN || p->src == SRC_FILE;
+    lmq_client_set_int(p->app.c, LMQ_OPT_RECONNECT, p->reconnect);
+    ev_io_init(&p->in_w, on_stdin, p->src == SRC_LINES && cli_input_fd(&p->in) >= 0
+                                       ? cli_input_fd(&p->in) : 0, EV_READ);
     p->in_w.data = p;
     ev_timer_init(&p->pace_t, on_pace, 0.0, 0.0);
     p->pace_t.data = p;
+    ev_timer_init(&p->in_retry, on_pace, 0.01, 0.0);
+    p->in_retry.data = p;
     rc = cli_app_run(&p->app, &p->conn);
-    return rc ? rc : p->exit_code;
+    if (rc)
+        return rc;
+    /* accepted and not delivered (the disconnect said how many) */
+    lmq_backlog b;
+    if (lmq_client_backlog(p->app.c, &b, sizeof b) == 0 && (b.undelivered || b.incomplete_msgs)) {
+        if (!b.undelivered)
+            cli_err(&p->conn, "%d accepted messages not delivered", b.incomplete_msgs);
+        return CLI_EXIT_UNDELIVERED;
+    }
+    return p->exit_code;
 }
 
 int cli_pub_main(int argc, char **argv)
@@ -472,10 +497,11 @@ int cli_pub_main(int argc, char **argv)
     if (p.app.ev) {
         ev_io_stop(p.app.ev, &p.in_w);
         ev_timer_stop(p.app.ev, &p.pace_t);
+        ev_timer_stop(p.app.ev, &p.in_retry);
     }
     cli_app_close(&p.app);
     cli_buf_free(&p.payload);
-    cli_buf_free(&p.lines);
+    cli_input_close(&p.in);
     cli_conn_free(&p.conn);
     return rc;
 }

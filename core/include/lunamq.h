@@ -836,7 +836,8 @@ LMQ_API int lmq_client_run_stop(lmq_client *c);
  * unsubscribe id) completes, then return at once (paho's
  * wait_for_publish): 0 when it succeeded, the error its event carries
  * (LMQ_EREJECTED, LMQ_EDROPPED...) when it failed, LMQ_ETIMEOUT when
- * timeout_ms passed first (-1: no limit; the request goes on), LMQ_ESTATE
+ * timeout_ms passed or lmq_client_run_stop was called first (-1: no
+ * limit; the request goes on), LMQ_ESTATE
  * when the client stopped first, LMQ_EINVAL for an id that is neither
  * pending nor among the last 64 completions.  The completion event is
  * still delivered (callback) or queued for lmq_client_events as usual.

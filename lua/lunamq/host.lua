@@ -586,9 +586,20 @@ function M.main(args)
     end
   end
 
+  -- Handlers that publish faster than the broker takes it meet the
+  -- engine's bound (its queue, LMQ_OPT_OFFLINE_MAX_MSGS, behind 64 KiB of
+  -- unwritten output): the publish is refused, which fails the handler
+  -- with this line in the log; nothing is dropped unsaid.
+  local queue_full = lunamq.const("LMQ_EQUEUE_FULL")
   local transport = {
     publish = function(topic, payload, qos, retain, props)
-      return client:publish(topic, payload, { qos = qos, retain = retain, props = props })
+      local id, msg, code = client:publish(topic, payload, { qos = qos, retain = retain,
+                                                            props = props })
+      if not id and code == queue_full then
+        msg = "refused: the messages published before it are not written yet (the "
+              .. "engine's queue is full: handlers publish faster than the broker takes them)"
+      end
+      return id, msg, code
     end,
     subscribe = function(list, props) return client:subscribe(list, nil, props) end,
     unsubscribe = function(list) return client:unsubscribe(list) end,

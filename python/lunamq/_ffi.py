@@ -100,6 +100,20 @@ EV = {name: i for i, name in enumerate(EVENT_FIELDS)}
  E_SESSION_PRESENT, E_ACK_ID, E_LOG_LEVEL, E_TOPIC_LEN, E_PAYLOAD_LEN, E_N_REASONS,
  E_PROPS_LEN, E_TOPIC, E_PAYLOAD, E_REASONS, E_PROPS, E_TEXT) = range(len(EVENT_FIELDS))
 
+class Backlog(ctypes.Structure):
+    """struct lmq_backlog (lmq_client_backlog): what is not complete."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("unwritten_msgs", c_int32),
+        ("inflight_msgs", c_int32),
+        ("incomplete_msgs", c_int32),
+        ("undelivered", c_int32),
+        ("requests", c_int32),
+        ("unwritten_bytes", c_int64),
+        ("stray_acks", c_int64),
+    ]
+
+
 # ------------------------------------------------------------- functions
 
 # name: (restype, argtypes)
@@ -135,6 +149,7 @@ FUNCTIONS = {
     "lmq_client_auth": (c_int, [c_void_p, c_int32, c_void_p]),
     "lmq_client_load_plugin": (c_int, [c_void_p, c_char_p, c_char_p]),
     "lmq_client_disconnect": (c_int, [c_void_p, c_int32, c_void_p]),
+    "lmq_client_backlog": (c_int, [c_void_p, POINTER(Backlog), c_int32]),
     "lmq_client_events": (c_int, [c_void_p, POINTER(Event), c_int32, c_int32]),
     "lmq_event_prop_int": (c_int, [POINTER(Event), c_int, c_int32, POINTER(c_int64)]),
     "lmq_event_prop_str": (c_int, [POINTER(Event), c_int, POINTER(c_void_p),

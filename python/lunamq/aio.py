@@ -64,8 +64,16 @@ _log = logging.getLogger("mqtt")
 _BATCH = 64
 # Topics remembered so that a busy topic is decoded once.
 _TOPIC_CACHE = 512
-# How long __aexit__ waits for the DISCONNECT to be written.
-_CLOSE_WAIT = 2.0
+# Leaving `async with` delivers what was accepted first: the engine's
+# disconnect drains for up to LMQ_OPT_DRAIN_TIMEOUT_MS (10 s by default),
+# then its DISCONNECT goes; __aexit__ waits that long and a little more,
+# then raises MqttError if anything accepted was not delivered.
+_CLOSE_WAIT = 12.0
+# publish(qos=0) returns at once while less than this much is unwritten
+# (and fewer than _QOS0_MSGS messages); past it, it waits for the write,
+# as aiomqtt's publish waits for its socket write.
+_QOS0_BYTES = 1 << 20
+_QOS0_MSGS = 1000
 # Default bound of the incoming message queue.
 _DEFAULT_MAX_INCOMING = 10000
 
@@ -415,6 +423,7 @@ class Client:
         self.session_present = False
         self.connack_properties: Dict[str, Any] = {}
         self.reconnects = 0
+        self._backlog = _ffi.Backlog()
         evs = (_ffi.Event * _BATCH)()
         self._evs = evs
         self._evbytes = memoryview((ctypes.c_ubyte * ctypes.sizeof(evs)).from_address(
@@ -584,6 +593,7 @@ class Client:
         if h is None:
             return
         self._closing = True
+        lost = 0
         try:
             if self.connected or self._reconnect:
                 self._closed_fut = self._loop.create_future()
@@ -594,9 +604,17 @@ class Client:
                         await asyncio.wait_for(self._closed_fut, _CLOSE_WAIT)
                     except (asyncio.TimeoutError, MqttError):
                         pass
+            b = _ffi.Backlog()
+            if self._L.lmq_client_backlog(h, ctypes.byref(b), ctypes.sizeof(b)) == 0:
+                lost = max(b.undelivered, b.incomplete_msgs)
         finally:
             self._closed_fut = None
             self._teardown(MqttError("the client was closed"))
+        # Never dropped silently: said, unless another exception is on its way.
+        if lost and exc_type is None:
+            raise MqttCodeError(_ffi.LMQ_EUNDELIVERED,
+                                f"{lost} accepted messages were not delivered when the "
+                                f"client closed")
 
     def _teardown(self, err: MqttError) -> None:
         """Stop watching, fail what waits, free the engine."""
@@ -930,6 +948,11 @@ class Client:
                                              1 if retain else 0, pl.ptr if pl else None)
             if mid < 0:
                 check(mid, h)
+            if qos == 0 and timeout is None and self._qos0_room(h):
+                # accepted; completes when written (the engine goes on
+                # writing while the caller publishes more)
+                self._pump()
+                return
             fut = self._loop.create_future()
             self._track(mid, fut)
             self._pump()
@@ -937,6 +960,12 @@ class Client:
         finally:
             if sem is not None:
                 sem.release()
+
+    def _qos0_room(self, h) -> bool:
+        b = self._backlog
+        if self._L.lmq_client_backlog(h, ctypes.byref(b), ctypes.sizeof(b)) != 0:
+            return False
+        return b.unwritten_bytes < _QOS0_BYTES and b.unwritten_msgs < _QOS0_MSGS
 
     @_outgoing_call
     async def subscribe(self, topic: Union[str, Wildcard, Sequence[Any]], qos: int = 0,

@@ -564,8 +564,14 @@ static void dispatch(lmq_client *c)
         return;
     c->dispatching = 1;
     c->dispatcher = pthread_self();
-    while (c->cb && !c->free_pending && lmq_session_events(c->s, &ev, 1) == 1)
+    /* A durable session records (and acknowledges) a message once the
+     * callback that got it returned: what it wrote out is written before
+     * the QoS 2 id is on record, so a process killed in between gets the
+     * message again rather than lose it [MQTT-4.3.3-10]. */
+    while (c->cb && !c->free_pending && lmq_session_events_take(c->s, &ev, 1) == 1) {
         deliver(c, &ev);
+        lmq_session_events_done(c->s);
+    }
     c->dispatching = 0;
 }
 

@@ -183,15 +183,29 @@ LMQ_API int lmq_publish_multiple(const char *url, const lmq_message_out *msgs, i
     if (rc != 0)
         return rc;
     s.expected = n;
+    /* At most MULTI_WINDOW incomplete at a time: the engine's queue is
+     * bounded, and a long list must not meet LMQ_EQUEUE_FULL. */
+    enum { MULTI_WINDOW = 1000 };
+    int32_t ids[MULTI_WINDOW];
     for (i = 0; i < n && !s.closing; i++) {
         const lmq_message_out *m = &msgs[i];
 
+        if (i >= MULTI_WINDOW) {
+            int w = lmq_client_wait(s.c, ids[i % MULTI_WINDOW], left_ms(end));
+            if (w < 0 && w != LMQ_EINVAL) {     /* EINVAL: completed long ago */
+                fail(&s, w);
+                finish(&s);
+                break;
+            }
+        }
         rc = lmq_client_publish(s.c, m->topic, m->topic_len, m->payload, m->payload_len,
                                 m->qos, m->retain, NULL);
         if (rc < 0) {
             fail(&s, rc);
             finish(&s);
+            break;
         }
+        ids[i % MULTI_WINDOW] = rc;
     }
     rc = close_client(&s, end, 1);
     return rc != 0 ? rc : n;

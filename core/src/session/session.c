@@ -210,6 +210,26 @@ int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size)
     return n;
 }
 
+/* The callback form: the events handed out are acknowledged (durable QoS
+ * 1/2: recorded, PUBACK / PUBREC queued) by lmq_session_events_done, once
+ * the application is done with them, not by the pull. */
+int lmq_session_events_take(lmq_session *s, lmq_event *out, int max)
+{
+    if (!s || !out || max <= 0)
+        return 0;
+    int n = lmq_evq_pull(&s->evq, out, max, sizeof *out);
+    s->ack_upto = s->evq.pushed - s->evq.count + (uint32_t)n;
+    return n;
+}
+
+void lmq_session_events_done(lmq_session *s)
+{
+    if (s->pack_n)
+        lmq_durable_acks_pulled(s, s->ack_upto);
+    if (s->store)
+        lmq_durable_commit(s);
+}
+
 /* ------------------------------------------------------------ bytes out */
 
 /* The unsent output is dropped, and with it its fences (the absolute

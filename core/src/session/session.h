@@ -233,6 +233,12 @@ int lmq_session_events(lmq_session *s, lmq_event *out, int max);
 /* The same into the caller's array of lmq_event of `size` bytes each
  * (lmq_client_events: never written past, see lmq_event). */
 int lmq_session_events_sized(lmq_session *s, void *out, int max, size_t size);
+/* As lmq_session_events, but a durable session acknowledges the messages
+ * handed out only at lmq_session_events_done (after the callback that got
+ * them returned: their output is written before their QoS 2 id is
+ * recorded). */
+int lmq_session_events_take(lmq_session *s, lmq_event *out, int max);
+void lmq_session_events_done(lmq_session *s);
 
 /*
  * Pause (on = 1) or resume (0) the delivery of LMQ_EV_MESSAGE events

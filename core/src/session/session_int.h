@@ -271,6 +271,7 @@ struct lmq_session {
     struct lmq_pull_ack *pack;    /* incoming QoS 2 acked when pulled (durable.c) */
     uint32_t pack_head, pack_n, pack_cap;
     int64_t clock;                /* the latest `now` the caller gave */
+    uint64_t ack_upto;           /* lmq_session_events_take: acks owed up to here */
 
     /* delivery paused by the application (hold.c) */
     uint8_t hold;                 /* lmq_session_hold(s, 1) */
